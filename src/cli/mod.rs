@@ -1,0 +1,107 @@
+//! The command line: argument parsing, messages to the user, and exit statuses. The only
+//! module that prints.
+
+mod demo_data;
+mod init;
+mod validate;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit statuses, documented in the README for cron alerting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// Everything asked for was done.
+    Success = 0,
+    /// The data has problems beyond the configured thresholds (missing submissions, reject
+    /// share, failed checks); outputs were written.
+    DataProblems = 1,
+    /// Bad arguments or invalid configuration; nothing was done.
+    UsageOrConfig = 2,
+    /// Something could not be written or delivered.
+    OutputFailure = 3,
+    /// Another run holds the workspace lock.
+    Busy = 4,
+}
+
+/// A failed command: what to say and which status to exit with.
+pub struct Failure {
+    pub status: ExitStatus,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn usage(error: impl Into<anyhow::Error>) -> Failure {
+        Failure { status: ExitStatus::UsageOrConfig, error: error.into() }
+    }
+
+    pub fn output(error: impl Into<anyhow::Error>) -> Failure {
+        Failure { status: ExitStatus::OutputFailure, error: error.into() }
+    }
+}
+
+pub type CommandResult = Result<ExitStatus, Failure>;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "wangge",
+    version,
+    about = "Batch pipeline and daily reports for grid-based community management (网格化管理)"
+)]
+#[command(
+    after_help = "Examples:\n  wangge demo-data sample --days 3\n  wangge --workspace sample validate\n  wangge init my-district"
+)]
+struct Cli {
+    /// The workspace folder (holds `wangge.toml`).
+    #[arg(long, global = true, env = "WANGGE_WORKSPACE", default_value = ".")]
+    workspace: PathBuf,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a workspace: `wangge.toml`, folders, bundled pipelines and report templates, and a
+    /// private pseudonymisation key.
+    Init(init::InitArgs),
+    /// Write the synthetic sample district (the founding article's 784 grids) into a new
+    /// workspace, with `truth.json` saying what a correct ingest must make of every row.
+    DemoData(demo_data::DemoDataArgs),
+    /// Check the workspace's configuration without touching data; report every problem at once.
+    Validate(validate::ValidateArgs),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    init_logging();
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Init(args) => init::run(args),
+        Command::DemoData(args) => demo_data::run(args),
+        Command::Validate(args) => validate::run(&cli.workspace, args),
+    };
+    let status = match outcome {
+        Ok(status) => status,
+        Err(failure) => {
+            print_error(&failure.error);
+            failure.status
+        }
+    };
+    ExitCode::from(status as u8)
+}
+
+/// uv-style error output: `error:` head, one `Caused by:` line per cause.
+fn print_error(error: &anyhow::Error) {
+    eprintln!("error: {error}");
+    for cause in error.chain().skip(1) {
+        eprintln!("  Caused by: {cause}");
+    }
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WANGGE_LOG").unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

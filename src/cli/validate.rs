@@ -1,0 +1,67 @@
+//! `wangge validate`: check configuration without touching data.
+
+use std::path::Path;
+
+use clap::Args;
+
+use super::{CommandResult, ExitStatus, Failure};
+use crate::config::Workspace;
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Treat warnings as errors (for CI and cron).
+    #[arg(long)]
+    deny_warnings: bool,
+}
+
+pub fn run(workspace: &Path, args: ValidateArgs) -> CommandResult {
+    let ws = match Workspace::load(workspace) {
+        Ok(ws) => ws,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            return Err(Failure::usage(anyhow::anyhow!("{} problem(s) in the workspace configuration", errors.len())));
+        }
+    };
+    let mut problems = 0;
+    let forms_dir = ws.path(&ws.config.paths.pipelines).join("forms");
+    match crate::config::forms::load_forms(&forms_dir) {
+        Ok(forms) => eprintln!("Checked {} form declaration(s) in `{}`", forms.len(), forms_dir.display()),
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            problems += errors.len();
+        }
+    }
+    let templates = ws.path(&ws.config.paths.report_templates);
+    match tera::Tera::new(&format!("{}/**/*.html", templates.display())) {
+        Ok(t) => {
+            eprintln!("Checked {} report template(s) in `{}`", t.get_template_names().count(), templates.display())
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", templates.display());
+            let mut source = std::error::Error::source(&e);
+            while let Some(cause) = source {
+                eprintln!("  Caused by: {cause}");
+                source = cause.source();
+            }
+            problems += 1;
+        }
+    }
+    if problems > 0 {
+        return Err(Failure::usage(anyhow::anyhow!(
+            "{problems} problem(s) in the workspace's pipelines and templates"
+        )));
+    }
+    let warnings = ws.warnings();
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+    if args.deny_warnings && !warnings.is_empty() {
+        return Err(Failure::usage(anyhow::anyhow!("{} warning(s) and `--deny-warnings` is set", warnings.len())));
+    }
+    eprintln!("Checked `{}`: no problems", ws.root.join(crate::config::CONFIG_FILE).display());
+    Ok(ExitStatus::Success)
+}

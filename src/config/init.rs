@@ -1,0 +1,153 @@
+//! Creating a workspace: `wangge.toml`, the folder layout, the bundled pipelines and report
+//! templates, and a pseudonymisation key that only the owner can read.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::workspace::CONFIG_FILE;
+
+/// The files bundled into the binary (`pipelines/` and `report-templates/` of the source
+/// tree), so that an installed binary can create workspaces without the sources.
+pub static BUNDLED_FILES: &[(&str, &[u8])] = include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
+
+/// The district a new workspace describes.
+#[derive(Debug, Clone)]
+pub struct DistrictIdentity {
+    pub name: String,
+    pub short_name: String,
+    pub code: String,
+}
+
+impl Default for DistrictIdentity {
+    /// The district of the founding article; a new office edits `wangge.toml`.
+    fn default() -> Self {
+        DistrictIdentity {
+            name: "唐山高新技术产业开发区".into(),
+            short_name: "唐山高新区".into(),
+            code: "130273".into(),
+        }
+    }
+}
+
+/// How the pseudonymisation key of a new workspace is made.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// 32 bytes from the operating system's random source: every real workspace.
+    Random,
+    /// Fixed bytes: only for the synthetic sample district, which must be reproducible.
+    Fixed([u8; 32]),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("`{}` already holds a workspace (`{CONFIG_FILE}` exists); refusing to overwrite it", .0.display())]
+    AlreadyExists(PathBuf),
+    #[error("cannot write `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the operating system's random source failed: {0}")]
+    Random(String),
+}
+
+/// The folders every workspace has, relative to its root.
+pub const FOLDERS: &[&str] = &["inbox", "warehouse", "reports", "outbox", "runs", "secrets"];
+
+/// Creates a workspace in `dir` (which may exist but must not hold a `wangge.toml`).
+pub fn init_workspace(dir: &Path, district: &DistrictIdentity, key: KeySource) -> Result<(), InitError> {
+    let config_path = dir.join(CONFIG_FILE);
+    if config_path.exists() {
+        return Err(InitError::AlreadyExists(dir.to_path_buf()));
+    }
+    for folder in FOLDERS {
+        create_dir(&dir.join(folder))?;
+    }
+    for (relative, bytes) in BUNDLED_FILES {
+        write_file(&dir.join(relative), bytes)?;
+    }
+    let key_bytes = match key {
+        KeySource::Fixed(bytes) => bytes,
+        KeySource::Random => {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).map_err(|e| InitError::Random(e.to_string()))?;
+            bytes
+        }
+    };
+    write_secret(&dir.join("secrets/pseudonym.key"), hex(&key_bytes).as_bytes())?;
+    write_file(&config_path, config_text(district).as_bytes())?;
+    Ok(())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<String>() + "\n"
+}
+
+fn create_dir(path: &Path) -> Result<(), InitError> {
+    fs::create_dir_all(path).map_err(|source| InitError::Io { path: path.to_path_buf(), source })
+}
+
+/// Writes a file, creating its parent folders.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), InitError> {
+    if let Some(parent) = path.parent() {
+        create_dir(parent)?;
+    }
+    fs::write(path, bytes).map_err(|source| InitError::Io { path: path.to_path_buf(), source })
+}
+
+/// Writes a file that only its owner may read (mode 0600 on Unix), created that way rather
+/// than restricted afterwards, so the key is never readable by others even for a moment.
+fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), InitError> {
+    let io = |source| InitError::Io { path: path.to_path_buf(), source };
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io)?;
+    file.write_all(bytes).map_err(io)
+}
+
+fn config_text(d: &DistrictIdentity) -> String {
+    format!(
+        r#"# wangge workspace configuration. Unknown keys are errors; `wangge validate` checks this file.
+
+[district]
+name = "{name}"
+short_name = "{short}"   # used in report titles
+code = "{code}"              # 6-digit statistical code, kept as text
+
+[paths]                      # relative to this folder unless absolute
+inbox = "inbox"              # drop what the communities send here
+warehouse = "warehouse"      # partitioned Parquet, for analysts too
+reports = "reports"
+outbox = "outbox"            # .eml files when no SMTP server is configured
+runs = "runs"                # run manifests and logs
+pipelines = "pipelines"
+report_templates = "report-templates"
+
+[privacy]
+key_file = "secrets/pseudonym.key"   # HMAC key for person_key; keep it private
+store_raw_ids = false                # true writes full citizen IDs to the warehouse and reports
+store_raw_phones = false             # true writes full phone numbers
+
+[delivery]
+mode = "eml"                 # "eml" writes messages to the outbox; "smtp" sends them
+from = "wangge@localhost"
+recipients = "recipients.toml"
+# [delivery.smtp]
+# host = "smtp.example.gov.cn"
+# port = 587
+# security = "starttls"      # plain | starttls | tls
+# username_env = "WANGGE_SMTP_USER"
+# password_env = "WANGGE_SMTP_PASSWORD"
+"#,
+        name = d.name,
+        short = d.short_name,
+        code = d.code,
+    )
+}

@@ -1,0 +1,224 @@
+//! `wangge.toml`: the workspace configuration, loaded strictly.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::strict::{self, ConfigError};
+
+/// The file name of a workspace's configuration.
+pub const CONFIG_FILE: &str = "wangge.toml";
+
+/// Everything in `wangge.toml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceConfig {
+    /// The district this workspace reports on.
+    pub district: DistrictConfig,
+    /// Where inputs and outputs live, relative to the workspace folder unless absolute.
+    #[serde(default)]
+    pub paths: PathsConfig,
+    #[serde(default)]
+    pub privacy: PrivacyConfig,
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+}
+
+/// The district: its name for report titles and its statistical code.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistrictConfig {
+    /// Full name, e.g. 唐山高新技术产业开发区.
+    pub name: String,
+    /// Short name used in report titles, e.g. 唐山高新区; defaults to `name`.
+    pub short_name: Option<String>,
+    /// 6-digit NBS/GB 2260 code, e.g. 130273. Kept as text.
+    pub code: Spanned<String>,
+}
+
+/// Folder layout of a workspace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PathsConfig {
+    /// Files as communities send them.
+    pub inbox: PathBuf,
+    /// Partitioned Parquet tables.
+    pub warehouse: PathBuf,
+    /// Rendered reports.
+    pub reports: PathBuf,
+    /// Outgoing mail (`.eml` files when no SMTP server is configured).
+    pub outbox: PathBuf,
+    /// Run manifests and logs.
+    pub runs: PathBuf,
+    /// Declared forms and SQL pipelines.
+    pub pipelines: PathBuf,
+    /// Report templates (tera).
+    pub report_templates: PathBuf,
+}
+
+impl Default for PathsConfig {
+    fn default() -> Self {
+        PathsConfig {
+            inbox: "inbox".into(),
+            warehouse: "warehouse".into(),
+            reports: "reports".into(),
+            outbox: "outbox".into(),
+            runs: "runs".into(),
+            pipelines: "pipelines".into(),
+            report_templates: "report-templates".into(),
+        }
+    }
+}
+
+/// What personal data may leave the ingest stage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// File holding the workspace's pseudonymisation key (HMAC-SHA256 of IDs).
+    pub key_file: PathBuf,
+    /// Write full citizen ID numbers to the warehouse and reports. Off by default.
+    pub store_raw_ids: bool,
+    /// Write full phone numbers to the warehouse and reports. Off by default.
+    pub store_raw_phones: bool,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        PrivacyConfig { key_file: "secrets/pseudonym.key".into(), store_raw_ids: false, store_raw_phones: false }
+    }
+}
+
+/// How reports reach their readers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// `eml` writes messages to the outbox; `smtp` sends them through `[delivery.smtp]`.
+    pub mode: DeliveryMode,
+    /// Sender address.
+    pub from: String,
+    /// Recipient list (TOML or an Excel roster), relative to the workspace.
+    pub recipients: PathBuf,
+    pub smtp: Option<SmtpConfig>,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            mode: DeliveryMode::Eml,
+            from: "wangge@localhost".into(),
+            recipients: "recipients.toml".into(),
+            smtp: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryMode {
+    Eml,
+    Smtp,
+}
+
+/// An SMTP server. Credentials never live here in clear: only the names of the environment
+/// variables or the secret file that hold them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    /// Environment variable holding the user name.
+    pub username_env: Option<String>,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+    /// File holding the password (not world-readable).
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    Plain,
+    Starttls,
+    Tls,
+}
+
+/// A loaded workspace: its folder and configuration, with paths resolved.
+#[derive(Debug, Clone)]
+pub struct Workspace {
+    pub root: PathBuf,
+    pub config: WorkspaceConfig,
+}
+
+impl Workspace {
+    /// Loads `wangge.toml` from `root`, reporting every problem at once.
+    pub fn load(root: &Path) -> Result<Workspace, Vec<ConfigError>> {
+        let file = root.join(CONFIG_FILE);
+        let text = std::fs::read_to_string(&file).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::NotFound {
+                format!("not a wangge workspace (no `{CONFIG_FILE}`); create one with `wangge init {}`", root.display())
+            } else {
+                format!("cannot read: {e}")
+            };
+            vec![ConfigError::whole_file(&file, hint)]
+        })?;
+        let config: WorkspaceConfig = strict::from_toml(&file, &text)?;
+        let mut errors = Vec::new();
+        let code = config.district.code.get_ref();
+        if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            errors.push(ConfigError::at(
+                &file,
+                &text,
+                config.district.code.span().start,
+                format!("`district.code` must be a 6-digit statistical code such as \"130273\", got \"{code}\""),
+            ));
+        }
+        if config.delivery.mode == DeliveryMode::Smtp && config.delivery.smtp.is_none() {
+            errors.push(ConfigError::whole_file(&file, "`delivery.mode = \"smtp\"` needs a `[delivery.smtp]` table"));
+        }
+        let workspace = Workspace { root: root.to_path_buf(), config };
+        let key = workspace.path(&workspace.config.privacy.key_file);
+        if !key.is_file() {
+            errors.push(ConfigError::whole_file(
+                &file,
+                format!("`privacy.key_file` points at `{}`, which does not exist", key.display()),
+            ));
+        }
+        if errors.is_empty() { Ok(workspace) } else { Err(errors) }
+    }
+
+    /// Problems that do not stop a run but are probably mistakes.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let key = self.path(&self.config.privacy.key_file);
+            if let Ok(meta) = std::fs::metadata(&key) {
+                if meta.permissions().mode() & 0o077 != 0 {
+                    warnings.push(format!(
+                        "`{}` can be read by other users; run `chmod 600 {}`",
+                        key.display(),
+                        key.display()
+                    ));
+                }
+            }
+        }
+        warnings
+    }
+
+    /// Resolves a configured path against the workspace folder.
+    pub fn path(&self, configured: &Path) -> PathBuf {
+        if configured.is_absolute() { configured.to_path_buf() } else { self.root.join(configured) }
+    }
+
+    pub fn inbox(&self) -> PathBuf {
+        self.path(&self.config.paths.inbox)
+    }
+
+    /// Display name for report titles.
+    pub fn district_short_name(&self) -> &str {
+        self.config.district.short_name.as_deref().unwrap_or(&self.config.district.name)
+    }
+}

@@ -1,0 +1,275 @@
+//! `wangge demo-data`: the synthetic sample district of the founding article, written as the
+//! files its offices would send, with `truth.json` beside them saying what a correct ingest
+//! must make of every row.
+//!
+//! Deterministic: the same options give byte-identical files (our own PRNG, fixed creation
+//! times in workbooks, sorted output). Never reads the clock.
+
+mod daily;
+mod district;
+mod names;
+mod orders;
+mod people;
+mod returnees;
+mod rng;
+mod rosters;
+pub mod sheet;
+mod style;
+mod truth;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, Duration, NaiveDate};
+
+use crate::config::init::{self, DistrictIdentity, InitError, KeySource};
+use daily::{DayContext, DayPool, Submission};
+use people::PersonFactory;
+use rng::Rng;
+use style::STYLES;
+use truth::{SampleFile, SubmissionTruth, Truth};
+
+pub use district::{GRIDS, SUB_GRIDS, WORKERS};
+
+/// Options of `wangge demo-data`.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Number of daily submissions, ending at `end_date`.
+    pub days: u32,
+    /// Multiplies the daily volumes (returnees, key persons, visits, work orders).
+    pub scale: u64,
+    pub seed: u64,
+    pub end_date: NaiveDate,
+}
+
+impl Default for DemoOptions {
+    fn default() -> Self {
+        DemoOptions { days: 3, scale: 1, seed: 1, end_date: NaiveDate::from_ymd_opt(2022, 5, 10).unwrap() }
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone)]
+pub struct DemoSummary {
+    pub files: usize,
+    pub bytes: u64,
+    pub rows_read: u64,
+    pub accepted: u64,
+    pub rejected: u64,
+    pub skipped: u64,
+    pub truth_path: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error(transparent)]
+    Init(#[from] InitError),
+    #[error("cannot write workbook `{path}`")]
+    Workbook {
+        path: String,
+        #[source]
+        source: rust_xlsxwriter::XlsxError,
+    },
+    #[error("`--days` must be at least 1 and `--scale` at least 1")]
+    BadOptions,
+}
+
+/// Communities with a special part to play in the sample, by name.
+const MISSING_ON_SECOND_DAY: &str = "华岩社区"; // 应报未报
+const ZERO_REPORT_NONE_ROW: &str = "东坪村"; // 零报告 with a single 无 row
+const ZERO_REPORT_EMPTY: &str = "高家庄村"; // 零报告 with a header and no rows
+const HIDDEN_STALE_SHEET: &str = "世纪花园社区"; // hidden sheet of last week's rows
+
+/// Writes the sample district into `dir`, which becomes a workspace.
+pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoError> {
+    if options.days == 0 || options.scale == 0 {
+        return Err(DemoError::BadOptions);
+    }
+    let root = Rng::new(options.seed);
+    // The sample's pseudonymisation key is derived from the seed so that the sample is
+    // reproducible; it protects nothing, as every person in the sample is invented.
+    let mut key_rng = root.fork("key");
+    let mut key = [0u8; 32];
+    for chunk in key.chunks_mut(8) {
+        chunk.copy_from_slice(&key_rng.next_u64().to_le_bytes());
+    }
+    init::init_workspace(dir, &DistrictIdentity::default(), KeySource::Fixed(key))?;
+
+    let days: Vec<NaiveDate> =
+        (0..options.days).rev().map(|i| options.end_date - Duration::days(i64::from(i))).collect();
+    let mut people = PersonFactory::default();
+    let district = district::build(&root, &mut people, options.end_date);
+    let mut files = Vec::new();
+
+    // Rosters: the snapshot the district office holds on the day before the window.
+    let as_of = days[0] - Duration::days(1);
+    let stamp = format!("{}.{}.{}", as_of.year(), as_of.month(), as_of.day());
+    let mut roster_rng = root.fork("rosters");
+    for (name, sheets) in [
+        (format!("台账/高新区网格台账（{stamp}）.xlsx"), rosters::grid_registry(&district, as_of)),
+        (format!("台账/网格员花名册{stamp}.xlsx"), rosters::worker_roster(&mut roster_rng, &district)),
+        (
+            format!("台账/特殊人群台账{stamp}.xlsx"),
+            rosters::special_population(&mut roster_rng, &mut people, &district, as_of),
+        ),
+    ] {
+        files.push(SampleFile {
+            path: name,
+            format: "xlsx",
+            encoding: None,
+            roster: true,
+            community_code: None,
+            report_date: as_of,
+            sheets,
+        });
+    }
+
+    let mut submissions = BTreeMap::new();
+    let missing_day = days[days.len().min(2) - 1];
+    let zero_day = days[days.len() - 1];
+    for &day in &days {
+        let mut pool = DayPool::default();
+        let mut record = SubmissionTruth::default();
+        for (k, community) in district.communities().enumerate() {
+            record.expected.push(community.code.clone());
+            if day == missing_day && community.name == MISSING_ON_SECOND_DAY {
+                record.missing.push(community.code.clone());
+                continue;
+            }
+            let submission = match community.name {
+                ZERO_REPORT_NONE_ROW if day == zero_day => Submission::ZeroNone,
+                ZERO_REPORT_EMPTY if day == zero_day => Submission::ZeroEmpty,
+                _ => Submission::Normal,
+            };
+            if submission != Submission::Normal {
+                record.zero_report.push(community.code.clone());
+            }
+            let style = STYLES[k % STYLES.len()];
+            let mut rng = root.fork(&format!("daily/{day}/{}", community.code));
+            let mut ctx = DayContext { day, community, style, people: &mut people, scale: options.scale };
+            let mut sheets = daily::community_sheets(&mut rng, &mut ctx, &mut pool, submission);
+            if community.name == HIDDEN_STALE_SHEET && day == days[0] {
+                sheets.push(daily::stale_hidden_sheet(&mut rng, &mut ctx));
+            }
+            files.push(SampleFile {
+                path: format!("{day}/{}", style.file_name(community, day)),
+                format: "xlsx",
+                encoding: None,
+                roster: false,
+                community_code: Some(community.code.clone()),
+                report_date: day,
+                sheets,
+            });
+        }
+        submissions.insert(day.to_string(), record);
+    }
+    let mut order_rng = root.fork("orders");
+    for (day, sheet) in days.iter().zip(orders::exports(&mut order_rng, &mut people, &district, &days, options.scale)) {
+        files.push(SampleFile {
+            path: format!("{day}/民生诉求工单导出_{}.csv", day.format("%Y%m%d")),
+            format: "csv",
+            encoding: Some("gbk"),
+            roster: false,
+            community_code: None,
+            report_date: *day,
+            sheets: vec![sheet],
+        });
+    }
+
+    let inbox = dir.join("inbox");
+    let mut bytes = 0u64;
+    for file in &files {
+        let data = match file.format {
+            "csv" => sheet::write_gbk_csv(&file.sheets[0]),
+            _ => sheet::write_xlsx(&file.sheets, file.report_date)
+                .map_err(|source| DemoError::Workbook { path: file.path.clone(), source })?,
+        };
+        bytes += data.len() as u64;
+        init::write_file(&inbox.join(&file.path), &data)?;
+    }
+
+    let (totals, file_truths, daily_figures) = truth::account(&mut files);
+    let truth = Truth {
+        generator: BTreeMap::from([
+            (
+                "command",
+                format!(
+                    "wangge demo-data --days {} --scale {} --seed {} --end-date {}",
+                    options.days, options.scale, options.seed, options.end_date
+                ),
+            ),
+            ("version", env!("CARGO_PKG_VERSION").to_string()),
+        ]),
+        rules: rules(),
+        district: district_counts(&district, &files),
+        submissions,
+        totals: totals.clone(),
+        files: file_truths,
+        daily: daily_figures,
+    };
+    let truth_path = dir.join("truth.json");
+    let mut json = serde_json::to_string_pretty(&truth).expect("truth serialises");
+    json.push('\n');
+    init::write_file(&truth_path, json.as_bytes())?;
+    Ok(DemoSummary {
+        files: files.len(),
+        bytes,
+        rows_read: totals.rows_read,
+        accepted: totals.accepted,
+        rejected: totals.rejected.values().sum(),
+        skipped: totals.skipped.values().sum(),
+        truth_path,
+    })
+}
+
+fn rules() -> BTreeMap<&'static str, &'static str> {
+    BTreeMap::from([
+        ("paths", "file paths are relative to the workspace's inbox, with / separators"),
+        (
+            "rows",
+            "row numbers are 1-based Excel row numbers (CSV: line numbers); rows_read counts every row from 1 to the last used row of a read sheet, and rows_read = accepted + rejected + skipped",
+        ),
+        (
+            "sheets",
+            "hidden sheets (status hidden) and sheets matching no form (status unrecognised) are reported, not read: their rows are not counted",
+        ),
+        (
+            "order",
+            "rosters first, then files in byte order of their path, sheets in workbook order, rows top to bottom",
+        ),
+        (
+            "duplicates",
+            "the first accepted occurrence of a (form, report date, identity) is kept; later ones are rejected as duplicate with `kept` pointing at the first; identity: citizen ID (returnees, workers), citizen ID or else phone (followups), grid + address + household head (visits), order id (work_orders)",
+        ),
+        (
+            "work_orders",
+            "an order appearing in several daily exports takes its latest accepted state; work_orders_received and work_orders_closed count orders by the date of received_at and closed_at",
+        ),
+        ("daily", "daily figures count accepted rows per report date and grid code: returnees, followups, visits"),
+        (
+            "report_date",
+            "daily files: the day they report on (from title, sheet name, file name or folder); rosters: the date in their file name",
+        ),
+    ])
+}
+
+fn district_counts(district: &district::District, files: &[SampleFile]) -> BTreeMap<&'static str, u64> {
+    let grids: Vec<_> = district.grids().collect();
+    let special: u64 = files
+        .iter()
+        .filter(|f| f.roster)
+        .flat_map(|f| f.sheets.iter())
+        .filter(|s| s.form == Some("special_population"))
+        .map(|s| s.rows.iter().filter(|r| matches!(r.kind, sheet::RowKind::Data { .. })).count() as u64)
+        .sum();
+    BTreeMap::from([
+        ("towns", district.towns.len() as u64),
+        ("communities", district.communities().count() as u64),
+        ("grids", grids.len() as u64),
+        ("sub_grids", grids.iter().map(|(_, g)| g.sub_grids.len() as u64).sum()),
+        ("workers", grids.iter().map(|(_, g)| g.workers.len() as u64).sum()),
+        ("households", grids.iter().map(|(_, g)| g.households()).sum()),
+        ("residents", grids.iter().map(|(_, g)| g.residents).sum()),
+        ("special_population", special),
+    ])
+}

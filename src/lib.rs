@@ -1,0 +1,11 @@
+//! wangge (网格): a batch data pipeline and reporting toolkit for grid-based community
+//! management offices.
+//!
+//! Data flows one way through rooms that never print and never read the clock:
+//! `config` (workspace and pipeline files) → `normalize` (values) → … ; `demo` writes the
+//! synthetic sample district; `cli` is the only place that talks to the user.
+
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod normalize;

@@ -1,0 +1,78 @@
+//! Helpers shared by the integration tests: the real binary, scratch folders, and one
+//! generated sample district reused by every test that only reads it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs the `wangge` binary with `args`.
+pub fn wangge(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_wangge")).args(args).env_remove("WANGGE_WORKSPACE").output().expect("run wangge")
+}
+
+/// Like `wangge`, but panics with stderr unless the exit status is `code`.
+pub fn wangge_expect(args: &[&str], code: i32) -> Output {
+    let out = wangge(args);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "wangge {args:?}\nstdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    out
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A fresh scratch folder that is removed when dropped.
+pub fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("wangge-it-").tempdir().expect("temp dir")
+}
+
+/// The default sample district (`wangge demo-data DIR`), generated once per test run.
+pub fn generated_sample() -> &'static Path {
+    static SAMPLE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let (_, path) = SAMPLE.get_or_init(|| {
+        let dir = scratch();
+        let path = dir.path().join("sample");
+        wangge_expect(&["demo-data", path.to_str().unwrap()], 0);
+        (dir, path)
+    });
+    path
+}
+
+/// Every file under `root` (relative paths, sorted), skipping the folders a run writes into.
+pub fn tree(root: &Path) -> Vec<PathBuf> {
+    const OUTPUTS: &[&str] = &["warehouse", "reports", "outbox", "runs"];
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            let relative = path.strip_prefix(root).unwrap().to_path_buf();
+            if path.is_dir() {
+                if relative.components().count() == 1 && OUTPUTS.contains(&relative.to_str().unwrap()) {
+                    continue;
+                }
+                walk(root, &path, out);
+            } else if path.file_name().is_some_and(|n| n != ".gitkeep") {
+                out.push(relative);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+/// truth.json of a sample folder.
+pub fn truth(sample: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(sample.join("truth.json")).unwrap()).unwrap()
+}

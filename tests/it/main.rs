@@ -1,0 +1,7 @@
+//! The one integration-test binary: every test module is declared here so the suite links once.
+
+mod common;
+mod demo_data;
+mod fixtures;
+mod truth;
+mod workspace;
