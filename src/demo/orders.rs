@@ -106,7 +106,8 @@ pub fn exports(
         }
         let end_of_day = day.and_hms_opt(23, 59, 59).unwrap();
         let mut sheet = Sheet {
-            name: "工单".into(),
+            // A CSV file has no sheets; its one table has an empty sheet name everywhere.
+            name: String::new(),
             status: SheetStatus::Read,
             form: Some("work_orders"),
             titles: Vec::new(),

@@ -148,7 +148,8 @@ pub fn account(
                 name: sheet.name.clone(),
                 index,
                 status: sheet.status,
-                form: sheet.form,
+                // Only a read sheet has a form; a hidden one is never looked at.
+                form: if sheet.status == SheetStatus::Read { sheet.form } else { None },
                 header_rows: Vec::new(),
                 columns: sheet
                     .columns

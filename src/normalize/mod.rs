@@ -5,6 +5,8 @@
 
 pub mod citizen_id;
 pub mod date;
+pub mod grid;
 pub mod header;
 pub mod phone;
 pub mod text;
+pub mod value;

@@ -3,5 +3,6 @@
 mod common;
 mod demo_data;
 mod fixtures;
+mod ingest;
 mod truth;
 mod workspace;

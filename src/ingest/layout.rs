@@ -1,0 +1,197 @@
+//! Finding the table on a sheet: which rows are the header (one row, or a parent row over a
+//! child row), which form the sheet is, and which column holds which field (domain.md
+//! §3.1–3.2). Headers are scored against every form's synonyms; merged ranges are filled
+//! from their top-left cell first, so a merged parent labels every column under it.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::read::RawSheet;
+use crate::config::forms::FormConfig;
+use crate::normalize::header;
+use crate::normalize::value::Cell;
+
+/// How many rows from the top are searched for a header.
+pub const HEADER_SCAN_ROWS: usize = 20;
+
+/// A sheet's cells with merged ranges filled from their top-left cell.
+pub struct Filled<'a> {
+    sheet: &'a RawSheet,
+    /// Covered position → its range's top-left position.
+    covered: HashMap<(usize, usize), (usize, usize)>,
+    /// Row → width including merged cells that reach past its last value.
+    merged_width: HashMap<usize, usize>,
+}
+
+impl<'a> Filled<'a> {
+    pub fn new(sheet: &'a RawSheet) -> Filled<'a> {
+        let mut covered = HashMap::new();
+        let mut merged_width: HashMap<usize, usize> = HashMap::new();
+        for m in &sheet.merged {
+            // Guard against absurd ranges (a whole-column merge) blowing up the map.
+            if (m.last_row - m.first_row + 1) * (m.last_col - m.first_col + 1) > 100_000 {
+                continue;
+            }
+            for r in m.first_row..=m.last_row {
+                for c in m.first_col..=m.last_col {
+                    if (r, c) != (m.first_row, m.first_col) {
+                        covered.insert((r, c), (m.first_row, m.first_col));
+                    }
+                    let w = merged_width.entry(r).or_default();
+                    *w = (*w).max(c + 1);
+                }
+            }
+        }
+        Filled { sheet, covered, merged_width }
+    }
+
+    pub fn get(&self, row: usize, col: usize) -> &'a Cell {
+        let (r, c) = self.covered.get(&(row, col)).copied().unwrap_or((row, col));
+        self.sheet.rows.get(r).and_then(|cells| cells.get(c)).unwrap_or(&Cell::Empty)
+    }
+
+    /// Number of columns in the row (merged cells to its right included).
+    pub fn width(&self, row: usize) -> usize {
+        let own = self.sheet.rows.get(row).map_or(0, Vec::len);
+        own.max(self.merged_width.get(&row).copied().unwrap_or(0))
+    }
+
+    pub fn height(&self) -> usize {
+        self.sheet.rows.len()
+    }
+
+    pub fn label(&self, row: usize, col: usize) -> String {
+        self.get(row, col).text()
+    }
+}
+
+/// The table found on a sheet.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// Index of the form in the list given.
+    pub form: usize,
+    /// 0-based header rows (one or two).
+    pub header_rows: Vec<usize>,
+    /// (0-based column, field index in the form, header text as written).
+    pub columns: Vec<(usize, usize, String)>,
+}
+
+/// Why a sheet holds no table of any form.
+#[derive(Debug, Clone)]
+pub struct NoForm {
+    /// The closest form and the required fields it misses.
+    pub closest: Option<(usize, Vec<String>)>,
+}
+
+/// Every form's synonyms, normalised once: normalised header text → field index.
+pub struct SynonymIndex {
+    forms: Vec<HashMap<String, usize>>,
+}
+
+impl SynonymIndex {
+    pub fn new(forms: &[FormConfig]) -> SynonymIndex {
+        let forms = forms
+            .iter()
+            .map(|form| {
+                let mut map = HashMap::new();
+                for (i, field) in form.fields.iter().enumerate() {
+                    for synonym in &field.synonyms {
+                        map.entry(header::normalize(synonym)).or_insert(i);
+                    }
+                }
+                map
+            })
+            .collect();
+        SynonymIndex { forms }
+    }
+
+    /// The field of form `form` that a header text names (exact, or without a trailing
+    /// bracketed annotation).
+    pub fn field(&self, form: usize, label: &str) -> Option<usize> {
+        let normalized = header::normalize(label);
+        let map = &self.forms[form];
+        map.get(&normalized).or_else(|| header::strip_annotation(&normalized).and_then(|s| map.get(s))).copied()
+    }
+}
+
+/// Finds the header and form of a sheet.
+pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymIndex) -> Result<Layout, NoForm> {
+    let mut best: Option<(usize, f64, Layout)> = None;
+    let mut closest: Option<(usize, usize, Vec<String>)> = None;
+    let scan = filled.height().min(HEADER_SCAN_ROWS);
+    for (f, form) in forms.iter().enumerate() {
+        for row in 0..scan {
+            let single = map_columns(filled, index, f, &[row]);
+            let mut candidate = (vec![row], single);
+            // A parent row above: two or more distinct labels (a title has one).
+            if row > 0 && distinct_labels(filled, row - 1) >= 2 {
+                let double = map_columns(filled, index, f, &[row - 1, row]);
+                if double.len() >= candidate.1.len() {
+                    candidate = (vec![row - 1, row], double);
+                }
+            }
+            let (rows, columns) = candidate;
+            let matched: BTreeSet<usize> = columns.iter().map(|(_, field, _)| *field).collect();
+            let missing: Vec<String> = form
+                .fields
+                .iter()
+                .enumerate()
+                .filter(|(i, fd)| fd.required && !matched.contains(i))
+                .map(|(_, fd)| fd.label.clone())
+                .collect();
+            if closest.as_ref().is_none_or(|(_, n, _)| matched.len() > *n) {
+                closest = Some((f, matched.len(), missing.clone()));
+            }
+            if !missing.is_empty() || matched.len() < 3 {
+                continue;
+            }
+            let ratio = matched.len() as f64 / form.fields.len() as f64;
+            let better = match &best {
+                None => true,
+                Some((n, r, _)) => matched.len() > *n || (matched.len() == *n && ratio > *r),
+            };
+            if better {
+                best = Some((matched.len(), ratio, Layout { form: f, header_rows: rows, columns }));
+            }
+        }
+    }
+    match best {
+        Some((_, _, layout)) => Ok(layout),
+        None => Err(NoForm { closest: closest.filter(|(_, n, _)| *n > 0).map(|(f, _, missing)| (f, missing)) }),
+    }
+}
+
+fn distinct_labels(filled: &Filled<'_>, row: usize) -> usize {
+    (0..filled.width(row)).map(|c| filled.label(row, c)).filter(|l| !l.is_empty()).collect::<BTreeSet<_>>().len()
+}
+
+/// Maps the columns of the given header rows to fields; each field takes its first column.
+fn map_columns(filled: &Filled<'_>, index: &SynonymIndex, form: usize, rows: &[usize]) -> Vec<(usize, usize, String)> {
+    let width = rows.iter().map(|r| filled.width(*r)).max().unwrap_or(0);
+    let mut taken = BTreeSet::new();
+    let mut columns = Vec::new();
+    for c in 0..width {
+        let labels: Vec<String> = rows.iter().map(|r| filled.label(*r, c)).collect();
+        let mut candidates: Vec<String> = Vec::new();
+        match labels.as_slice() {
+            [only] => candidates.push(only.clone()),
+            [parent, child] => {
+                if !child.is_empty() {
+                    candidates.push(child.clone());
+                    candidates.push(format!("{parent}/{child}"));
+                }
+                candidates.push(parent.clone());
+            }
+            _ => {}
+        }
+        for label in candidates.into_iter().filter(|l| !l.is_empty()) {
+            let found = index.field(form, &label);
+            if let Some(field) = found {
+                if taken.insert(field) {
+                    columns.push((c, field, label));
+                }
+                break;
+            }
+        }
+    }
+    columns
+}

@@ -1,0 +1,477 @@
+//! Ingest: every file of the inbox read, every sheet recognised, every row accounted for
+//! (accepted, rejected with a reason, or skipped with a reason).
+//!
+//! Files are read in parallel; rows are then validated in one fixed order so that duplicate
+//! detection is deterministic: the grid registry first (other forms resolve grids against it),
+//! then the other rosters, then the daily forms; within each, files in byte order of their path
+//! relative to the inbox, sheets in workbook order, rows top to bottom. This module never
+//! prints and never reads the clock: the run date comes in.
+
+pub mod context;
+pub mod layout;
+pub mod read;
+pub mod rows;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+
+use crate::config::forms::{Dedup, FormConfig};
+use crate::normalize::grid::{Registry, RegistryCommunity};
+use context::{ContextTexts, Source};
+use layout::Filled;
+use read::{FileKind, RawSheet, Visibility};
+use rows::{Record, RowContext, SkipReason, Value};
+
+/// What to ingest.
+pub struct IngestRequest<'a> {
+    /// Paths are reported relative to this folder.
+    pub inbox: &'a Path,
+    pub files: Vec<PathBuf>,
+    pub forms: &'a [FormConfig],
+    pub run_date: NaiveDate,
+    /// The registry already in the warehouse; replaced by a registry in this batch.
+    pub registry: Registry,
+    /// Worker threads for reading files.
+    pub threads: usize,
+}
+
+/// What became of a sheet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SheetStatus {
+    Read,
+    Hidden,
+    /// Matches no form; the closest form and the required fields it misses.
+    Unrecognised {
+        closest: Option<String>,
+        missing: Vec<String>,
+    },
+    /// No cells at all.
+    Empty,
+}
+
+impl SheetStatus {
+    pub fn code(&self) -> &'static str {
+        match self {
+            SheetStatus::Read => "read",
+            SheetStatus::Hidden => "hidden",
+            SheetStatus::Unrecognised { .. } => "unrecognised",
+            SheetStatus::Empty => "empty",
+        }
+    }
+}
+
+/// A row that points at another: the first occurrence of a duplicate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub file: String,
+    pub sheet: String,
+    pub row: usize,
+}
+
+/// A rejected row.
+#[derive(Debug, Clone)]
+pub struct Reject {
+    /// 1-based row.
+    pub row: usize,
+    /// 0-based column.
+    pub column: usize,
+    pub header: String,
+    pub field: String,
+    pub reason: &'static str,
+    pub message: String,
+    pub raw: String,
+    pub kept: Option<Location>,
+}
+
+/// A warning on an accepted row.
+#[derive(Debug, Clone)]
+pub struct Warning {
+    pub row: usize,
+    pub column: usize,
+    pub field: String,
+    pub code: &'static str,
+    pub message: String,
+    pub raw: String,
+}
+
+/// Counts of one sheet; `rows_read = accepted + rejected + skipped`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub rows_read: u64,
+    pub accepted: u64,
+    pub rejected: BTreeMap<&'static str, u64>,
+    pub skipped: BTreeMap<&'static str, u64>,
+    pub warnings: BTreeMap<&'static str, u64>,
+}
+
+impl Counts {
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+
+    pub fn skipped_total(&self) -> u64 {
+        self.skipped.values().sum()
+    }
+}
+
+/// One sheet's outcome.
+#[derive(Debug, Clone)]
+pub struct SheetResult {
+    pub name: String,
+    pub index: usize,
+    pub status: SheetStatus,
+    /// The form's id, for read sheets.
+    pub form: Option<String>,
+    pub report_date: NaiveDate,
+    pub date_source: Source,
+    pub community: Option<String>,
+    /// 1-based header rows.
+    pub header_rows: Vec<usize>,
+    /// Header text of every column by 0-based index (for 退回修改 workbooks).
+    pub headers: BTreeMap<usize, String>,
+    pub counts: Counts,
+    /// Accepted rows (1-based row, record).
+    pub records: Vec<(usize, Record)>,
+    pub rejects: Vec<Reject>,
+    pub warnings: Vec<Warning>,
+    pub skips: Vec<(usize, SkipReason)>,
+}
+
+/// One file's outcome.
+#[derive(Debug, Clone)]
+pub struct FileResult {
+    /// Relative to the inbox, `/`-separated.
+    pub path: String,
+    pub sha256: String,
+    pub bytes: u64,
+    pub kind: Option<FileKind>,
+    /// Why the file could not be read at all.
+    pub error: Option<String>,
+    pub sheets: Vec<SheetResult>,
+}
+
+/// Everything an ingest produced.
+pub struct IngestOutcome {
+    pub files: Vec<FileResult>,
+    pub registry: Registry,
+}
+
+struct Loaded {
+    path: String,
+    sha256: String,
+    bytes: u64,
+    read: Result<(FileKind, Vec<RawSheet>), String>,
+}
+
+/// Ingests the files of a request.
+pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
+    let mut loaded = read_all(request.inbox, &request.files, request.threads);
+    loaded.sort_by(|a, b| a.path.cmp(&b.path));
+
+    // Recognise every sheet first; the order of validation depends on the forms found.
+    let index = layout::SynonymIndex::new(request.forms);
+    let mut sheets: Vec<(usize, usize, Option<Result<layout::Layout, layout::NoForm>>)> = Vec::new();
+    for (f, file) in loaded.iter().enumerate() {
+        if let Ok((_, raw)) = &file.read {
+            for (s, sheet) in raw.iter().enumerate() {
+                let found = (sheet.visibility == Visibility::Visible && !sheet.rows.is_empty())
+                    .then(|| layout::find_layout(&Filled::new(sheet), request.forms, &index));
+                sheets.push((f, s, found));
+            }
+        }
+    }
+    let priority = |found: &Option<Result<layout::Layout, layout::NoForm>>| match found {
+        Some(Ok(l)) if request.forms[l.form].form == "grids" => 0,
+        Some(Ok(l)) if request.forms[l.form].roster => 1,
+        _ => 2,
+    };
+    let mut order: Vec<usize> = (0..sheets.len()).collect();
+    order.sort_by_key(|&i| (priority(&sheets[i].2), sheets[i].0, sheets[i].1));
+
+    let mut registry = std::mem::take(&mut request.registry);
+    let mut registry_replaced = false;
+    let mut kept: HashMap<(String, NaiveDate, String), Location> = HashMap::new();
+    let mut results: BTreeMap<(usize, usize), SheetResult> = BTreeMap::new();
+    for i in order {
+        let (f, s, found) = &sheets[i];
+        let file = &loaded[*f];
+        let raw = &file.read.as_ref().expect("only read files have sheets").1[*s];
+        let result = process_sheet(&file.path, raw, *s, found.as_ref(), &request, &registry, &mut kept);
+        // The registry in this batch replaces the warehouse's before any other form is read.
+        if result.form.as_deref() == Some("grids") {
+            let form = request.forms.iter().find(|f| f.form == "grids").expect("grids form");
+            if !registry_replaced {
+                registry = Registry::default();
+                registry_replaced = true;
+            }
+            add_to_registry(&mut registry, form, &result);
+        }
+        results.insert((*f, *s), result);
+    }
+
+    let files = loaded
+        .into_iter()
+        .enumerate()
+        .map(|(f, file)| {
+            let (kind, error) = match &file.read {
+                Ok((kind, _)) => (Some(*kind), None),
+                Err(e) => (None, Some(e.clone())),
+            };
+            let sheets = results.range((f, 0)..(f + 1, 0)).map(|(_, r)| r.clone()).collect();
+            FileResult { path: file.path, sha256: file.sha256, bytes: file.bytes, kind, error, sheets }
+        })
+        .collect();
+    IngestOutcome { files, registry }
+}
+
+fn read_all(inbox: &Path, files: &[PathBuf], threads: usize) -> Vec<Loaded> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let out = std::sync::Mutex::new(Vec::with_capacity(files.len()));
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1).min(files.len().max(1)) {
+            scope.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(path) = files.get(i) else { break };
+                    let loaded = load(inbox, path);
+                    out.lock().expect("no reader panics while holding the lock").push(loaded);
+                }
+            });
+        }
+    });
+    out.into_inner().expect("readers finished")
+}
+
+fn load(inbox: &Path, path: &Path) -> Loaded {
+    let relative = path.strip_prefix(inbox).unwrap_or(path).to_string_lossy().replace('\\', "/");
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            return Loaded { path: relative, sha256: String::new(), bytes: 0, read: Err(format!("cannot open: {e}")) };
+        }
+    };
+    let sha256 = hex(&Sha256::digest(&bytes));
+    let size = bytes.len() as u64;
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_string();
+    let read = read::read(bytes, &extension).map_err(|e| e.to_string());
+    Loaded { path: relative, sha256, bytes: size, read }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn process_sheet(
+    path: &str,
+    raw: &RawSheet,
+    index: usize,
+    found: Option<&Result<layout::Layout, layout::NoForm>>,
+    request: &IngestRequest<'_>,
+    registry: &Registry,
+    kept: &mut HashMap<(String, NaiveDate, String), Location>,
+) -> SheetResult {
+    let file_name = path.rsplit('/').next().unwrap_or(path);
+    let file_stem = file_name.rsplit_once('.').map_or(file_name, |(stem, _)| stem);
+    let folders: Vec<&str> =
+        path.split('/').collect::<Vec<_>>().split_last().map(|(_, f)| f.to_vec()).unwrap_or_default();
+    let filled = Filled::new(raw);
+    let first_header = match found {
+        Some(Ok(l)) => l.header_rows[0],
+        _ => 0,
+    };
+    let title: Vec<String> = (0..first_header)
+        .flat_map(|r| (0..filled.width(r)).map(move |c| (r, c)))
+        .map(|(r, c)| filled.label(r, c))
+        .filter(|t| !t.is_empty())
+        .collect();
+    let texts = ContextTexts { title: title.join(" "), sheet_name: &raw.name, file_stem, folders };
+    let (report_date, date_source) = texts.report_date(request.run_date);
+    let community = texts.community(registry).map(|(code, _)| code);
+    let mut result = SheetResult {
+        name: raw.name.clone(),
+        index,
+        status: SheetStatus::Read,
+        form: None,
+        report_date,
+        date_source,
+        community,
+        header_rows: Vec::new(),
+        headers: BTreeMap::new(),
+        counts: Counts::default(),
+        records: Vec::new(),
+        rejects: Vec::new(),
+        warnings: Vec::new(),
+        skips: Vec::new(),
+    };
+    let layout = match (raw.visibility, found) {
+        (Visibility::Hidden | Visibility::VeryHidden, _) => {
+            result.status = SheetStatus::Hidden;
+            return result;
+        }
+        (_, None) => {
+            result.status = SheetStatus::Empty;
+            return result;
+        }
+        (_, Some(Err(no_form))) => {
+            result.status = SheetStatus::Unrecognised {
+                closest: no_form.closest.as_ref().map(|(f, _)| request.forms[*f].form.clone()),
+                missing: no_form.closest.as_ref().map(|(_, m)| m.clone()).unwrap_or_default(),
+            };
+            return result;
+        }
+        (_, Some(Ok(layout))) => layout,
+    };
+    let form = &request.forms[layout.form];
+    result.form = Some(form.form.clone());
+    result.header_rows = layout.header_rows.iter().map(|r| r + 1).collect();
+    result.headers = layout.columns.iter().map(|(c, _, label)| (*c, label.clone())).collect();
+    let community = result.community.clone();
+    let ctx = RowContext { registry, community: community.as_deref(), run_date: request.run_date };
+    let skip = |result: &mut SheetResult, row: usize, reason: SkipReason| {
+        *result.counts.skipped.entry(reason.code()).or_default() += 1;
+        result.skips.push((row + 1, reason));
+    };
+    for row in 0..layout.header_rows[0] {
+        let blank = (0..filled.width(row)).all(|c| filled.label(row, c).is_empty());
+        skip(&mut result, row, if blank { SkipReason::Blank } else { SkipReason::Title });
+    }
+    for &row in &layout.header_rows {
+        skip(&mut result, row, SkipReason::Header);
+    }
+    let first_data = layout.header_rows.last().expect("header") + 1;
+    for row in first_data..filled.height() {
+        if let Some(reason) = rows::classify(&filled, row, layout) {
+            skip(&mut result, row, reason);
+            continue;
+        }
+        let header_of = |column: usize| {
+            layout.columns.iter().find(|(c, _, _)| *c == column).map(|(_, _, h)| h.clone()).unwrap_or_default()
+        };
+        match rows::validate(&filled, row, layout, form, &ctx) {
+            Err(issue) => {
+                *result.counts.rejected.entry(issue.reason).or_default() += 1;
+                result.rejects.push(Reject {
+                    row: row + 1,
+                    column: issue.column,
+                    header: header_of(issue.column),
+                    field: form.fields[issue.field].name.clone(),
+                    reason: issue.reason,
+                    message: issue.message,
+                    raw: issue.raw,
+                    kept: None,
+                });
+            }
+            Ok(record) => {
+                if let Some((key, field)) = dedup_key(form, &record) {
+                    let here = Location { file: path.to_string(), sheet: raw.name.clone(), row: row + 1 };
+                    match kept.entry((form.form.clone(), report_date, key)) {
+                        std::collections::hash_map::Entry::Occupied(first) => {
+                            let column = layout.columns.iter().find(|(_, f, _)| *f == field).map_or(0, |(c, _, _)| *c);
+                            let first = first.get().clone();
+                            *result.counts.rejected.entry("duplicate").or_default() += 1;
+                            result.rejects.push(Reject {
+                                row: row + 1,
+                                column,
+                                header: header_of(column),
+                                field: form.fields[field].name.clone(),
+                                reason: "duplicate",
+                                message: format!(
+                                    "与{}「{}」第{}行重复（同一对象、同一表单、同一报告日期），已保留第一条",
+                                    first.file, first.sheet, first.row
+                                ),
+                                raw: filled.get(row, column).display(),
+                                kept: Some(first),
+                            });
+                            continue;
+                        }
+                        std::collections::hash_map::Entry::Vacant(slot) => {
+                            slot.insert(here);
+                        }
+                    }
+                }
+                result.counts.accepted += 1;
+                for w in &record.warnings {
+                    *result.counts.warnings.entry(w.reason).or_default() += 1;
+                    result.warnings.push(Warning {
+                        row: row + 1,
+                        column: w.column,
+                        field: form.fields[w.field].name.clone(),
+                        code: w.reason,
+                        message: w.message.clone(),
+                        raw: w.raw.clone(),
+                    });
+                }
+                result.records.push((row + 1, record));
+            }
+        }
+    }
+    result.counts.rows_read = filled.height() as u64;
+    result
+}
+
+/// The identity a form deduplicates on, and the field reported for a duplicate.
+fn dedup_key(form: &FormConfig, record: &Record) -> Option<(String, usize)> {
+    let field = |name: &str| form.fields.iter().position(|f| f.name == name);
+    let value = |name: &str| field(name).map(|i| &record.values[i]);
+    let text = |name: &str| match value(name) {
+        Some(Value::Text(t)) => Some(t.clone()),
+        Some(Value::Grid(g)) => Some(g.grid_code.clone()),
+        _ => None,
+    };
+    let id = || match value("citizen_id") {
+        Some(Value::Id(id)) => Some(id.number.clone()),
+        _ => None,
+    };
+    match form.dedup {
+        Dedup::CitizenId => Some((format!("id:{}", id()?), field("citizen_id")?)),
+        Dedup::CitizenIdAndCategory => {
+            Some((format!("id:{}:{}", id()?, text("category").unwrap_or_default()), field("citizen_id")?))
+        }
+        Dedup::CitizenIdOrPhone => match id() {
+            Some(id) => Some((format!("id:{id}"), field("citizen_id")?)),
+            None => match value("phone") {
+                Some(Value::Phones(p)) if !p.is_empty() => Some((format!("phone:{}", p[0]), field("phone")?)),
+                _ => None,
+            },
+        },
+        Dedup::GridAddressHouseholdHead => Some((
+            format!("{}|{}|{}", text("grid")?, text("address").unwrap_or_default(), text("household_head")?),
+            field("household_head")?,
+        )),
+        Dedup::OrderId => Some((text("order_id")?, field("order_id")?)),
+        Dedup::SubGridCode => Some((text("sub_grid_code")?, field("sub_grid_code")?)),
+    }
+}
+
+/// Adds a grid registry sheet's accepted rows to the registry.
+fn add_to_registry(registry: &mut Registry, form: &FormConfig, sheet: &SheetResult) {
+    let index = |name: &str| form.fields.iter().position(|f| f.name == name);
+    let (Some(town), Some(community), Some(community_code), Some(grid_code), Some(sub_grid_code)) =
+        (index("town"), index("community"), index("community_code"), index("grid_code"), index("sub_grid_code"))
+    else {
+        return;
+    };
+    let text = |record: &Record, i: usize| match &record.values[i] {
+        Value::Text(t) => t.clone(),
+        _ => String::new(),
+    };
+    for (_, record) in &sheet.records {
+        let code = text(record, community_code);
+        let grid = text(record, grid_code);
+        if code.len() != 12 || grid.len() != 17 {
+            continue;
+        }
+        registry.communities.entry(code.clone()).or_insert_with(|| RegistryCommunity {
+            code: code.clone(),
+            name: text(record, community),
+            town_code: code[..9].to_string(),
+            town_name: text(record, town),
+        });
+        let number = grid[12..15].parse().unwrap_or(0);
+        registry.grids.insert(grid.clone(), (code, number));
+        registry.sub_grids.insert(text(record, sub_grid_code), grid);
+    }
+}

@@ -1,0 +1,243 @@
+//! Rows below the header: skipped with a reason (blank, repeated header, 合计, notes, a 无 row)
+//! or validated field by field into a record, or rejected with the first problem found.
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use super::layout::{Filled, Layout};
+use crate::config::forms::{FieldType, FormConfig, OnInvalid};
+use crate::normalize::citizen_id::CitizenId;
+use crate::normalize::grid::{Registry, ResolvedGrid};
+use crate::normalize::value::{self, Cell, ValueError};
+use crate::normalize::{header, text};
+
+/// Why a row is not data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SkipReason {
+    Title,
+    Header,
+    RepeatedHeader,
+    Blank,
+    Total,
+    Note,
+    ZeroReport,
+}
+
+impl SkipReason {
+    pub fn code(self) -> &'static str {
+        match self {
+            SkipReason::Title => "title",
+            SkipReason::Header => "header",
+            SkipReason::RepeatedHeader => "repeated_header",
+            SkipReason::Blank => "blank",
+            SkipReason::Total => "total",
+            SkipReason::Note => "note",
+            SkipReason::ZeroReport => "zero_report",
+        }
+    }
+}
+
+/// A validated value of one field.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Text(String),
+    Int(i64),
+    Bool(bool),
+    Date(NaiveDate),
+    DateTime(NaiveDateTime),
+    Id(CitizenId),
+    /// Valid numbers, normalised; the first is the main one.
+    Phones(Vec<String>),
+    Grid(ResolvedGrid),
+}
+
+/// A problem with one cell: a reject reason or a warning.
+#[derive(Debug, Clone)]
+pub struct Issue {
+    /// Field index in the form.
+    pub field: usize,
+    /// 0-based column.
+    pub column: usize,
+    pub reason: &'static str,
+    /// For a data officer, in Chinese.
+    pub message: String,
+    pub raw: String,
+}
+
+/// An accepted row.
+#[derive(Debug, Clone)]
+pub struct Record {
+    /// One value per field of the form, in declared order.
+    pub values: Vec<Value>,
+    pub warnings: Vec<Issue>,
+}
+
+/// What the rows of a sheet are validated against.
+pub struct RowContext<'a> {
+    pub registry: &'a Registry,
+    /// The file's community (registry code), when known.
+    pub community: Option<&'a str>,
+    pub run_date: NaiveDate,
+}
+
+const NOTE_PREFIXES: &[&str] = &[
+    "填表说明",
+    "说明",
+    "注:",
+    "注：",
+    "注",
+    "备注:",
+    "备注：",
+    "填表人",
+    "审核人",
+    "制表人",
+    "制表",
+    "联系人:",
+    "联系人：",
+];
+const ZERO_WORDS: &[&str] = &["无", "暂无", "零报告", "无人员", "本日无"];
+
+/// Decides whether a row below the header is data or skipped, and why.
+pub fn classify(filled: &Filled<'_>, row: usize, layout: &Layout) -> Option<SkipReason> {
+    let width = filled.width(row);
+    let texts: Vec<String> = (0..width).map(|c| filled.label(row, c)).collect();
+    let non_empty: Vec<&String> = texts.iter().filter(|t| !t.is_empty()).collect();
+    if non_empty.is_empty() {
+        return Some(SkipReason::Blank);
+    }
+    let first_two: String = texts.iter().take(2).map(|t| text::compact(t)).collect();
+    if ["合计", "小计", "总计"].iter().any(|k| first_two.contains(k)) {
+        return Some(SkipReason::Total);
+    }
+    let first = text::compact(non_empty[0]);
+    if NOTE_PREFIXES.iter().any(|p| first.starts_with(p)) && !is_data_like(filled, row, layout) {
+        return Some(SkipReason::Note);
+    }
+    if non_empty.iter().all(|t| ZERO_WORDS.contains(&text::compact(t).as_str())) {
+        return Some(SkipReason::ZeroReport);
+    }
+    let header_row = *layout.header_rows.last().expect("a layout has a header row");
+    let same = layout
+        .columns
+        .iter()
+        .filter(|(c, _, label)| {
+            let cell = filled.label(row, *c);
+            !cell.is_empty()
+                && (header::normalize(&cell) == header::normalize(label) || cell == filled.label(header_row, *c))
+        })
+        .count();
+    if same >= 2 && same * 2 >= layout.columns.len() {
+        return Some(SkipReason::RepeatedHeader);
+    }
+    None
+}
+
+/// A row starting with a note word is data if it fills several mapped columns with different
+/// values (a person named 注 is unlikely, but a merged note fills every column the same).
+fn is_data_like(filled: &Filled<'_>, row: usize, layout: &Layout) -> bool {
+    let values: std::collections::BTreeSet<String> =
+        layout.columns.iter().map(|(c, _, _)| filled.label(row, *c)).filter(|t| !t.is_empty()).collect();
+    values.len() >= 3
+}
+
+/// Validates a data row: every field in declared order; the first rejecting problem wins.
+pub fn validate(
+    filled: &Filled<'_>,
+    row: usize,
+    layout: &Layout,
+    form: &FormConfig,
+    ctx: &RowContext<'_>,
+) -> Result<Record, Issue> {
+    let mut values = vec![Value::Null; form.fields.len()];
+    let mut warnings = Vec::new();
+    // Fields that give context to others (a work order's community and town) come first.
+    let column_of = |field: usize| layout.columns.iter().find(|(_, f, _)| *f == field).map(|(c, _, _)| *c);
+    let cell_of = |name: &str| -> Option<&Cell> {
+        let i = form.fields.iter().position(|f| f.name == name)?;
+        column_of(i).map(|c| filled.get(row, c))
+    };
+    let row_community: Option<String> =
+        cell_of("community").map(|c| c.text()).filter(|t| !t.is_empty()).and_then(|t| {
+            let named = ctx.registry.communities_named(&t);
+            (named.len() == 1).then(|| named[0].code.clone())
+        });
+    let row_town: Option<String> = cell_of("town").map(|c| c.text()).filter(|t| !t.is_empty());
+    // Rows that name their community in a column but leave it empty have no community: the
+    // file's community is only the context of files that belong to one community.
+    let has_community_column = cell_of("community").is_some();
+    let community = if has_community_column { row_community.as_deref() } else { ctx.community };
+
+    for (i, field) in form.fields.iter().enumerate() {
+        let Some(col) = column_of(i) else { continue };
+        let cell = filled.get(row, col);
+        let raw = cell.display();
+        let issue =
+            |reason: &'static str, message: String| Issue { field: i, column: col, reason, message, raw: raw.clone() };
+        if cell.is_blank() {
+            if field.required {
+                return Err(issue("missing_required", format!("必填项“{}”为空", field.label)));
+            }
+            continue;
+        }
+        let result: Result<Value, (&'static str, String)> = match field.kind {
+            FieldType::Text | FieldType::Code => {
+                Ok(Value::Text(if field.kind == FieldType::Code { text::compact(&raw) } else { cell.text() }))
+            }
+            FieldType::Integer => {
+                value::integer(cell).map(Value::Int).map_err(|e| (e.reason(), e.message(&field.label, &raw)))
+            }
+            FieldType::Boolean => {
+                value::boolean(cell).map(Value::Bool).map_err(|e| (e.reason(), e.message(&field.label, &raw)))
+            }
+            FieldType::Gender => value::gender(cell)
+                .map(|g| Value::Text(g.into()))
+                .map_err(|e| (e.reason(), e.message(&field.label, &raw))),
+            FieldType::Date => value::date(cell, ctx.run_date)
+                .map(|d| Value::Date(d.date))
+                .map_err(|e| (e.reason(), e.message(&field.label, &raw))),
+            FieldType::Datetime => value::date(cell, ctx.run_date)
+                .map(|d| Value::DateTime(d.datetime()))
+                .map_err(|e| (e.reason(), e.message(&field.label, &raw))),
+            FieldType::CitizenId => value::citizen_id(cell, ctx.run_date)
+                .map(Value::Id)
+                .map_err(|e| (e.reason(), e.message(&field.label, &raw))),
+            FieldType::Phone => {
+                let phones = value::phones(cell);
+                if phones.invalid.is_empty() {
+                    Ok(Value::Phones(phones.valid))
+                } else {
+                    let e = ValueError::InvalidPhone(phones.invalid.clone());
+                    if phones.valid.is_empty() || field.on_invalid == OnInvalid::Reject {
+                        Err((e.reason(), e.message(&field.label, &raw)))
+                    } else {
+                        // Keep the valid numbers and warn about the rest.
+                        warnings.push(issue(e.reason(), e.message(&field.label, &raw)));
+                        Ok(Value::Phones(phones.valid))
+                    }
+                }
+            }
+            FieldType::Grid => ctx
+                .registry
+                .resolve(&raw, community, row_town.as_deref())
+                .map(Value::Grid)
+                .map_err(|e| (e.reason(), e.to_string())),
+            FieldType::Enum => {
+                let map = field.enum_name.as_ref().and_then(|n| form.enums.get(n));
+                match map {
+                    Some(map) => value::enumeration(cell, map.iter())
+                        .map(Value::Text)
+                        .map_err(|e| (e.reason(), e.message(&field.label, &raw))),
+                    None => Ok(Value::Text(cell.text())),
+                }
+            }
+        };
+        match result {
+            Ok(v) => values[i] = v,
+            Err((reason, message)) => match field.on_invalid {
+                OnInvalid::Reject => return Err(issue(reason, message)),
+                OnInvalid::Warn => warnings.push(issue(reason, message)),
+            },
+        }
+    }
+    Ok(Record { values, warnings })
+}

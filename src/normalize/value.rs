@@ -1,0 +1,202 @@
+//! One cell of a declared field turned into a typed value, or the reason it cannot be
+//! (domain.md §2–3). Cells arrive as `Cell`, the neutral form every reader produces.
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use super::citizen_id::{self, CitizenId, NumericId};
+use super::{date, phone, text};
+
+/// A spreadsheet cell as read, before any field type is applied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Empty,
+    Text(String),
+    Number(f64),
+    Bool(bool),
+    /// A cell Excel formats as a date or time.
+    DateTime(NaiveDateTime),
+    /// An Excel error value such as `#DIV/0!`.
+    Error(String),
+}
+
+impl Cell {
+    /// Whether the cell holds nothing but whitespace.
+    pub fn is_blank(&self) -> bool {
+        match self {
+            Cell::Empty => true,
+            Cell::Text(s) => text::clean(s).is_empty(),
+            _ => false,
+        }
+    }
+
+    /// The cell as text, as a user would read it.
+    pub fn display(&self) -> String {
+        match self {
+            Cell::Empty => String::new(),
+            Cell::Text(s) => s.clone(),
+            Cell::Number(n) => text::number_text(*n),
+            Cell::Bool(b) => {
+                if *b {
+                    "TRUE".into()
+                } else {
+                    "FALSE".into()
+                }
+            }
+            Cell::DateTime(t) if t.time() == chrono::NaiveTime::MIN => t.date().format("%Y-%m-%d").to_string(),
+            Cell::DateTime(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
+            Cell::Error(e) => e.clone(),
+        }
+    }
+
+    /// The cleaned text of the cell (trimmed, invisible characters removed).
+    pub fn text(&self) -> String {
+        text::clean(&self.display())
+    }
+}
+
+/// Why a value was not accepted; the reason codes of the rejects table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueError {
+    InvalidId(citizen_id::IdError),
+    IdPrecisionLost(String),
+    InvalidDate,
+    InvalidPhone(Vec<String>),
+    InvalidInteger,
+    UnknownValue { allowed: Vec<String> },
+}
+
+impl ValueError {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ValueError::InvalidId(_) => "invalid_id",
+            ValueError::IdPrecisionLost(_) => "id_precision_lost",
+            ValueError::InvalidDate => "invalid_date",
+            ValueError::InvalidPhone(_) => "invalid_phone",
+            ValueError::InvalidInteger => "invalid_integer",
+            ValueError::UnknownValue { .. } => "unknown_value",
+        }
+    }
+
+    /// The message for a data officer, in Chinese.
+    pub fn message(&self, label: &str, raw: &str) -> String {
+        match self {
+            ValueError::InvalidId(e) => format!("{label}“{raw}”无效：{e}"),
+            ValueError::IdPrecisionLost(shown) => format!(
+                "{label}被Excel存成了数字，末位已丢失（显示为{shown}），无法还原；请将该列设为文本格式后重新填写"
+            ),
+            ValueError::InvalidDate => format!("{label}“{raw}”不是有效日期"),
+            ValueError::InvalidPhone(parts) => format!("{label}“{}”不是有效的手机号或座机号", parts.join("、")),
+            ValueError::InvalidInteger => format!("{label}“{raw}”不是整数"),
+            ValueError::UnknownValue { allowed } => format!("{label}“{raw}”不在可选值中：{}", allowed.join("、")),
+        }
+    }
+}
+
+/// A citizen ID cell: text is parsed; a number is exact only with 15 digits (Excel keeps 15
+/// significant digits, so an 18-digit number has lost its last digits and is never guessed).
+pub fn citizen_id(cell: &Cell, today: NaiveDate) -> Result<CitizenId, ValueError> {
+    match cell {
+        Cell::Number(n) => match citizen_id::classify_numeric(*n) {
+            NumericId::Exact(digits) => citizen_id::parse(&digits, today).map_err(ValueError::InvalidId),
+            NumericId::PrecisionLost(shown) => Err(ValueError::IdPrecisionLost(shown)),
+            NumericId::NotAnId(shown) => {
+                Err(ValueError::InvalidId(citizen_id::IdError::WrongLength(shown.chars().count())))
+            }
+        },
+        other => citizen_id::parse(&other.display(), today).map_err(ValueError::InvalidId),
+    }
+}
+
+/// A date cell: a date-formatted cell, a serial, or text in any spelling.
+pub fn date(cell: &Cell, run_date: NaiveDate) -> Result<date::ParsedDate, ValueError> {
+    match cell {
+        Cell::DateTime(t) => {
+            let time = (t.time() != chrono::NaiveTime::MIN).then_some(t.time());
+            Ok(date::ParsedDate { date: t.date(), time, inferred_year: false })
+        }
+        Cell::Number(n) => date::parse_serial(*n).ok_or(ValueError::InvalidDate),
+        other => date::parse_text(&other.display(), run_date).ok_or(ValueError::InvalidDate),
+    }
+}
+
+/// A phone cell; invalid parts are reported, valid ones kept.
+pub fn phones(cell: &Cell) -> phone::Phones {
+    match cell {
+        Cell::Number(n) => phone::from_number(*n),
+        other => phone::parse(&other.display()),
+    }
+}
+
+/// An integer, allowing a unit after it ("3人", "45户").
+pub fn integer(cell: &Cell) -> Result<i64, ValueError> {
+    match cell {
+        Cell::Number(n) if n.fract() == 0.0 => Ok(*n as i64),
+        other => {
+            let t = text::compact(&other.display());
+            let digits = t.trim_end_matches(['人', '户', '个', '名', '次', '天', '小', '时']);
+            digits.parse().map_err(|_| ValueError::InvalidInteger)
+        }
+    }
+}
+
+/// 男/女 from the usual spellings.
+pub fn gender(cell: &Cell) -> Result<&'static str, ValueError> {
+    match text::compact(&cell.display()).as_str() {
+        "男" | "男性" | "1" | "M" | "m" => Ok("男"),
+        "女" | "女性" | "2" | "F" | "f" => Ok("女"),
+        _ => Err(ValueError::UnknownValue { allowed: vec!["男".into(), "女".into()] }),
+    }
+}
+
+/// 是/否 from 是, 否, √, ×, 有, 无, 1, 0, Y, N.
+pub fn boolean(cell: &Cell) -> Result<bool, ValueError> {
+    if let Cell::Bool(b) = cell {
+        return Ok(*b);
+    }
+    match text::compact(&cell.display()).to_uppercase().as_str() {
+        "是" | "√" | "✓" | "有" | "1" | "Y" | "YES" | "TRUE" => Ok(true),
+        "否" | "×" | "✗" | "X" | "无" | "0" | "N" | "NO" | "FALSE" => Ok(false),
+        _ => Err(ValueError::UnknownValue { allowed: vec!["是".into(), "否".into()] }),
+    }
+}
+
+/// Maps a spelling to its canonical value through a synonym map (canonical → spellings).
+pub fn enumeration<'a>(
+    cell: &Cell,
+    map: impl IntoIterator<Item = (&'a String, &'a Vec<String>)> + Clone,
+) -> Result<String, ValueError> {
+    let t = text::compact(&cell.display());
+    for (canonical, spellings) in map.clone() {
+        if *canonical == t || spellings.iter().any(|s| text::compact(s) == t) {
+            return Ok(canonical.clone());
+        }
+    }
+    Err(ValueError::UnknownValue { allowed: map.into_iter().map(|(c, _)| c.clone()).collect() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn today() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2022, 5, 10).unwrap()
+    }
+
+    #[test]
+    fn ids_from_numbers_and_text() {
+        assert!(matches!(
+            citizen_id(&Cell::Number(130203198506123000.0), today()),
+            Err(ValueError::IdPrecisionLost(_))
+        ));
+        assert!(citizen_id(&Cell::Text("'11010519491231002x".into()), today()).is_ok());
+    }
+
+    #[test]
+    fn integers_with_units_and_booleans() {
+        assert_eq!(integer(&Cell::Text("3人".into())), Ok(3));
+        assert_eq!(integer(&Cell::Number(4.0)), Ok(4));
+        assert!(integer(&Cell::Text("三".into())).is_err());
+        assert_eq!(boolean(&Cell::Text("√".into())), Ok(true));
+        assert_eq!(boolean(&Cell::Text("无".into())), Ok(false));
+    }
+}

@@ -1,0 +1,197 @@
+//! Ingest reproduces `truth.json` on the sample district: per file and sheet, the same status,
+//! form, report date, header rows and counts; row by row, the same rejects (reason, column,
+//! the row kept for a duplicate), skips and warnings; and the same daily figures per grid.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use serde_json::{Value as Json, json};
+use wangge::config::forms::load_forms;
+use wangge::ingest::rows::Value;
+use wangge::ingest::{self, IngestOutcome, IngestRequest};
+use wangge::normalize::grid::Registry;
+
+use crate::common::{repo, truth};
+
+fn letter(mut index: usize) -> String {
+    let mut letters = Vec::new();
+    loop {
+        letters.push(b'A' + (index % 26) as u8);
+        if index < 26 {
+            break;
+        }
+        index = index / 26 - 1;
+    }
+    letters.reverse();
+    String::from_utf8(letters).unwrap()
+}
+
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
+    }
+    out.sort();
+    out
+}
+
+pub fn ingest_sample(sample: &Path) -> IngestOutcome {
+    let forms = load_forms(&sample.join("pipelines/forms")).unwrap();
+    let inbox = sample.join("inbox");
+    ingest::ingest(IngestRequest {
+        inbox: &inbox,
+        files: files_under(&inbox),
+        forms: &forms,
+        run_date: NaiveDate::from_ymd_opt(2022, 5, 10).unwrap(),
+        registry: Registry::default(),
+        threads: 2,
+    })
+}
+
+/// The parts of truth.json that ingest must reproduce, built from an ingest outcome.
+fn as_truth(outcome: &IngestOutcome) -> (Json, BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>>) {
+    let mut files = Vec::new();
+    let mut daily: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>> = BTreeMap::new();
+    let mut orders: BTreeMap<String, (String, Option<NaiveDate>, Option<NaiveDate>)> = BTreeMap::new();
+    for file in &outcome.files {
+        assert!(file.error.is_none(), "{}: {:?}", file.path, file.error);
+        let mut sheets = Vec::new();
+        for s in &file.sheets {
+            let read = s.status.code() == "read";
+            sheets.push(json!({
+                "name": s.name,
+                "status": s.status.code(),
+                "form": s.form,
+                "report_date": if read { Some(s.report_date.to_string()) } else { None },
+                "header_rows": s.header_rows,
+                "rows_read": if read { s.counts.rows_read } else { 0 },
+                "accepted": s.counts.accepted,
+                "rejected": s.counts.rejected,
+                "skipped": s.counts.skipped,
+                "warnings": s.counts.warnings,
+                "rejects": s.rejects.iter().map(|r| json!({
+                    "row": r.row, "column": letter(r.column), "reason": r.reason,
+                    "kept": r.kept.as_ref().map(|k| json!({"file": k.file, "sheet": k.sheet, "row": k.row})),
+                })).collect::<Vec<_>>(),
+                "skips": s.skips.iter().map(|(row, reason)| json!({"row": row, "reason": reason.code()})).collect::<Vec<_>>(),
+                "warning_rows": s.warnings.iter().map(|w| json!({"row": w.row, "column": letter(w.column), "code": w.code})).collect::<Vec<_>>(),
+            }));
+            let Some(form) = s.form.as_deref() else { continue };
+            for (_, record) in &s.records {
+                let grid = record
+                    .values
+                    .iter()
+                    .find_map(|v| if let Value::Grid(g) = v { Some(g.grid_code.clone()) } else { None });
+                if matches!(form, "returnees" | "followups" | "visits") {
+                    *daily
+                        .entry(s.report_date.to_string())
+                        .or_default()
+                        .entry(grid.unwrap())
+                        .or_default()
+                        .entry(form.into())
+                        .or_default() += 1;
+                } else if form == "work_orders" {
+                    let text =
+                        |i: usize| if let Value::Text(t) = &record.values[i] { t.clone() } else { String::new() };
+                    let date =
+                        |i: usize| if let Value::DateTime(t) = &record.values[i] { Some(t.date()) } else { None };
+                    // Latest wins: files are in date order.
+                    orders.insert(text(0), (grid.unwrap(), date(2), date(15)));
+                }
+            }
+        }
+        files.push(json!({"path": file.path, "sheets": sheets}));
+    }
+    for (grid, received, closed) in orders.values() {
+        for (date, figure) in [(received, "work_orders_received"), (closed, "work_orders_closed")] {
+            if let Some(d) = date {
+                *daily
+                    .entry(d.to_string())
+                    .or_default()
+                    .entry(grid.clone())
+                    .or_default()
+                    .entry(figure.into())
+                    .or_default() += 1;
+            }
+        }
+    }
+    (Json::Array(files), daily)
+}
+
+/// truth.json reduced to the same shape.
+fn expected(t: &Json) -> Json {
+    let files = t["files"].as_array().unwrap().iter().map(|f| {
+        let sheets = f["sheets"].as_array().unwrap().iter().map(|s| {
+            let read = s["status"] == "read";
+            json!({
+                "name": s["name"], "status": s["status"], "form": s.get("form").cloned().unwrap_or(Json::Null),
+                "report_date": if read { f["report_date"].clone() } else { Json::Null },
+                "header_rows": s["header_rows"], "rows_read": s["rows_read"], "accepted": s["accepted"],
+                "rejected": s["rejected"], "skipped": s["skipped"], "warnings": s["warnings"],
+                "rejects": s["rejects"].as_array().unwrap().iter().map(|r| json!({
+                    "row": r["row"], "column": r["column"], "reason": r["reason"], "kept": r.get("kept").cloned().unwrap_or(Json::Null),
+                })).collect::<Vec<_>>(),
+                "skips": s["skips"], "warning_rows": s["warning_rows"],
+            })
+        }).collect::<Vec<_>>();
+        (f["path"].as_str().unwrap().to_string(), json!({"path": f["path"], "sheets": sheets}))
+    });
+    let by_path: BTreeMap<String, Json> = files.collect();
+    Json::Array(by_path.into_values().collect())
+}
+
+#[test]
+fn ingest_reproduces_truth_json_on_the_sample_district() {
+    let sample = repo().join("sample-data");
+    let t = truth(&sample);
+    let outcome = ingest_sample(&sample);
+    let (got, daily) = as_truth(&outcome);
+    let want = expected(&t);
+    let (got, want) = (got.as_array().unwrap(), want.as_array().unwrap());
+    assert_eq!(got.len(), want.len(), "number of files");
+    for (g, w) in got.iter().zip(want) {
+        assert_eq!(g["path"], w["path"]);
+        assert_eq!(
+            g["sheets"].as_array().unwrap().len(),
+            w["sheets"].as_array().unwrap().len(),
+            "{}: sheets",
+            g["path"]
+        );
+        for (gs, ws) in g["sheets"].as_array().unwrap().iter().zip(w["sheets"].as_array().unwrap()) {
+            for key in [
+                "name",
+                "status",
+                "form",
+                "report_date",
+                "header_rows",
+                "rows_read",
+                "accepted",
+                "rejected",
+                "skipped",
+                "warnings",
+                "skips",
+                "rejects",
+                "warning_rows",
+            ] {
+                assert_eq!(gs[key], ws[key], "{} [{}]: `{key}` differs", g["path"], gs["name"]);
+            }
+        }
+    }
+    // rows read = accepted + rejected + skipped, for every sheet.
+    for file in &outcome.files {
+        for s in &file.sheets {
+            let c = &s.counts;
+            let read = if s.status.code() == "read" { c.rows_read } else { 0 };
+            assert_eq!(read, c.accepted + c.rejected_total() + c.skipped_total(), "{} [{}]", file.path, s.name);
+        }
+    }
+    let want_daily: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>> =
+        serde_json::from_value(t["daily"].clone()).unwrap();
+    assert!(
+        want_daily.len() == 3 && want_daily.values().all(|grids| grids.len() > 700),
+        "truth has figures for 3 days"
+    );
+    assert_eq!(daily, want_daily, "daily figures per grid");
+}
