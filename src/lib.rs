@@ -6,7 +6,10 @@
 //! synthetic sample district; `cli` is the only place that talks to the user.
 
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod demo;
 pub mod ingest;
 pub mod normalize;
+pub mod runner;
+pub mod warehouse;

@@ -2,6 +2,7 @@
 //! module that prints.
 
 mod demo_data;
+mod ingest;
 mod init;
 mod validate;
 
@@ -70,6 +71,9 @@ enum Command {
     /// Write the synthetic sample district (the founding article's 784 grids) into a new
     /// workspace, with `truth.json` saying what a correct ingest must make of every row.
     DemoData(demo_data::DemoDataArgs),
+    /// Read the inbox into the warehouse, accounting for every row (accepted, rejected with a
+    /// reason, or skipped with a reason).
+    Ingest(ingest::IngestArgs),
     /// Check the workspace's configuration without touching data; report every problem at once.
     Validate(validate::ValidateArgs),
 }
@@ -81,6 +85,7 @@ pub fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Init(args) => init::run(args),
         Command::DemoData(args) => demo_data::run(args),
+        Command::Ingest(args) => ingest::run(&cli.workspace, args),
         Command::Validate(args) => validate::run(&cli.workspace, args),
     };
     let status = match outcome {

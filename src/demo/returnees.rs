@@ -50,7 +50,7 @@ pub fn spell(rng: &mut Rng, ctx: &DayContext<'_>, r: &Returnee) -> (Fields, Expe
     f.set("origin", Cell::text(r.origin.0));
     f.set("arrival_date", style.date_cell(rng, r.arrival));
     f.set("transport", Cell::text(*rng.pick(TRANSPORT)));
-    f.set("risk_level", Cell::text(r.origin.1));
+    f.set("origin_risk", Cell::text(r.origin.1));
     let measure_text = MEASURE_SYNONYMS
         .iter()
         .find(|(canonical, _)| *canonical == measure && rng.chance(300))

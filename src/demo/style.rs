@@ -105,7 +105,7 @@ impl Style {
                 ("origin", "来源地", None),
                 ("arrival_date", "抵唐时间", None),
                 ("transport", "交通方式", None),
-                ("risk_level", "风险类别", None),
+                ("origin_risk", "风险类别", None),
                 ("measure", "管控措施", None),
                 ("measure_start", "管控开始", None),
                 ("measure_end", "管控结束", None),

@@ -8,11 +8,12 @@
 //! prints and never reads the clock: the run date comes in.
 
 pub mod context;
+pub mod dedup;
 pub mod layout;
 pub mod read;
 pub mod rows;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -36,6 +37,8 @@ pub struct IngestRequest<'a> {
     pub registry: Registry,
     /// Worker threads for reading files.
     pub threads: usize,
+    /// The workspace's pseudonymisation key: identities are stored keyed, never in clear.
+    pub key: &'a [u8],
 }
 
 /// What became of a sheet.
@@ -184,8 +187,7 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
         }
     }
     let priority = |found: &Option<Result<layout::Layout, layout::NoForm>>| match found {
-        Some(Ok(l)) if request.forms[l.form].form == "grids" => 0,
-        Some(Ok(l)) if request.forms[l.form].roster => 1,
+        Some(Ok(l)) => dedup::priority(request.forms, Some(&request.forms[l.form].form)),
         _ => 2,
     };
     let mut order: Vec<usize> = (0..sheets.len()).collect();
@@ -193,13 +195,12 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
 
     let mut registry = std::mem::take(&mut request.registry);
     let mut registry_replaced = false;
-    let mut kept: HashMap<(String, NaiveDate, String), Location> = HashMap::new();
     let mut results: BTreeMap<(usize, usize), SheetResult> = BTreeMap::new();
     for i in order {
         let (f, s, found) = &sheets[i];
         let file = &loaded[*f];
         let raw = &file.read.as_ref().expect("only read files have sheets").1[*s];
-        let result = process_sheet(&file.path, raw, *s, found.as_ref(), &request, &registry, &mut kept);
+        let result = process_sheet(&file.path, raw, *s, found.as_ref(), &request, &registry);
         // The registry in this batch replaces the warehouse's before any other form is read.
         if result.form.as_deref() == Some("grids") {
             let form = request.forms.iter().find(|f| f.form == "grids").expect("grids form");
@@ -260,6 +261,14 @@ fn load(inbox: &Path, path: &Path) -> Loaded {
     Loaded { path: relative, sha256, bytes: size, read }
 }
 
+/// HMAC-SHA256 of `text` under `key`, in hex: how identities and person keys are stored.
+pub fn keyed(key: &[u8], text: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(text.as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -271,7 +280,6 @@ fn process_sheet(
     found: Option<&Result<layout::Layout, layout::NoForm>>,
     request: &IngestRequest<'_>,
     registry: &Registry,
-    kept: &mut HashMap<(String, NaiveDate, String), Location>,
 ) -> SheetResult {
     let file_name = path.rsplit('/').next().unwrap_or(path);
     let file_stem = file_name.rsplit_once('.').map_or(file_name, |(stem, _)| stem);
@@ -364,34 +372,16 @@ fn process_sheet(
                     kept: None,
                 });
             }
-            Ok(record) => {
-                if let Some((key, field)) = dedup_key(form, &record) {
-                    let here = Location { file: path.to_string(), sheet: raw.name.clone(), row: row + 1 };
-                    match kept.entry((form.form.clone(), report_date, key)) {
-                        std::collections::hash_map::Entry::Occupied(first) => {
-                            let column = layout.columns.iter().find(|(_, f, _)| *f == field).map_or(0, |(c, _, _)| *c);
-                            let first = first.get().clone();
-                            *result.counts.rejected.entry("duplicate").or_default() += 1;
-                            result.rejects.push(Reject {
-                                row: row + 1,
-                                column,
-                                header: header_of(column),
-                                field: form.fields[field].name.clone(),
-                                reason: "duplicate",
-                                message: format!(
-                                    "与{}「{}」第{}行重复（同一对象、同一表单、同一报告日期），已保留第一条",
-                                    first.file, first.sheet, first.row
-                                ),
-                                raw: filled.get(row, column).display(),
-                                kept: Some(first),
-                            });
-                            continue;
-                        }
-                        std::collections::hash_map::Entry::Vacant(slot) => {
-                            slot.insert(here);
-                        }
+            Ok(mut record) => {
+                record.identity = dedup_key(form, &record).map(|(key, field)| {
+                    let column = layout.columns.iter().find(|(_, f, _)| *f == field).map_or(0, |(c, _, _)| *c);
+                    rows::Identity {
+                        key: keyed(request.key, &key),
+                        field,
+                        column,
+                        raw: filled.get(row, column).display(),
                     }
-                }
+                });
                 result.counts.accepted += 1;
                 for w in &record.warnings {
                     *result.counts.warnings.entry(w.reason).or_default() += 1;

@@ -70,6 +70,19 @@ pub struct Record {
     /// One value per field of the form, in declared order.
     pub values: Vec<Value>,
     pub warnings: Vec<Issue>,
+    /// The identity duplicates are detected on, if the record has one.
+    pub identity: Option<Identity>,
+}
+
+/// What a record is the same as another by.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// HMAC of the identity under the workspace key, so that it can be stored.
+    pub key: String,
+    /// The field a duplicate is reported against, its column and raw value.
+    pub field: usize,
+    pub column: usize,
+    pub raw: String,
 }
 
 /// What the rows of a sheet are validated against.
@@ -239,5 +252,5 @@ pub fn validate(
             },
         }
     }
-    Ok(Record { values, warnings })
+    Ok(Record { values, warnings, identity: None })
 }

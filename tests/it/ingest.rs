@@ -40,14 +40,17 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
 pub fn ingest_sample(sample: &Path) -> IngestOutcome {
     let forms = load_forms(&sample.join("pipelines/forms")).unwrap();
     let inbox = sample.join("inbox");
-    ingest::ingest(IngestRequest {
+    let mut outcome = ingest::ingest(IngestRequest {
         inbox: &inbox,
         files: files_under(&inbox),
         forms: &forms,
         run_date: NaiveDate::from_ymd_opt(2022, 5, 10).unwrap(),
         registry: Registry::default(),
         threads: 2,
-    })
+        key: b"test key",
+    });
+    ingest::dedup::deduplicate(&mut outcome, &forms, &Default::default());
+    outcome
 }
 
 /// The parts of truth.json that ingest must reproduce, built from an ingest outcome.

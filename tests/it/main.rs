@@ -5,4 +5,5 @@ mod demo_data;
 mod fixtures;
 mod ingest;
 mod truth;
+mod warehouse;
 mod workspace;

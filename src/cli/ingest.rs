@@ -1,0 +1,125 @@
+//! `wangge ingest`: read what the communities sent into the warehouse, accounting for every
+//! row, and say what happened per file and sheet.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use clap::Args;
+
+use super::{CommandResult, ExitStatus, Failure};
+use crate::config::Workspace;
+use crate::runner::{self, RunError};
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Run date (YYYY-MM-DD): dates without a year are read as the closest date not after it.
+    /// Default: today in China Standard Time.
+    #[arg(long)]
+    date: Option<NaiveDate>,
+    /// Reading threads (default: the number of CPUs).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Print one line per file instead of one per sheet.
+    #[arg(long)]
+    brief: bool,
+    /// Files or folders to ingest (default: the whole inbox).
+    paths: Vec<PathBuf>,
+}
+
+pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
+    let ws = Workspace::load(workspace).map_err(|e| Failure::usage(RunError::Config(e)))?;
+    let run_date = args.date.unwrap_or_else(crate::clock::today);
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let report = runner::ingest(&ws, run_date, &args.paths, threads).map_err(|e| match e {
+        RunError::Config(_) | RunError::Key { .. } | RunError::Inbox { .. } => Failure::usage(e),
+        RunError::Warehouse(_) => Failure::output(e),
+    })?;
+    for path in &report.reconciled {
+        eprintln!("Removed `{}`, left by an interrupted run", path.display());
+    }
+    let mut totals = crate::ingest::Counts::default();
+    let mut problems = 0;
+    for file in &report.outcome.files {
+        if let Some(error) = &file.error {
+            problems += 1;
+            eprintln!("error: `{}`: {error}", file.path);
+            continue;
+        }
+        if args.brief {
+            let accepted: u64 = file.sheets.iter().map(|s| s.counts.accepted).sum();
+            let rejected: u64 = file.sheets.iter().map(|s| s.counts.rejected_total()).sum();
+            eprintln!("{}: {} sheet(s), {accepted} accepted, {rejected} rejected", file.path, file.sheets.len());
+        } else {
+            eprintln!("{}", file.path);
+        }
+        for s in &file.sheets {
+            let c = &s.counts;
+            totals.rows_read += c.rows_read;
+            totals.accepted += c.accepted;
+            for (k, v) in &c.rejected {
+                *totals.rejected.entry(k).or_default() += v;
+            }
+            for (k, v) in &c.skipped {
+                *totals.skipped.entry(k).or_default() += v;
+            }
+            for (k, v) in &c.warnings {
+                *totals.warnings.entry(k).or_default() += v;
+            }
+            let line = match &s.status {
+                crate::ingest::SheetStatus::Read => format!(
+                    "{} {} (date from {}, community {}): {} rows = {} accepted + {} rejected{} + {} skipped",
+                    s.form.as_deref().unwrap_or_default(),
+                    s.report_date,
+                    s.date_source.label(),
+                    s.community.as_deref().unwrap_or("-"),
+                    c.rows_read,
+                    c.accepted,
+                    c.rejected_total(),
+                    breakdown(&c.rejected),
+                    c.skipped_total(),
+                ),
+                crate::ingest::SheetStatus::Hidden => "hidden sheet, not read".to_string(),
+                crate::ingest::SheetStatus::Empty => "empty sheet".to_string(),
+                // Reported, not counted as a problem: workbooks carry instructions and lookup sheets.
+                crate::ingest::SheetStatus::Unrecognised { closest, missing } => match closest {
+                    Some(form) => format!("matches no form; closest is `{form}`, which needs {}", missing.join("、")),
+                    None => "matches no form".to_string(),
+                },
+            };
+            if !args.brief {
+                eprintln!("  [{}] {line}", if s.name.is_empty() { "csv" } else { &s.name });
+            }
+        }
+    }
+    if !report.already_ingested.is_empty() {
+        eprintln!("Skipped {} file(s) already ingested (same content)", report.already_ingested.len());
+    }
+    for (path, _) in &report.written.replaced {
+        eprintln!("Replaced `{path}` with a corrected file");
+    }
+    eprintln!(
+        "Ingested {} file(s) for run date {run_date}: {} rows = {} accepted + {} rejected{} + {} skipped{}",
+        report.outcome.files.len(),
+        totals.rows_read,
+        totals.accepted,
+        totals.rejected_total(),
+        breakdown(&totals.rejected),
+        totals.skipped_total(),
+        if totals.warnings.is_empty() { String::new() } else { format!(", warnings{}", breakdown(&totals.warnings)) },
+    );
+    let tables: Vec<String> = report.written.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    eprintln!(
+        "Warehouse `{}`: {}",
+        ws.path(&ws.config.paths.warehouse).display(),
+        if tables.is_empty() { "nothing new".into() } else { tables.join(", ") }
+    );
+    Ok(if problems > 0 { ExitStatus::DataProblems } else { ExitStatus::Success })
+}
+
+fn breakdown(counts: &BTreeMap<&'static str, u64>) -> String {
+    if counts.is_empty() {
+        return String::new();
+    }
+    format!(" ({})", counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "))
+}

@@ -1,0 +1,136 @@
+//! Runs the stages in order for a workspace: the glue between the command line and the rooms
+//! (`ingest`, `warehouse`). Never prints; returns what happened.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+
+use crate::config::forms::{self, FormConfig};
+use crate::config::{ConfigError, Workspace};
+use crate::ingest::{self, IngestOutcome, IngestRequest};
+use crate::warehouse::columns::Privacy;
+use crate::warehouse::{Warehouse, WarehouseError, WriteSummary};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("invalid configuration:\n{}", .0.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"))]
+    Config(Vec<ConfigError>),
+    #[error("cannot read the pseudonymisation key `{}`: {reason}", path.display())]
+    Key { path: PathBuf, reason: String },
+    #[error("cannot list `{}`", path.display())]
+    Inbox {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Warehouse(#[from] WarehouseError),
+}
+
+/// What an ingest run did.
+pub struct IngestReport {
+    pub outcome: IngestOutcome,
+    /// Files skipped because their content is already in the ledger.
+    pub already_ingested: Vec<String>,
+    /// Files left behind by an interrupted run and removed first.
+    pub reconciled: Vec<PathBuf>,
+    pub written: WriteSummary,
+}
+
+/// Loads the forms and the privacy settings of a workspace.
+pub fn load_forms(ws: &Workspace) -> Result<Vec<FormConfig>, RunError> {
+    forms::load_forms(&ws.path(&ws.config.paths.pipelines).join("forms")).map_err(RunError::Config)
+}
+
+pub fn privacy(ws: &Workspace) -> Result<Privacy, RunError> {
+    let path = ws.path(&ws.config.privacy.key_file);
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| RunError::Key { path: path.clone(), reason: e.to_string() })?;
+    let hex = text.trim();
+    let key: Option<Vec<u8>> = (hex.len() >= 32 && hex.len() % 2 == 0)
+        .then(|| (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect())
+        .flatten();
+    let key = key.ok_or_else(|| RunError::Key { path, reason: "expected at least 16 bytes in hex".into() })?;
+    Ok(Privacy {
+        key,
+        store_raw_ids: ws.config.privacy.store_raw_ids,
+        store_raw_phones: ws.config.privacy.store_raw_phones,
+    })
+}
+
+/// Every file under `dir`, sorted; skips dot files and Excel's `~$` owner files.
+pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
+    let mut out = Vec::new();
+    let entries = std::fs::read_dir(dir).map_err(|source| RunError::Inbox { path: dir.to_path_buf(), source })?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name.starts_with("~$") {
+            continue;
+        }
+        if path.is_dir() {
+            out.extend(list_files(&path)?);
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn sha256_of(path: &Path) -> Option<String> {
+    std::fs::read(path).ok().map(|bytes| ingest::hex(&Sha256::digest(&bytes)))
+}
+
+/// Ingests `paths` (default: the whole inbox) into the workspace's warehouse for `run_date`.
+pub fn ingest(
+    ws: &Workspace,
+    run_date: NaiveDate,
+    paths: &[PathBuf],
+    threads: usize,
+) -> Result<IngestReport, RunError> {
+    let forms = load_forms(ws)?;
+    let privacy = privacy(ws)?;
+    let warehouse = Warehouse::new(ws.path(&ws.config.paths.warehouse));
+    let reconciled = warehouse.reconcile()?;
+    let known: HashSet<String> = warehouse.ledger()?.into_iter().map(|e| e.sha256).collect();
+    let inbox = ws.inbox();
+    let candidates = if paths.is_empty() {
+        list_files(&inbox)?
+    } else {
+        let mut all = Vec::new();
+        for p in paths {
+            if p.is_dir() { all.extend(list_files(p)?) } else { all.push(p.clone()) }
+        }
+        all
+    };
+    let mut files = Vec::new();
+    let mut already_ingested = Vec::new();
+    for path in candidates {
+        match sha256_of(&path) {
+            Some(sha) if known.contains(&sha) => {
+                already_ingested.push(path.strip_prefix(&inbox).unwrap_or(&path).to_string_lossy().into_owned())
+            }
+            _ => files.push(path),
+        }
+    }
+    let registry = warehouse.registry()?;
+    let mut outcome = ingest::ingest(IngestRequest {
+        inbox: &inbox,
+        files,
+        forms: &forms,
+        run_date,
+        registry,
+        threads,
+        key: &privacy.key,
+    });
+    // Duplicates are judged against the warehouse too, except against the files this run
+    // corrects.
+    let superseded = warehouse.superseded(&outcome)?;
+    let prior = warehouse.prior_identities(&forms, &superseded)?;
+    ingest::dedup::deduplicate(&mut outcome, &forms, &prior);
+    let written = warehouse.write(&outcome, &forms, &privacy, &run_date.to_string(), &superseded)?;
+    Ok(IngestReport { outcome, already_ingested, reconciled, written })
+}

@@ -1,0 +1,140 @@
+//! The ingest ledger (`ingest_files`): one row per sheet of every file ingested (one row for a
+//! file that could not be read), written last so that a file counts as ingested only when all
+//! of its rows are in place.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+
+use crate::ingest::FileResult;
+
+/// A ledger row, as far as later runs need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub path: String,
+    pub sha256: String,
+    pub sheet: String,
+    pub form: Option<String>,
+    pub community_code: Option<String>,
+    pub report_date: String,
+    pub status: String,
+}
+
+const TEXT: &[&str] =
+    &["path", "sha256", "kind", "sheet", "status", "form", "community_code", "date_source", "header_rows", "message"];
+const COUNTS: &[&str] = &["bytes", "sheet_index", "rows_read", "accepted", "rejected", "skipped", "warnings"];
+
+pub fn schema() -> Arc<Schema> {
+    let mut fields: Vec<Field> = TEXT.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect();
+    fields.extend(COUNTS.iter().map(|n| Field::new(*n, DataType::Int64, true)));
+    Arc::new(Schema::new(fields))
+}
+
+/// One row of a ledger batch before it becomes Arrow columns.
+struct Row {
+    text: [Option<String>; 10],
+    counts: [i64; 7],
+}
+
+/// The ledger rows of one file for one report date.
+pub fn batch(file: &FileResult, report_date: &str, file_date: &str) -> RecordBatch {
+    let mut rows = Vec::new();
+    let kind = file.kind.map(|k| k.label().to_string());
+    if let Some(error) = &file.error {
+        if report_date == file_date {
+            rows.push(Row {
+                text: [
+                    Some(file.path.clone()),
+                    Some(file.sha256.clone()),
+                    kind.clone(),
+                    None,
+                    Some("error".into()),
+                    None,
+                    None,
+                    None,
+                    None,
+                    Some(error.clone()),
+                ],
+                counts: [file.bytes as i64, 0, 0, 0, 0, 0, 0],
+            });
+        }
+    }
+    for s in file
+        .sheets
+        .iter()
+        .filter(|s| s.report_date.to_string() == report_date || (s.status.code() != "read" && report_date == file_date))
+    {
+        let message = match &s.status {
+            crate::ingest::SheetStatus::Unrecognised { closest, missing } => Some(match closest {
+                Some(form) => format!("matches no form; closest `{form}`, missing {}", missing.join(", ")),
+                None => "matches no form".to_string(),
+            }),
+            crate::ingest::SheetStatus::Hidden => Some("hidden sheet, not read".into()),
+            _ => None,
+        };
+        let c = &s.counts;
+        rows.push(Row {
+            text: [
+                Some(file.path.clone()),
+                Some(file.sha256.clone()),
+                kind.clone(),
+                Some(s.name.clone()),
+                Some(s.status.code().into()),
+                s.form.clone(),
+                s.community.clone(),
+                Some(s.date_source.label().into()),
+                Some(s.header_rows.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(",")),
+                message,
+            ],
+            counts: [
+                file.bytes as i64,
+                s.index as i64,
+                c.rows_read as i64,
+                c.accepted as i64,
+                c.rejected_total() as i64,
+                c.skipped_total() as i64,
+                c.warnings.values().sum::<u64>() as i64,
+            ],
+        });
+    }
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for i in 0..TEXT.len() {
+        columns.push(Arc::new(rows.iter().map(|r| r.text[i].clone()).collect::<StringArray>()));
+    }
+    for i in 0..COUNTS.len() {
+        columns.push(Arc::new(rows.iter().map(|r| Some(r.counts[i])).collect::<Int64Array>()));
+    }
+    RecordBatch::try_new(schema(), columns).expect("ledger columns match the schema")
+}
+
+/// Ledger entries from a batch read back.
+pub fn entries(batch: &RecordBatch, report_date: &str) -> Vec<LedgerEntry> {
+    let col = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
+    let (Some(path), Some(sha), Some(sheet), Some(form), Some(community), Some(status)) =
+        (col("path"), col("sha256"), col("sheet"), col("form"), col("community_code"), col("status"))
+    else {
+        return Vec::new();
+    };
+    let get = |a: &StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_string());
+    (0..batch.num_rows())
+        .map(|i| LedgerEntry {
+            path: get(&path, i).unwrap_or_default(),
+            sha256: get(&sha, i).unwrap_or_default(),
+            sheet: get(&sheet, i).unwrap_or_default(),
+            form: get(&form, i),
+            community_code: get(&community, i),
+            report_date: report_date.to_string(),
+            status: get(&status, i).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The report dates a file's rows fall on (every read sheet's), plus the file's own date.
+pub fn dates(file: &FileResult, file_date: &str) -> BTreeSet<String> {
+    let mut dates: BTreeSet<String> =
+        file.sheets.iter().filter(|s| s.status.code() == "read").map(|s| s.report_date.to_string()).collect();
+    dates.insert(file_date.to_string());
+    dates
+}

@@ -1,0 +1,338 @@
+//! The warehouse: partitioned Parquet that analysts read directly (docs/warehouse.md).
+//!
+//! Layout: `warehouse/<table>/report_date=YYYY-MM-DD/<first 16 hex of the source file's
+//! sha256>.parquet`, one file per source file and report date. Rosters are dated snapshots.
+//! Every file is written under a temporary name and renamed; the ledger (`ingest_files`) is
+//! written last, and a data file whose source is not in the ledger is an orphan of an
+//! interrupted run, removed by `reconcile` before the next run writes anything. This module
+//! knows nothing of SQL steps.
+
+pub mod columns;
+pub mod ledger;
+pub mod parquet_io;
+mod rejects;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::PathBuf;
+
+use arrow::array::{Array, Int64Array, RecordBatch, StringArray};
+use chrono::NaiveDate;
+
+use crate::config::forms::FormConfig;
+use crate::ingest::dedup::Prior;
+use crate::ingest::{FileResult, IngestOutcome, Location};
+use crate::normalize::grid::{Registry, RegistryCommunity};
+use columns::{Privacy, RowRef};
+pub use ledger::LedgerEntry;
+
+/// Tables that are not forms.
+pub const REJECTS: &str = "rejects";
+pub const LEDGER: &str = "ingest_files";
+
+#[derive(Debug, thiserror::Error)]
+pub enum WarehouseError {
+    #[error("cannot write or read `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("Parquet error in `{}`", path.display())]
+    Parquet {
+        path: PathBuf,
+        #[source]
+        source: parquet::errors::ParquetError,
+    },
+    #[error("Arrow error in `{}`", path.display())]
+    Arrow {
+        path: PathBuf,
+        #[source]
+        source: arrow::error::ArrowError,
+    },
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Default)]
+pub struct WriteSummary {
+    /// Rows written per table.
+    pub rows: BTreeMap<String, u64>,
+    pub files_written: usize,
+    /// Earlier source files replaced by corrected ones (path, sha256).
+    pub replaced: Vec<(String, String)>,
+}
+
+pub struct Warehouse {
+    pub root: PathBuf,
+}
+
+fn short(sha256: &str) -> &str {
+    &sha256[..sha256.len().min(16)]
+}
+
+impl Warehouse {
+    pub fn new(root: impl Into<PathBuf>) -> Warehouse {
+        Warehouse { root: root.into() }
+    }
+
+    pub fn partition(&self, table: &str, report_date: &str) -> PathBuf {
+        self.root.join(table).join(format!("report_date={report_date}"))
+    }
+
+    fn file(&self, table: &str, report_date: &str, sha256: &str) -> PathBuf {
+        self.partition(table, report_date).join(format!("{}.parquet", short(sha256)))
+    }
+
+    /// Every Parquet file of a table: (report date, path).
+    pub fn table_files(&self, table: &str) -> Vec<(String, PathBuf)> {
+        let mut out = Vec::new();
+        let Ok(partitions) = std::fs::read_dir(self.root.join(table)) else { return out };
+        for p in partitions.flatten() {
+            let name = p.file_name().to_string_lossy().into_owned();
+            let Some(date) = name.strip_prefix("report_date=") else { continue };
+            let Ok(files) = std::fs::read_dir(p.path()) else { continue };
+            for f in files.flatten() {
+                let path = f.path();
+                if path.extension().is_some_and(|e| e == "parquet") && !f.file_name().to_string_lossy().starts_with('.')
+                {
+                    out.push((date.to_string(), path));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    fn tables(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&self.root) else { return Vec::new() };
+        let mut tables: Vec<String> = entries
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        tables.sort();
+        tables
+    }
+
+    /// The ledger: every sheet of every file ingested so far.
+    pub fn ledger(&self) -> Result<Vec<LedgerEntry>, WarehouseError> {
+        let mut entries = Vec::new();
+        for (date, path) in self.table_files(LEDGER) {
+            for batch in parquet_io::read(&path, &[])? {
+                entries.extend(ledger::entries(&batch, &date));
+            }
+        }
+        Ok(entries)
+    }
+
+    /// Removes what an interrupted run left: temporary files, and data files whose source is
+    /// not in the ledger. Returns the paths removed.
+    pub fn reconcile(&self) -> Result<Vec<PathBuf>, WarehouseError> {
+        let known: HashSet<String> = self.ledger()?.iter().map(|e| short(&e.sha256).to_string()).collect();
+        let mut removed = Vec::new();
+        for table in self.tables() {
+            let Ok(partitions) = std::fs::read_dir(self.root.join(&table)) else { continue };
+            for p in partitions.flatten() {
+                let Ok(files) = std::fs::read_dir(p.path()) else { continue };
+                for f in files.flatten() {
+                    let name = f.file_name().to_string_lossy().into_owned();
+                    let stem = name.trim_end_matches(".parquet");
+                    if name.ends_with(".tmp")
+                        || (table != LEDGER && name.ends_with(".parquet") && !known.contains(stem))
+                    {
+                        std::fs::remove_file(f.path())
+                            .map_err(|source| WarehouseError::Io { path: f.path(), source })?;
+                        removed.push(f.path());
+                    }
+                }
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The latest grid registry snapshot in the warehouse.
+    pub fn registry(&self) -> Result<Registry, WarehouseError> {
+        let files = self.table_files("grids");
+        let Some(latest) = files.iter().map(|(d, _)| d.clone()).max() else { return Ok(Registry::default()) };
+        let mut registry = Registry::default();
+        for (_, path) in files.iter().filter(|(d, _)| *d == latest) {
+            for batch in parquet_io::read(path, &["town", "community", "community_code", "grid_code", "sub_grid_code"])?
+            {
+                let col =
+                    |n: &str| batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
+                let (Some(town), Some(community), Some(code), Some(grid), Some(sub)) =
+                    (col("town"), col("community"), col("community_code"), col("grid_code"), col("sub_grid_code"))
+                else {
+                    continue;
+                };
+                for i in 0..batch.num_rows() {
+                    if code.is_null(i) || grid.is_null(i) || code.value(i).len() != 12 || grid.value(i).len() != 17 {
+                        continue;
+                    }
+                    let c = code.value(i).to_string();
+                    registry.communities.entry(c.clone()).or_insert_with(|| RegistryCommunity {
+                        code: c.clone(),
+                        name: community.value(i).to_string(),
+                        town_code: c[..9].to_string(),
+                        town_name: town.value(i).to_string(),
+                    });
+                    let g = grid.value(i).to_string();
+                    registry.grids.insert(g.clone(), (c, g[12..15].parse().unwrap_or(0)));
+                    if !sub.is_null(i) {
+                        registry.sub_grids.insert(sub.value(i).to_string(), g);
+                    }
+                }
+            }
+        }
+        Ok(registry)
+    }
+
+    /// Earlier files that files of this ingest correct: same community, form and report date,
+    /// different content. Returns (path, sha256) of each.
+    pub fn superseded(&self, outcome: &IngestOutcome) -> Result<BTreeSet<(String, String)>, WarehouseError> {
+        let ledger = self.ledger()?;
+        let new: BTreeSet<&str> = outcome.files.iter().map(|f| f.sha256.as_str()).collect();
+        let mut superseded = BTreeSet::new();
+        for file in &outcome.files {
+            for s in file.sheets.iter().filter(|s| s.status.code() == "read" && s.community.is_some()) {
+                for e in &ledger {
+                    if e.form == s.form
+                        && e.community_code == s.community
+                        && e.report_date == s.report_date.to_string()
+                        && !new.contains(e.sha256.as_str())
+                    {
+                        superseded.insert((e.path.clone(), e.sha256.clone()));
+                    }
+                }
+            }
+        }
+        Ok(superseded)
+    }
+
+    /// Identities of the rows already in the warehouse, except those of `excluded` files.
+    pub fn prior_identities(
+        &self,
+        forms: &[FormConfig],
+        excluded: &BTreeSet<(String, String)>,
+    ) -> Result<Prior, WarehouseError> {
+        let skip: HashSet<&str> = excluded.iter().map(|(_, sha)| short(sha)).collect();
+        let mut prior = Prior::new();
+        for form in forms {
+            for (date, path) in self.table_files(&form.form) {
+                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+                let Ok(report_date) = NaiveDate::parse_from_str(&date, "%Y-%m-%d") else { continue };
+                if skip.contains(stem) {
+                    continue;
+                }
+                for batch in parquet_io::read(&path, &["row_key", "source_file", "source_sheet", "source_row"])? {
+                    let text = |n: &str| {
+                        batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
+                    };
+                    let rows = batch
+                        .column_by_name("source_row")
+                        .and_then(|c| c.as_any().downcast_ref::<Int64Array>().cloned());
+                    let (Some(key), Some(file), Some(sheet), Some(row)) =
+                        (text("row_key"), text("source_file"), text("source_sheet"), rows)
+                    else {
+                        continue;
+                    };
+                    for i in (0..batch.num_rows()).filter(|i| !key.is_null(*i)) {
+                        let location = Location {
+                            file: file.value(i).to_string(),
+                            sheet: sheet.value(i).to_string(),
+                            row: row.value(i) as usize,
+                        };
+                        prior.entry((form.form.clone(), report_date, key.value(i).to_string())).or_insert(location);
+                    }
+                }
+            }
+        }
+        Ok(prior)
+    }
+
+    /// Writes an ingest's results: data tables, rejects, then the ledger. The `superseded`
+    /// files (see [`Warehouse::superseded`]) leave every table first.
+    pub fn write(
+        &self,
+        outcome: &IngestOutcome,
+        forms: &[FormConfig],
+        privacy: &Privacy,
+        run_date: &str,
+        superseded: &BTreeSet<(String, String)>,
+    ) -> Result<WriteSummary, WarehouseError> {
+        let mut summary = WriteSummary::default();
+        // The earlier file's ledger goes first, so that a crash leaves its rows as orphans
+        // (removed by the next `reconcile`) rather than counted twice.
+        for (_, sha) in superseded {
+            for table in std::iter::once(LEDGER.to_string()).chain(self.tables()) {
+                for (date, _) in self.table_files(&table) {
+                    let path = self.file(&table, &date, sha);
+                    if path.exists() {
+                        std::fs::remove_file(&path)
+                            .map_err(|source| WarehouseError::Io { path: path.clone(), source })?;
+                    }
+                }
+            }
+        }
+        summary.replaced = superseded.iter().cloned().collect();
+
+        for file in &outcome.files {
+            let file_date = file_date(file, run_date);
+            for date in ledger::dates(file, &file_date) {
+                for form in forms {
+                    let rows: Vec<RowRef<'_>> = file
+                        .sheets
+                        .iter()
+                        .filter(|s| s.form.as_deref() == Some(form.form.as_str()) && s.report_date.to_string() == date)
+                        .flat_map(|s| {
+                            s.records.iter().map(move |(row, r)| RowRef {
+                                values: &r.values,
+                                identity: r.identity.as_ref().map(|i| i.key.as_str()),
+                                file: &file.path,
+                                sheet: &s.name,
+                                row: *row,
+                            })
+                        })
+                        .collect();
+                    if rows.is_empty() {
+                        continue;
+                    }
+                    let cols = columns::columns(form, privacy);
+                    let schema = columns::schema(&cols);
+                    let arrays = cols.iter().map(|c| columns::build(c, &rows, privacy)).collect();
+                    let batch = RecordBatch::try_new(schema.clone(), arrays).expect("columns match the schema");
+                    parquet_io::write(&self.file(&form.form, &date, &file.sha256), schema, &batch)?;
+                    *summary.rows.entry(form.form.clone()).or_default() += rows.len() as u64;
+                    summary.files_written += 1;
+                }
+                if let Some(batch) = rejects::batch(file, &date, forms, privacy) {
+                    *summary.rows.entry(REJECTS.into()).or_default() += batch.num_rows() as u64;
+                    parquet_io::write(&self.file(REJECTS, &date, &file.sha256), batch.schema(), &batch)?;
+                    summary.files_written += 1;
+                }
+            }
+        }
+        // The ledger last: a file counts as ingested only once all its rows are in place.
+        for file in &outcome.files {
+            let file_date = file_date(file, run_date);
+            for date in ledger::dates(file, &file_date) {
+                let batch = ledger::batch(file, &date, &file_date);
+                if batch.num_rows() > 0 {
+                    *summary.rows.entry(LEDGER.into()).or_default() += batch.num_rows() as u64;
+                    parquet_io::write(&self.file(LEDGER, &date, &file.sha256), ledger::schema(), &batch)?;
+                    summary.files_written += 1;
+                }
+            }
+        }
+        Ok(summary)
+    }
+}
+
+/// The date a file is filed under in the ledger: its first read sheet's report date, else
+/// the run date.
+fn file_date(file: &FileResult, run_date: &str) -> String {
+    file.sheets
+        .iter()
+        .find(|s| s.status.code() == "read")
+        .map(|s| s.report_date.to_string())
+        .unwrap_or_else(|| run_date.to_string())
+}

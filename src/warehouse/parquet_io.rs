@@ -1,0 +1,57 @@
+//! Writing and reading Parquet files: zstd, written under a temporary name and renamed into
+//! place so that a reader never sees half a file.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use arrow::datatypes::Schema;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+
+use super::WarehouseError;
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WarehouseError + '_ {
+    move |source| WarehouseError::Io { path: path.to_path_buf(), source }
+}
+
+fn pq(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> WarehouseError + '_ {
+    move |source| WarehouseError::Parquet { path: path.to_path_buf(), source }
+}
+
+/// Writes a batch to `path` atomically (temporary name in the same folder, then rename).
+pub fn write(path: &Path, schema: Arc<Schema>, batch: &RecordBatch) -> Result<(), WarehouseError> {
+    let dir = path.parent().expect("warehouse files live in a folder");
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let tmp: PathBuf = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("part")));
+    let file = File::create(&tmp).map_err(io(&tmp))?;
+    let props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_created_by(format!("wangge {}", env!("CARGO_PKG_VERSION")))
+        .build();
+    let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(pq(&tmp))?;
+    writer.write(batch).map_err(pq(&tmp))?;
+    let file = writer.into_inner().map_err(pq(&tmp))?;
+    file.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))
+}
+
+/// Reads the named columns of a Parquet file (all of them when `columns` is empty).
+pub fn read(path: &Path, columns: &[&str]) -> Result<Vec<RecordBatch>, WarehouseError> {
+    let file = File::open(path).map_err(io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq(path))?;
+    let builder = if columns.is_empty() {
+        builder
+    } else {
+        let schema = builder.parquet_schema();
+        let indices: Vec<usize> =
+            (0..schema.num_columns()).filter(|i| columns.contains(&schema.column(*i).name())).collect();
+        let mask = ProjectionMask::leaves(schema, indices);
+        builder.with_projection(mask)
+    };
+    let reader = builder.build().map_err(pq(path))?;
+    reader.collect::<Result<Vec<_>, _>>().map_err(|e| WarehouseError::Arrow { path: path.to_path_buf(), source: e })
+}
