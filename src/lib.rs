@@ -11,5 +11,6 @@ pub mod config;
 pub mod demo;
 pub mod ingest;
 pub mod normalize;
+pub mod report;
 pub mod runner;
 pub mod warehouse;

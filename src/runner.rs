@@ -27,6 +27,8 @@ pub enum RunError {
     },
     #[error(transparent)]
     Warehouse(#[from] WarehouseError),
+    #[error(transparent)]
+    Returns(#[from] crate::report::returns::ReturnsError),
 }
 
 /// What an ingest run did.
@@ -36,6 +38,8 @@ pub struct IngestReport {
     pub already_ingested: Vec<String>,
     /// Files left behind by an interrupted run and removed first.
     pub reconciled: Vec<PathBuf>,
+    /// 退回修改 workbooks written for the communities.
+    pub returns: Vec<PathBuf>,
     pub written: WriteSummary,
 }
 
@@ -132,5 +136,7 @@ pub fn ingest(
     let prior = warehouse.prior_identities(&forms, &superseded)?;
     ingest::dedup::deduplicate(&mut outcome, &forms, &prior);
     let written = warehouse.write(&outcome, &forms, &privacy, &run_date.to_string(), &superseded)?;
-    Ok(IngestReport { outcome, already_ingested, reconciled, written })
+    let reports = ws.path(&ws.config.paths.reports);
+    let returns = crate::report::returns::write_all(&outcome, &inbox, &reports, &forms, &outcome.registry, &privacy)?;
+    Ok(IngestReport { outcome, already_ingested, reconciled, returns, written })
 }

@@ -33,7 +33,7 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let report = runner::ingest(&ws, run_date, &args.paths, threads).map_err(|e| match e {
         RunError::Config(_) | RunError::Key { .. } | RunError::Inbox { .. } => Failure::usage(e),
-        RunError::Warehouse(_) => Failure::output(e),
+        RunError::Warehouse(_) | RunError::Returns(_) => Failure::output(e),
     })?;
     for path in &report.reconciled {
         eprintln!("Removed `{}`, left by an interrupted run", path.display());
@@ -108,6 +108,13 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
         totals.skipped_total(),
         if totals.warnings.is_empty() { String::new() } else { format!(", warnings{}", breakdown(&totals.warnings)) },
     );
+    if let Some(first) = report.returns.first() {
+        eprintln!(
+            "Wrote {} 退回修改 workbook(s) for the communities, e.g. `{}`",
+            report.returns.len(),
+            first.display()
+        );
+    }
     let tables: Vec<String> = report.written.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
     eprintln!(
         "Warehouse `{}`: {}",

@@ -63,7 +63,7 @@ pub fn deduplicate(outcome: &mut IngestOutcome, forms: &[FormConfig], prior: &Pr
             sheet.rejects.push(Reject {
                 row,
                 column: identity.column,
-                header: sheet.headers.get(&identity.column).cloned().unwrap_or_default(),
+                header: sheet.headers.get(&identity.column).map(|h| h.label.clone()).unwrap_or_default(),
                 field: form.fields[identity.field].name.clone(),
                 reason: "duplicate",
                 message: format!(

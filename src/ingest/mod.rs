@@ -120,6 +120,14 @@ impl Counts {
     }
 }
 
+/// A column of a sheet's header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderColumn {
+    pub label: String,
+    /// The form's field the column holds.
+    pub field: Option<String>,
+}
+
 /// One sheet's outcome.
 #[derive(Debug, Clone)]
 pub struct SheetResult {
@@ -133,8 +141,9 @@ pub struct SheetResult {
     pub community: Option<String>,
     /// 1-based header rows.
     pub header_rows: Vec<usize>,
-    /// Header text of every column by 0-based index (for 退回修改 workbooks).
-    pub headers: BTreeMap<usize, String>,
+    /// Every column of the header as the sheet labels it (0-based index), with the field it
+    /// holds if any: the community's own columns, for messages and 退回修改 workbooks.
+    pub headers: BTreeMap<usize, HeaderColumn>,
     pub counts: Counts,
     /// Accepted rows (1-based row, record).
     pub records: Vec<(usize, Record)>,
@@ -335,7 +344,23 @@ fn process_sheet(
     let form = &request.forms[layout.form];
     result.form = Some(form.form.clone());
     result.header_rows = layout.header_rows.iter().map(|r| r + 1).collect();
-    result.headers = layout.columns.iter().map(|(c, _, label)| (*c, label.clone())).collect();
+    let width = layout.header_rows.iter().map(|r| filled.width(*r)).max().unwrap_or(0);
+    result.headers = (0..width)
+        .map(|c| {
+            let mapped = layout.columns.iter().find(|(col, _, _)| *col == c);
+            let label = match mapped {
+                Some((_, _, label)) => label.clone(),
+                None => layout
+                    .header_rows
+                    .iter()
+                    .rev()
+                    .map(|r| filled.label(*r, c))
+                    .find(|l| !l.is_empty())
+                    .unwrap_or_default(),
+            };
+            (c, HeaderColumn { label, field: mapped.map(|(_, f, _)| form.fields[*f].name.clone()) })
+        })
+        .collect();
     let community = result.community.clone();
     let ctx = RowContext { registry, community: community.as_deref(), run_date: request.run_date };
     let skip = |result: &mut SheetResult, row: usize, reason: SkipReason| {

@@ -22,6 +22,28 @@ pub struct Privacy {
     pub store_raw_phones: bool,
 }
 
+impl Privacy {
+    /// A raw cell value as it may be shown outside ingest: IDs and phones masked unless the
+    /// workspace keeps them raw; other values as written.
+    pub fn show(&self, raw: &str, kind: Option<FieldType>) -> String {
+        let compact = crate::normalize::text::compact(raw);
+        match kind {
+            Some(FieldType::CitizenId) if !self.store_raw_ids && !compact.is_empty() => mask_id(&compact),
+            Some(FieldType::Phone) if !self.store_raw_phones && !compact.is_empty() => {
+                let n = compact.chars().count();
+                if n > 7 {
+                    let head: String = compact.chars().take(3).collect();
+                    let tail: String = compact.chars().skip(n - 4).collect();
+                    format!("{head}****{tail}")
+                } else {
+                    "*".repeat(n)
+                }
+            }
+            _ => raw.to_string(),
+        }
+    }
+}
+
 /// One output column and how it is filled from a record.
 #[derive(Debug, Clone)]
 pub struct Column {

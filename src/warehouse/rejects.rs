@@ -7,10 +7,9 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 
-use super::columns::{Privacy, mask_id};
-use crate::config::forms::{FieldType, FormConfig};
+use super::columns::Privacy;
+use crate::config::forms::FormConfig;
 use crate::ingest::FileResult;
-use crate::normalize::text;
 
 const TEXT: &[&str] = &[
     "source_file",
@@ -50,23 +49,6 @@ pub fn column_letter(mut index: usize) -> String {
     String::from_utf8(letters).expect("ASCII letters")
 }
 
-/// Masks a raw value of an ID or phone field; other fields are kept as written.
-fn shown(raw: &str, kind: Option<FieldType>, privacy: &Privacy) -> String {
-    match kind {
-        Some(FieldType::CitizenId) if !privacy.store_raw_ids => mask_id(&text::compact(raw)),
-        Some(FieldType::Phone) if !privacy.store_raw_phones => {
-            let c = text::compact(raw);
-            let n = c.chars().count();
-            if n > 7 {
-                format!("{}****{}", c.chars().take(3).collect::<String>(), c.chars().skip(n - 4).collect::<String>())
-            } else {
-                "*".repeat(n)
-            }
-        }
-        _ => raw.to_string(),
-    }
-}
-
 /// The rejects and warnings of one file for one report date, if any.
 pub fn batch(file: &FileResult, report_date: &str, forms: &[FormConfig], privacy: &Privacy) -> Option<RecordBatch> {
     let mut text_rows: Vec<[Option<String>; 14]> = Vec::new();
@@ -86,7 +68,7 @@ pub fn batch(file: &FileResult, report_date: &str, forms: &[FormConfig], privacy
                 s.community.clone(),
                 Some("reject".into()),
                 Some(r.reason.into()),
-                Some(shown(&r.raw, kind(&r.field), privacy)),
+                Some(privacy.show(&r.raw, kind(&r.field))),
                 Some(r.message.clone()),
                 r.kept.as_ref().map(|k| k.file.clone()),
                 r.kept.as_ref().map(|k| k.sheet.clone()),
@@ -99,13 +81,13 @@ pub fn batch(file: &FileResult, report_date: &str, forms: &[FormConfig], privacy
                 Some(file.sha256.clone()),
                 Some(s.name.clone()),
                 Some(column_letter(w.column)),
-                s.headers.get(&w.column).cloned(),
+                s.headers.get(&w.column).map(|h| h.label.clone()),
                 s.form.clone(),
                 Some(w.field.clone()),
                 s.community.clone(),
                 Some("warning".into()),
                 Some(w.code.into()),
-                Some(shown(&w.raw, kind(&w.field), privacy)),
+                Some(privacy.show(&w.raw, kind(&w.field))),
                 Some(w.message.clone()),
                 None,
                 None,

@@ -4,6 +4,7 @@ mod common;
 mod demo_data;
 mod fixtures;
 mod ingest;
+mod returns;
 mod truth;
 mod warehouse;
 mod workspace;

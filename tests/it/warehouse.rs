@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::common::{repo, scratch, text, tree, truth, wangge_expect};
 
 /// A copy of the committed sample workspace without any outputs.
-fn sample_copy(dir: &Path) -> std::path::PathBuf {
+pub fn sample_copy(dir: &Path) -> std::path::PathBuf {
     let ws = dir.join("ws");
     for f in tree(&repo().join("sample-data")) {
         let to = ws.join(&f);
@@ -21,7 +21,7 @@ fn sample_copy(dir: &Path) -> std::path::PathBuf {
     ws
 }
 
-fn ingest(ws: &Path) -> std::process::Output {
+pub fn ingest(ws: &Path) -> std::process::Output {
     wangge_expect(&["--workspace", ws.to_str().unwrap(), "ingest", "--date", "2022-05-10", "--brief"], 0)
 }
 

@@ -1,0 +1,191 @@
+//! 退回修改 workbooks: for each community and report date with rejected rows, a workbook in
+//! Chinese to send back: the rejected rows in the community's own columns, the 错误原因, and
+//! the bad cell of each row highlighted. IDs and phones are masked unless the workspace keeps
+//! them raw. The rows are re-read from the source files, so ingest keeps no copy of them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use rust_xlsxwriter::{Color, DocProperties, Format, FormatAlign, FormatBorder, Workbook, XlsxError};
+
+use super::safe_file_component;
+use crate::config::forms::FormConfig;
+use crate::ingest::read::{self, RawSheet};
+use crate::ingest::{FileResult, IngestOutcome, Reject};
+use crate::normalize::grid::Registry;
+use crate::warehouse::columns::Privacy;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReturnsError {
+    #[error("cannot write `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot build workbook `{}`", path.display())]
+    Xlsx {
+        path: PathBuf,
+        #[source]
+        source: XlsxError,
+    },
+}
+
+/// One block of a returns workbook: the rejects of one source sheet.
+struct Block<'a> {
+    file: &'a FileResult,
+    sheet_index: usize,
+    rejects: Vec<&'a Reject>,
+}
+
+/// Writes the 退回修改 workbooks of an ingest under `reports/<date>/returns/`; returns their
+/// paths.
+pub fn write_all(
+    outcome: &IngestOutcome,
+    inbox: &Path,
+    reports: &Path,
+    forms: &[FormConfig],
+    registry: &Registry,
+    privacy: &Privacy,
+) -> Result<Vec<PathBuf>, ReturnsError> {
+    // (report date, community code or "") → blocks.
+    let mut groups: BTreeMap<(NaiveDate, String), Vec<Block<'_>>> = BTreeMap::new();
+    for file in &outcome.files {
+        for (i, s) in file.sheets.iter().enumerate() {
+            if s.rejects.is_empty() {
+                continue;
+            }
+            let key = (s.report_date, s.community.clone().unwrap_or_default());
+            groups.entry(key).or_default().push(Block { file, sheet_index: i, rejects: s.rejects.iter().collect() });
+        }
+    }
+    let mut written = Vec::new();
+    let mut cache: BTreeMap<String, Vec<RawSheet>> = BTreeMap::new();
+    for ((date, community), blocks) in groups {
+        let name = registry.communities.get(&community).map(|c| c.name.clone());
+        let file_name = match &name {
+            Some(n) => format!("{community}-{}-退回修改.xlsx", safe_file_component(n)),
+            None => "未归属社区-退回修改.xlsx".to_string(),
+        };
+        let dir = reports.join(date.to_string()).join("returns");
+        std::fs::create_dir_all(&dir).map_err(|source| ReturnsError::Io { path: dir.clone(), source })?;
+        let path = dir.join(file_name);
+        let bytes = workbook(date, name.as_deref().unwrap_or("未归属社区"), &blocks, inbox, &mut cache, forms, privacy)
+            .map_err(|source| ReturnsError::Xlsx { path: path.clone(), source })?;
+        let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("returns")));
+        std::fs::write(&tmp, bytes).map_err(|source| ReturnsError::Io { path: tmp.clone(), source })?;
+        std::fs::rename(&tmp, &path).map_err(|source| ReturnsError::Io { path: path.clone(), source })?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn sheets_of<'c>(cache: &'c mut BTreeMap<String, Vec<RawSheet>>, inbox: &Path, file: &FileResult) -> &'c [RawSheet] {
+    cache.entry(file.path.clone()).or_insert_with(|| {
+        let path = inbox.join(&file.path);
+        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_string();
+        std::fs::read(&path)
+            .ok()
+            .and_then(|bytes| read::read(bytes, &extension).ok())
+            .map(|(_, sheets)| sheets)
+            .unwrap_or_default()
+    })
+}
+
+fn workbook(
+    date: NaiveDate,
+    community: &str,
+    blocks: &[Block<'_>],
+    inbox: &Path,
+    cache: &mut BTreeMap<String, Vec<RawSheet>>,
+    forms: &[FormConfig],
+    privacy: &Privacy,
+) -> Result<Vec<u8>, XlsxError> {
+    let mut wb = Workbook::new();
+    wb.set_properties(&DocProperties::new().set_title(format!("{community}退回修改清单")).set_creation_datetime(&date));
+    let title = Format::new().set_bold().set_font_size(14).set_align(FormatAlign::Center);
+    let head = Format::new()
+        .set_bold()
+        .set_background_color(Color::RGB(0xEAEEF2))
+        .set_border(FormatBorder::Thin)
+        .set_text_wrap();
+    let cell = Format::new().set_border(FormatBorder::Thin);
+    let bad = Format::new()
+        .set_border(FormatBorder::Thin)
+        .set_background_color(Color::RGB(0xFFC7CE))
+        .set_font_color(Color::RGB(0x9C0006));
+    let reason = Format::new().set_border(FormatBorder::Thin).set_font_color(Color::RGB(0x9C0006)).set_text_wrap();
+    let mut used_names: Vec<String> = Vec::new();
+    for block in blocks {
+        let s = &block.file.sheets[block.sheet_index];
+        let form = forms.iter().find(|f| Some(&f.form) == s.form.as_ref());
+        let raw = sheets_of(cache, inbox, block.file).get(s.index).cloned();
+        let ws = wb.add_worksheet();
+        let base =
+            if s.name.is_empty() { form.map_or("数据".to_string(), |f| f.label.clone()) } else { s.name.clone() };
+        let mut name: String = base.chars().filter(|c| !"[]:*?/\\".contains(*c)).take(28).collect();
+        while used_names.contains(&name) {
+            name.push('_');
+        }
+        used_names.push(name.clone());
+        ws.set_name(&name)?;
+        // The community's own columns: every column of its header, as labelled.
+        let width = s.headers.keys().max().map_or(0, |m| m + 1);
+        let labels: Vec<String> =
+            (0..width).map(|c| s.headers.get(&c).map(|h| h.label.clone()).unwrap_or_default()).collect();
+        let last_col = (width + 1) as u16;
+        ws.merge_range(
+            0,
+            0,
+            0,
+            last_col,
+            &format!(
+                "{community}{}退回修改清单（{}）",
+                form.map_or("", |f| f.label.as_str()),
+                date.format("%Y年%-m月%-d日")
+            ),
+            &title,
+        )?;
+        ws.merge_range(
+            1,
+            0,
+            1,
+            last_col,
+            &format!(
+                "原文件：{}{}　请按“错误原因”修改标红的单元格后重新报送。",
+                block.file.path,
+                if s.name.is_empty() { String::new() } else { format!("，工作表：{}", s.name) }
+            ),
+            &Format::new(),
+        )?;
+        ws.write_string_with_format(2, 0, "原行号", &head)?;
+        for (c, label) in labels.iter().enumerate() {
+            ws.write_string_with_format(2, (c + 1) as u16, label, &head)?;
+        }
+        ws.write_string_with_format(2, last_col, "错误原因", &head)?;
+        ws.set_freeze_panes(3, 1)?;
+        for (i, r) in block.rejects.iter().enumerate() {
+            let row = (3 + i) as u32;
+            ws.write_number_with_format(row, 0, r.row as f64, &cell)?;
+            for c in 0..width {
+                let value = raw
+                    .as_ref()
+                    .and_then(|sheet| sheet.rows.get(r.row - 1))
+                    .and_then(|cells| cells.get(c))
+                    .map(|v| v.display())
+                    .unwrap_or_default();
+                let field = s.headers.get(&c).and_then(|h| h.field.as_ref());
+                let kind = form.and_then(|f| f.fields.iter().find(|x| Some(&x.name) == field)).map(|x| x.kind);
+                let shown = privacy.show(&value, kind);
+                ws.write_string_with_format(row, (c + 1) as u16, &shown, if c == r.column { &bad } else { &cell })?;
+            }
+            ws.write_string_with_format(row, last_col, &r.message, &reason)?;
+        }
+        for c in 0..width {
+            ws.set_column_width((c + 1) as u16, (labels[c].chars().count() as f64 * 2.2 + 2.0).clamp(8.0, 24.0))?;
+        }
+        ws.set_column_width(last_col, 48)?;
+    }
+    wb.save_to_buffer()
+}
