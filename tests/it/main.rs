@@ -3,6 +3,7 @@
 mod common;
 mod demo_data;
 mod fixtures;
+mod formats;
 mod ingest;
 mod returns;
 mod truth;
