@@ -73,6 +73,9 @@ pub struct Layout {
     pub header_rows: Vec<usize>,
     /// (0-based column, field index in the form, header text as written).
     pub columns: Vec<(usize, usize, String)>,
+    /// For each of `columns`: the header text normalised, and the last header row's cell as
+    /// written; computed once so that spotting a repeated header on every row is cheap.
+    pub header_texts: Vec<(String, String)>,
 }
 
 /// Why a sheet holds no table of any form.
@@ -150,7 +153,9 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
                 Some((n, r, _)) => matched.len() > *n || (matched.len() == *n && ratio > *r),
             };
             if better {
-                best = Some((matched.len(), ratio, Layout { form: f, header_rows: rows, columns }));
+                let last = *rows.last().expect("one or two header rows");
+                let header_texts = columns.iter().map(|(c, _, label)| (header::normalize(label), filled.label(last, *c))).collect();
+                best = Some((matched.len(), ratio, Layout { form: f, header_rows: rows, columns, header_texts }));
             }
         }
     }

@@ -230,7 +230,9 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
                 Ok((kind, _)) => (Some(*kind), None),
                 Err(e) => (None, Some(e.clone())),
             };
-            let sheets = results.range((f, 0)..(f + 1, 0)).map(|(_, r)| r.clone()).collect();
+            // Moved out, not cloned: a sheet's records can be hundreds of thousands of rows.
+            let keys: Vec<(usize, usize)> = results.range((f, 0)..(f + 1, 0)).map(|(k, _)| *k).collect();
+            let sheets = keys.iter().filter_map(|k| results.remove(k)).collect();
             FileResult { path: file.path, sha256: file.sha256, bytes: file.bytes, kind, error, sheets }
         })
         .collect();

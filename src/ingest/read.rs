@@ -148,6 +148,34 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, ReadError>) -> Result<T, ReadError> 
 }
 
 fn read_workbook(bytes: Vec<u8>) -> Result<Vec<RawSheet>, ReadError> {
+    // An xlsx keeps its merged ranges at the end of each sheet's XML, so calamine parses the
+    // sheet a second time to find them; do that on another thread while this one reads the
+    // cells.
+    let merges_of_xlsx = bytes.starts_with(b"PK").then(|| bytes.clone());
+    std::thread::scope(|scope| {
+        let merges = merges_of_xlsx.map(|copy| scope.spawn(move || xlsx_merges(copy)));
+        let mut sheets = read_cells(bytes)?;
+        if let Some(Ok(Some(by_sheet))) = merges.map(|h| h.join()) {
+            for sheet in &mut sheets {
+                if let Some(m) = by_sheet.get(&sheet.name) {
+                    sheet.merged = m.clone();
+                }
+            }
+        }
+        Ok(sheets)
+    })
+}
+
+/// Merged ranges of every visible sheet of an xlsx/xlsm package, by sheet name.
+fn xlsx_merges(bytes: Vec<u8>) -> Option<std::collections::HashMap<String, Vec<Merge>>> {
+    let mut workbook = open_workbook_auto_from_rs(Cursor::new(bytes)).ok()?;
+    let names: Vec<String> =
+        workbook.sheets_metadata().iter().filter(|m| m.visible == SheetVisible::Visible).map(|m| m.name.clone()).collect();
+    Some(names.into_iter().map(|name| (name.clone(), merged_regions(&mut workbook, &name))).collect())
+}
+
+fn read_cells(bytes: Vec<u8>) -> Result<Vec<RawSheet>, ReadError> {
+    let is_xlsx = bytes.starts_with(b"PK");
     let mut workbook = open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| ReadError::Corrupt(e.to_string()))?;
     let metadata = workbook.sheets_metadata().to_vec();
     let mut sheets = Vec::new();
@@ -187,7 +215,8 @@ fn read_workbook(bytes: Vec<u8>) -> Result<Vec<RawSheet>, ReadError> {
         while rows.last().is_some_and(|r| r.is_empty()) {
             rows.pop();
         }
-        let merged = merged_regions(&mut workbook, &meta.name);
+        // xlsx merges come from the other thread (see `read_workbook`).
+        let merged = if is_xlsx { Vec::new() } else { merged_regions(&mut workbook, &meta.name) };
         sheets.push(RawSheet { name: meta.name, visibility, rows, merged });
     }
     Ok(sheets)

@@ -110,33 +110,41 @@ const NOTE_PREFIXES: &[&str] = &[
 ];
 const ZERO_WORDS: &[&str] = &["无", "暂无", "零报告", "无人员", "本日无"];
 
-/// Decides whether a row below the header is data or skipped, and why.
+/// Decides whether a row below the header is data or skipped, and why. Runs on every row, so
+/// it looks at as few cells as it can and allocates only for short texts.
 pub fn classify(filled: &Filled<'_>, row: usize, layout: &Layout) -> Option<SkipReason> {
     let width = filled.width(row);
-    let texts: Vec<String> = (0..width).map(|c| filled.label(row, c)).collect();
-    let non_empty: Vec<&String> = texts.iter().filter(|t| !t.is_empty()).collect();
-    if non_empty.is_empty() {
+    let Some(first_col) = (0..width).find(|c| !filled.get(row, *c).is_blank()) else {
         return Some(SkipReason::Blank);
-    }
-    let first_two: String = texts.iter().take(2).map(|t| text::compact(t)).collect();
-    if ["合计", "小计", "总计"].iter().any(|k| first_two.contains(k)) {
+    };
+    let short_text = |c: usize| match filled.get(row, c) {
+        Cell::Text(t) if t.len() <= 64 => Some(text::compact(t)),
+        _ => None,
+    };
+    if (0..width.min(2)).filter_map(short_text).any(|t| ["合计", "小计", "总计"].iter().any(|k| t.contains(k))) {
         return Some(SkipReason::Total);
     }
-    let first = text::compact(non_empty[0]);
+    let first = match filled.get(row, first_col) {
+        Cell::Text(t) => text::compact(t),
+        _ => String::new(),
+    };
     if NOTE_PREFIXES.iter().any(|p| first.starts_with(p)) && !is_data_like(filled, row, layout) {
         return Some(SkipReason::Note);
     }
-    if non_empty.iter().all(|t| ZERO_WORDS.contains(&text::compact(t).as_str())) {
+    let zero = (first_col..width).filter(|c| !filled.get(row, *c).is_blank()).all(|c| short_text(c).is_some_and(|t| ZERO_WORDS.contains(&t.as_str())));
+    if zero {
         return Some(SkipReason::ZeroReport);
     }
-    let header_row = *layout.header_rows.last().expect("a layout has a header row");
     let same = layout
         .columns
         .iter()
-        .filter(|(c, _, label)| {
-            let cell = filled.label(row, *c);
-            !cell.is_empty()
-                && (header::normalize(&cell) == header::normalize(label) || cell == filled.label(header_row, *c))
+        .zip(&layout.header_texts)
+        .filter(|((c, _, _), (normalized, as_written))| {
+            let Cell::Text(t) = filled.get(row, *c) else { return false };
+            let cleaned = text::clean_str(t);
+            !cleaned.is_empty()
+                && (cleaned == as_written.as_str()
+                    || (cleaned.len() <= 2 * normalized.len() + 8 && header::normalize(&cleaned) == *normalized))
         })
         .count();
     if same >= 2 && same * 2 >= layout.columns.len() {
@@ -183,9 +191,14 @@ pub fn validate(
     for (i, field) in form.fields.iter().enumerate() {
         let Some(col) = column_of(i) else { continue };
         let cell = filled.get(row, col);
-        let raw = cell.display();
+        // Most cells are text: borrow it rather than copy it for every field of every row.
+        let raw_text = match cell {
+            Cell::Text(t) => std::borrow::Cow::Borrowed(t.as_str()),
+            other => std::borrow::Cow::Owned(other.display()),
+        };
+        let raw: &str = &raw_text;
         let issue =
-            |reason: &'static str, message: String| Issue { field: i, column: col, reason, message, raw: raw.clone() };
+            |reason: &'static str, message: String| Issue { field: i, column: col, reason, message, raw: raw.to_string() };
         if cell.is_blank() {
             if field.required {
                 return Err(issue("missing_required", format!("必填项“{}”为空", field.label)));
@@ -197,23 +210,23 @@ pub fn validate(
                 Ok(Value::Text(if field.kind == FieldType::Code { text::compact(&raw) } else { cell.text() }))
             }
             FieldType::Integer => {
-                value::integer(cell).map(Value::Int).map_err(|e| (e.reason(), e.message(&field.label, &raw)))
+                value::integer(cell).map(Value::Int).map_err(|e| (e.reason(), e.message(&field.label, raw)))
             }
             FieldType::Boolean => {
-                value::boolean(cell).map(Value::Bool).map_err(|e| (e.reason(), e.message(&field.label, &raw)))
+                value::boolean(cell).map(Value::Bool).map_err(|e| (e.reason(), e.message(&field.label, raw)))
             }
             FieldType::Gender => value::gender(cell)
                 .map(|g| Value::Text(g.into()))
-                .map_err(|e| (e.reason(), e.message(&field.label, &raw))),
+                .map_err(|e| (e.reason(), e.message(&field.label, raw))),
             FieldType::Date => value::date(cell, ctx.run_date)
                 .map(|d| Value::Date(d.date))
-                .map_err(|e| (e.reason(), e.message(&field.label, &raw))),
+                .map_err(|e| (e.reason(), e.message(&field.label, raw))),
             FieldType::Datetime => value::date(cell, ctx.run_date)
                 .map(|d| Value::DateTime(d.datetime()))
-                .map_err(|e| (e.reason(), e.message(&field.label, &raw))),
+                .map_err(|e| (e.reason(), e.message(&field.label, raw))),
             FieldType::CitizenId => value::citizen_id(cell, ctx.run_date)
                 .map(Value::Id)
-                .map_err(|e| (e.reason(), e.message(&field.label, &raw))),
+                .map_err(|e| (e.reason(), e.message(&field.label, raw))),
             FieldType::Phone => {
                 let phones = value::phones(cell);
                 if phones.invalid.is_empty() {
@@ -221,10 +234,10 @@ pub fn validate(
                 } else {
                     let e = ValueError::InvalidPhone(phones.invalid.clone());
                     if phones.valid.is_empty() || field.on_invalid == OnInvalid::Reject {
-                        Err((e.reason(), e.message(&field.label, &raw)))
+                        Err((e.reason(), e.message(&field.label, raw)))
                     } else {
                         // Keep the valid numbers and warn about the rest.
-                        warnings.push(issue(e.reason(), e.message(&field.label, &raw)));
+                        warnings.push(issue(e.reason(), e.message(&field.label, raw)));
                         Ok(Value::Phones(phones.valid))
                     }
                 }
@@ -239,7 +252,7 @@ pub fn validate(
                 match map {
                     Some(map) => value::enumeration(cell, map.iter())
                         .map(Value::Text)
-                        .map_err(|e| (e.reason(), e.message(&field.label, &raw))),
+                        .map_err(|e| (e.reason(), e.message(&field.label, raw))),
                     None => Ok(Value::Text(cell.text())),
                 }
             }

@@ -13,18 +13,35 @@ pub fn fold_width(s: &str) -> String {
         .collect()
 }
 
+fn is_invisible(c: char) -> bool {
+    matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}')
+}
+
 /// Trims every kind of Unicode whitespace at both ends and removes zero-width characters and
 /// BOMs anywhere in the text.
 pub fn clean(s: &str) -> String {
-    let without_invisible: String =
-        s.chars().filter(|c| !matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}')).collect();
-    without_invisible.trim().to_string()
+    clean_str(s).into_owned()
+}
+
+/// `clean` without allocating when there is nothing invisible to remove (the common case: it
+/// runs on every cell).
+pub fn clean_str(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.chars().any(is_invisible) {
+        let without: String = s.chars().filter(|c| !is_invisible(*c)).collect();
+        std::borrow::Cow::Owned(without.trim().to_string())
+    } else {
+        std::borrow::Cow::Borrowed(s.trim())
+    }
 }
 
 /// Width-folds, cleans and removes all inner whitespace: the form in which an ID, phone or
 /// code is compared.
 pub fn compact(s: &str) -> String {
-    fold_width(&clean(s)).chars().filter(|c| !c.is_whitespace()).collect()
+    let cleaned = clean_str(s);
+    if cleaned.is_ascii() && !cleaned.bytes().any(|b| b.is_ascii_whitespace()) {
+        return cleaned.into_owned();
+    }
+    fold_width(&cleaned).chars().filter(|c| !c.is_whitespace()).collect()
 }
 
 /// A number as Excel shows it in a General cell widened to fit: integers in full up to 15

@@ -24,7 +24,7 @@ impl Cell {
     pub fn is_blank(&self) -> bool {
         match self {
             Cell::Empty => true,
-            Cell::Text(s) => text::clean(s).is_empty(),
+            Cell::Text(s) => text::clean_str(s).is_empty(),
             _ => false,
         }
     }
@@ -50,7 +50,11 @@ impl Cell {
 
     /// The cleaned text of the cell (trimmed, invisible characters removed).
     pub fn text(&self) -> String {
-        text::clean(&self.display())
+        match self {
+            Cell::Text(s) => text::clean(s),
+            Cell::Empty => String::new(),
+            other => text::clean(&other.display()),
+        }
     }
 }
 
