@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use calamine::{open_workbook_auto, Reader};
+use calamine::{Reader, open_workbook_auto};
 use chrono::NaiveDate;
 use rust_xlsxwriter::{Format, Workbook};
 
@@ -19,7 +19,12 @@ const BIG_ROWS: usize = 200_000;
 
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
     kib / 1024.0
 }
 
@@ -42,7 +47,8 @@ fn child(mode: &str, target: &Path) {
         _ => {
             let ws = wangge::config::Workspace::load(target).expect("workspace");
             let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-            let report = wangge::runner::ingest(&ws, NaiveDate::from_ymd_opt(2022, 5, 10).unwrap(), &[], threads).expect("ingest");
+            let report = wangge::runner::ingest(&ws, NaiveDate::from_ymd_opt(2022, 5, 10).unwrap(), &[], threads)
+                .expect("ingest");
             report.outcome.files.iter().flat_map(|f| f.sheets.iter()).map(|s| s.counts.rows_read).sum()
         }
     };
@@ -53,7 +59,11 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let p = e.path();
-        if p.is_dir() { out.extend(files(&p)) } else if p.extension().is_some_and(|x| x == "xlsx") { out.push(p) }
+        if p.is_dir() {
+            out.extend(files(&p))
+        } else if p.extension().is_some_and(|x| x == "xlsx") {
+            out.push(p)
+        }
     }
     out.sort();
     out
@@ -80,7 +90,24 @@ fn write_big_sheet(path: &Path) {
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
     ws.set_name("来返登记").unwrap();
-    let headers = ["序号", "姓名", "性别", "身份证号", "联系电话", "现居住地址", "所属网格", "来源地", "抵唐时间", "交通方式", "风险类别", "管控措施", "管控开始", "管控结束", "报备方式", "登记人"];
+    let headers = [
+        "序号",
+        "姓名",
+        "性别",
+        "身份证号",
+        "联系电话",
+        "现居住地址",
+        "所属网格",
+        "来源地",
+        "抵唐时间",
+        "交通方式",
+        "风险类别",
+        "管控措施",
+        "管控开始",
+        "管控结束",
+        "报备方式",
+        "登记人",
+    ];
     ws.write_string(0, 0, "荣馨园社区来唐返唐人员登记表（2022年5月10日）").unwrap();
     for (c, h) in headers.iter().enumerate() {
         ws.write_string(1, c as u16, *h).unwrap();
@@ -143,7 +170,11 @@ fn main() {
     let big = root.join("big");
     run(Command::new(&bin).args(["init", big.to_str().unwrap()]));
     std::fs::create_dir_all(big.join("inbox/台账")).unwrap();
-    std::fs::copy(sample_inbox.join("台账/高新区网格台账（2022.5.7）.xlsx"), big.join("inbox/台账/网格台账2022.5.7.xlsx")).unwrap();
+    std::fs::copy(
+        sample_inbox.join("台账/高新区网格台账（2022.5.7）.xlsx"),
+        big.join("inbox/台账/网格台账2022.5.7.xlsx"),
+    )
+    .unwrap();
     let big_file = big.join("inbox/荣馨园社区5.10.xlsx");
     write_big_sheet(&big_file);
     let big_only = root.join("big-only");

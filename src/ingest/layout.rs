@@ -107,12 +107,11 @@ impl SynonymIndex {
         SynonymIndex { forms }
     }
 
-    /// The field of form `form` that a header text names (exact, or without a trailing
-    /// bracketed annotation).
-    pub fn field(&self, form: usize, label: &str) -> Option<usize> {
-        let normalized = header::normalize(label);
+    /// The field of form `form` that a normalised header text names (exact, or without a
+    /// trailing bracketed annotation).
+    pub fn field(&self, form: usize, normalized: &str) -> Option<usize> {
         let map = &self.forms[form];
-        map.get(&normalized).or_else(|| header::strip_annotation(&normalized).and_then(|s| map.get(s))).copied()
+        map.get(normalized).or_else(|| header::strip_annotation(normalized).and_then(|s| map.get(s))).copied()
     }
 }
 
@@ -121,13 +120,25 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
     let mut best: Option<(usize, f64, Layout)> = None;
     let mut closest: Option<(usize, usize, Vec<String>)> = None;
     let scan = filled.height().min(HEADER_SCAN_ROWS);
+    // Each candidate header cell as written and normalised, once for all forms.
+    let labels: Vec<Vec<(String, String)>> = (0..scan)
+        .map(|r| {
+            (0..filled.width(r))
+                .map(|c| {
+                    let label = filled.label(r, c);
+                    let normalized = header::normalize(&label);
+                    (label, normalized)
+                })
+                .collect()
+        })
+        .collect();
     for (f, form) in forms.iter().enumerate() {
         for row in 0..scan {
-            let single = map_columns(filled, index, f, &[row]);
+            let single = map_columns(&labels, index, f, &[row]);
             let mut candidate = (vec![row], single);
             // A parent row above: two or more distinct labels (a title has one).
             if row > 0 && distinct_labels(filled, row - 1) >= 2 {
-                let double = map_columns(filled, index, f, &[row - 1, row]);
+                let double = map_columns(&labels, index, f, &[row - 1, row]);
                 if double.len() >= candidate.1.len() {
                     candidate = (vec![row - 1, row], double);
                 }
@@ -154,7 +165,8 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
             };
             if better {
                 let last = *rows.last().expect("one or two header rows");
-                let header_texts = columns.iter().map(|(c, _, label)| (header::normalize(label), filled.label(last, *c))).collect();
+                let header_texts =
+                    columns.iter().map(|(c, _, label)| (header::normalize(label), filled.label(last, *c))).collect();
                 best = Some((matched.len(), ratio, Layout { form: f, header_rows: rows, columns, header_texts }));
             }
         }
@@ -170,27 +182,35 @@ fn distinct_labels(filled: &Filled<'_>, row: usize) -> usize {
 }
 
 /// Maps the columns of the given header rows to fields; each field takes its first column.
-fn map_columns(filled: &Filled<'_>, index: &SynonymIndex, form: usize, rows: &[usize]) -> Vec<(usize, usize, String)> {
-    let width = rows.iter().map(|r| filled.width(*r)).max().unwrap_or(0);
+/// `labels` holds each scanned cell as written and normalised.
+fn map_columns(
+    labels: &[Vec<(String, String)>],
+    index: &SynonymIndex,
+    form: usize,
+    rows: &[usize],
+) -> Vec<(usize, usize, String)> {
+    let empty = (String::new(), String::new());
+    let width = rows.iter().map(|r| labels[*r].len()).max().unwrap_or(0);
     let mut taken = BTreeSet::new();
     let mut columns = Vec::new();
     for c in 0..width {
-        let labels: Vec<String> = rows.iter().map(|r| filled.label(*r, c)).collect();
-        let mut candidates: Vec<String> = Vec::new();
-        match labels.as_slice() {
-            [only] => candidates.push(only.clone()),
+        let cell = |r: usize| labels[r].get(c).unwrap_or(&empty);
+        // (as written, normalised), in the order they are tried.
+        let mut candidates: Vec<(String, String)> = Vec::new();
+        match rows {
+            [only] => candidates.push(cell(*only).clone()),
             [parent, child] => {
-                if !child.is_empty() {
-                    candidates.push(child.clone());
-                    candidates.push(format!("{parent}/{child}"));
+                let (p, c) = (cell(*parent), cell(*child));
+                if !c.0.is_empty() {
+                    candidates.push(c.clone());
+                    candidates.push((format!("{}/{}", p.0, c.0), format!("{}/{}", p.1, c.1)));
                 }
-                candidates.push(parent.clone());
+                candidates.push(p.clone());
             }
             _ => {}
         }
-        for label in candidates.into_iter().filter(|l| !l.is_empty()) {
-            let found = index.field(form, &label);
-            if let Some(field) = found {
+        for (label, normalized) in candidates.into_iter().filter(|(l, _)| !l.is_empty()) {
+            if let Some(field) = index.field(form, &normalized) {
                 if taken.insert(field) {
                     columns.push((c, field, label));
                 }

@@ -169,8 +169,12 @@ fn read_workbook(bytes: Vec<u8>) -> Result<Vec<RawSheet>, ReadError> {
 /// Merged ranges of every visible sheet of an xlsx/xlsm package, by sheet name.
 fn xlsx_merges(bytes: Vec<u8>) -> Option<std::collections::HashMap<String, Vec<Merge>>> {
     let mut workbook = open_workbook_auto_from_rs(Cursor::new(bytes)).ok()?;
-    let names: Vec<String> =
-        workbook.sheets_metadata().iter().filter(|m| m.visible == SheetVisible::Visible).map(|m| m.name.clone()).collect();
+    let names: Vec<String> = workbook
+        .sheets_metadata()
+        .iter()
+        .filter(|m| m.visible == SheetVisible::Visible)
+        .map(|m| m.name.clone())
+        .collect();
     Some(names.into_iter().map(|name| (name.clone(), merged_regions(&mut workbook, &name))).collect())
 }
 

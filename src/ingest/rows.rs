@@ -131,7 +131,9 @@ pub fn classify(filled: &Filled<'_>, row: usize, layout: &Layout) -> Option<Skip
     if NOTE_PREFIXES.iter().any(|p| first.starts_with(p)) && !is_data_like(filled, row, layout) {
         return Some(SkipReason::Note);
     }
-    let zero = (first_col..width).filter(|c| !filled.get(row, *c).is_blank()).all(|c| short_text(c).is_some_and(|t| ZERO_WORDS.contains(&t.as_str())));
+    let zero = (first_col..width)
+        .filter(|c| !filled.get(row, *c).is_blank())
+        .all(|c| short_text(c).is_some_and(|t| ZERO_WORDS.contains(&t.as_str())));
     if zero {
         return Some(SkipReason::ZeroReport);
     }
@@ -197,8 +199,13 @@ pub fn validate(
             other => std::borrow::Cow::Owned(other.display()),
         };
         let raw: &str = &raw_text;
-        let issue =
-            |reason: &'static str, message: String| Issue { field: i, column: col, reason, message, raw: raw.to_string() };
+        let issue = |reason: &'static str, message: String| Issue {
+            field: i,
+            column: col,
+            reason,
+            message,
+            raw: raw.to_string(),
+        };
         if cell.is_blank() {
             if field.required {
                 return Err(issue("missing_required", format!("必填项“{}”为空", field.label)));
