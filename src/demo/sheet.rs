@@ -4,6 +4,8 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use rust_xlsxwriter::{DocProperties, Format, FormatAlign, Workbook, XlsxError};
 
+pub use crate::normalize::text::column_letter;
+
 /// One cell as an office would have typed it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Cell {
@@ -135,20 +137,6 @@ impl Sheet {
     pub fn column_index(&self, field: &str) -> Option<usize> {
         self.columns.iter().position(|c| c.field == field)
     }
-}
-
-/// Excel column letters for a 0-based index.
-pub fn column_letter(mut index: usize) -> String {
-    let mut letters = Vec::new();
-    loop {
-        letters.push(b'A' + (index % 26) as u8);
-        if index < 26 {
-            break;
-        }
-        index = index / 26 - 1;
-    }
-    letters.reverse();
-    String::from_utf8(letters).unwrap()
 }
 
 /// Writes sheets to an `.xlsx` file's bytes. `created` fixes the document's creation time so

@@ -64,6 +64,20 @@ pub fn number_text(value: f64) -> String {
     out
 }
 
+/// Excel column letters for a 0-based column index (0 → A, 26 → AA).
+pub fn column_letter(mut index: usize) -> String {
+    let mut letters = Vec::new();
+    loop {
+        letters.push(b'A' + (index % 26) as u8);
+        if index < 26 {
+            break;
+        }
+        index = index / 26 - 1;
+    }
+    letters.reverse();
+    String::from_utf8(letters).expect("ASCII letters")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

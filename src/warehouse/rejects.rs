@@ -10,6 +10,7 @@ use arrow::datatypes::{DataType, Field, Schema};
 use super::columns::Privacy;
 use crate::config::forms::FormConfig;
 use crate::ingest::FileResult;
+use crate::normalize::text::column_letter;
 
 const TEXT: &[&str] = &[
     "source_file",
@@ -33,20 +34,6 @@ fn schema() -> Arc<Schema> {
     let mut fields: Vec<Field> = TEXT.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect();
     fields.extend(INTS.iter().map(|n| Field::new(*n, DataType::Int64, true)));
     Arc::new(Schema::new(fields))
-}
-
-/// Excel column letters for a 0-based index.
-pub fn column_letter(mut index: usize) -> String {
-    let mut letters = Vec::new();
-    loop {
-        letters.push(b'A' + (index % 26) as u8);
-        if index < 26 {
-            break;
-        }
-        index = index / 26 - 1;
-    }
-    letters.reverse();
-    String::from_utf8(letters).expect("ASCII letters")
 }
 
 /// The rejects and warnings of one file for one report date, if any.

@@ -11,21 +11,9 @@ use wangge::config::forms::load_forms;
 use wangge::ingest::rows::Value;
 use wangge::ingest::{self, IngestOutcome, IngestRequest};
 use wangge::normalize::grid::Registry;
+use wangge::normalize::text::column_letter as letter;
 
 use crate::common::{repo, truth};
-
-fn letter(mut index: usize) -> String {
-    let mut letters = Vec::new();
-    loop {
-        letters.push(b'A' + (index % 26) as u8);
-        if index < 26 {
-            break;
-        }
-        index = index / 26 - 1;
-    }
-    letters.reverse();
-    String::from_utf8(letters).unwrap()
-}
 
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
