@@ -179,16 +179,15 @@ pub fn validate(
         let i = form.fields.iter().position(|f| f.name == name)?;
         column_of(i).map(|c| filled.get(row, c))
     };
-    let row_community: Option<String> =
-        cell_of("community").map(|c| c.text()).filter(|t| !t.is_empty()).and_then(|t| {
-            let named = ctx.registry.communities_named(&t);
-            (named.len() == 1).then(|| named[0].code.clone())
-        });
+    let community_cell = cell_of("community");
+    let row_community: Option<String> = community_cell.map(|c| c.text()).filter(|t| !t.is_empty()).and_then(|t| {
+        let named = ctx.registry.communities_named(&t);
+        (named.len() == 1).then(|| named[0].code.clone())
+    });
     let row_town: Option<String> = cell_of("town").map(|c| c.text()).filter(|t| !t.is_empty());
     // Rows that name their community in a column but leave it empty have no community: the
     // file's community is only the context of files that belong to one community.
-    let has_community_column = cell_of("community").is_some();
-    let community = if has_community_column { row_community.as_deref() } else { ctx.community };
+    let community = if community_cell.is_some() { row_community.as_deref() } else { ctx.community };
 
     for (i, field) in form.fields.iter().enumerate() {
         let Some(col) = column_of(i) else { continue };
