@@ -1,7 +1,7 @@
 //! Runs the stages in order for a workspace: the glue between the command line and the rooms
 //! (`ingest`, `warehouse`). Never prints; returns what happened.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -84,6 +84,23 @@ pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
     Ok(out)
 }
 
+/// Fingerprint of the form declarations: sha256 over their file names and bytes, in name order.
+fn forms_fingerprint(ws: &Workspace) -> String {
+    let dir = ws.path(&ws.config.paths.pipelines).join("forms");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|entries| {
+            entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let mut hasher = Sha256::new();
+    for file in files {
+        hasher.update(file.file_name().unwrap_or_default().as_encoded_bytes());
+        hasher.update(std::fs::read(&file).unwrap_or_default());
+    }
+    ingest::hex(&hasher.finalize())
+}
+
 fn sha256_of(path: &Path) -> Option<String> {
     std::fs::read(path).ok().map(|bytes| ingest::hex(&Sha256::digest(&bytes)))
 }
@@ -99,7 +116,17 @@ pub fn ingest(
     let privacy = privacy(ws)?;
     let warehouse = Warehouse::new(ws.path(&ws.config.paths.warehouse));
     let reconciled = warehouse.reconcile()?;
-    let known: HashSet<String> = warehouse.ledger()?.into_iter().map(|e| e.sha256).collect();
+    // A file is done once ingested, unless it could not be read or a sheet matched no form and
+    // the forms have changed since: then it is tried again.
+    let ledger = warehouse.ledger()?;
+    let fingerprint = forms_fingerprint(ws);
+    let unfinished: HashMap<String, String> = ledger
+        .iter()
+        .filter(|e| (e.status == "error" || e.status == "unrecognised") && e.forms_sha256 != fingerprint)
+        .map(|e| (e.sha256.clone(), e.path.clone()))
+        .collect();
+    let known: HashSet<String> =
+        ledger.into_iter().map(|e| e.sha256).filter(|sha| !unfinished.contains_key(sha)).collect();
     let inbox = ws.inbox();
     let candidates = if paths.is_empty() {
         list_files(&inbox)?
@@ -132,10 +159,16 @@ pub fn ingest(
     });
     // Duplicates are judged against the warehouse too, except against the files this run
     // corrects.
-    let superseded = warehouse.superseded(&outcome)?;
+    let mut superseded = warehouse.superseded(&outcome)?;
+    // A file tried again replaces its own earlier ledger rows.
+    for file in &outcome.files {
+        if let Some(path) = unfinished.get(&file.sha256) {
+            superseded.insert((path.clone(), file.sha256.clone()));
+        }
+    }
     let prior = warehouse.prior_identities(&forms, &superseded)?;
     ingest::dedup::deduplicate(&mut outcome, &forms, &prior);
-    let written = warehouse.write(&outcome, &forms, &privacy, &run_date.to_string(), &superseded)?;
+    let written = warehouse.write(&outcome, &forms, &privacy, &run_date.to_string(), &superseded, &fingerprint)?;
     let reports = ws.path(&ws.config.paths.reports);
     let returns = crate::report::returns::write_all(&outcome, &inbox, &reports, &forms, &outcome.registry, &privacy)?;
     Ok(IngestReport { outcome, already_ingested, reconciled, returns, written })

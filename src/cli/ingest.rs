@@ -95,8 +95,12 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
     if !report.already_ingested.is_empty() {
         eprintln!("Skipped {} file(s) already ingested (same content)", report.already_ingested.len());
     }
-    for (path, _) in &report.written.replaced {
-        eprintln!("Replaced `{path}` with a corrected file");
+    for (path, sha) in &report.written.replaced {
+        if report.outcome.files.iter().any(|f| &f.sha256 == sha) {
+            eprintln!("Read `{path}` again: last time it could not be read or a sheet matched no form");
+        } else {
+            eprintln!("Replaced `{path}` with a corrected file");
+        }
     }
     eprintln!(
         "Ingested {} file(s) for run date {run_date}: {} rows = {} accepted + {} rejected{} + {} skipped{}",

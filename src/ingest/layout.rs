@@ -152,7 +152,8 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
                 .filter(|(i, fd)| fd.required && !matched.contains(i))
                 .map(|(_, fd)| fd.label.clone())
                 .collect();
-            if closest.as_ref().is_none_or(|(_, n, _)| matched.len() > *n) {
+            // Closest: most fields matched, then fewest required fields missing.
+            if closest.as_ref().is_none_or(|(_, n, m)| (matched.len(), m.len()) > (*n, missing.len())) {
                 closest = Some((f, matched.len(), missing.clone()));
             }
             if !missing.is_empty() || matched.len() < 3 {

@@ -12,6 +12,7 @@ pub mod dedup;
 pub mod layout;
 pub mod read;
 pub mod rows;
+mod xlsb;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -80,6 +80,10 @@ pub enum ReadError {
     Unsupported(String),
     #[error("cannot read the workbook: {0}")]
     Corrupt(String),
+    #[error(
+        "the .xlsb uses compact cell records (in `{0}`) that the reader cannot place; open it and save it as .xlsx"
+    )]
+    XlsbShortRecords(String),
     #[error("sheet `{sheet}` is too large: {cells} cells, over the budget of {budget}")]
     TooLarge { sheet: String, cells: u64, budget: u64 },
     #[error("the reader failed unexpectedly ({0}); the file is probably damaged")]
@@ -123,7 +127,13 @@ pub fn read(bytes: Vec<u8>, extension: &str) -> Result<(FileKind, Vec<RawSheet>)
     }
     let kind = sniff(&bytes, extension);
     let sheets = match kind {
-        FileKind::Package | FileKind::Ole => guarded(|| read_workbook(bytes))?,
+        FileKind::Package => {
+            if let Some(part) = super::xlsb::worksheet_with_short_records(&bytes) {
+                return Err(ReadError::XlsbShortRecords(part));
+            }
+            guarded(|| read_workbook(bytes))?
+        }
+        FileKind::Ole => guarded(|| read_workbook(bytes))?,
         FileKind::Csv => vec![read_csv(&bytes)],
         FileKind::Html => guarded(|| Ok(vec![read_html_table(&bytes)]))?,
         FileKind::EncryptedPackage => return Err(ReadError::Encrypted),

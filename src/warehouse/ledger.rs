@@ -20,10 +20,23 @@ pub struct LedgerEntry {
     pub community_code: Option<String>,
     pub report_date: String,
     pub status: String,
+    /// Fingerprint of the form declarations the file was read with (empty if unknown).
+    pub forms_sha256: String,
 }
 
-const TEXT: &[&str] =
-    &["path", "sha256", "kind", "sheet", "status", "form", "community_code", "date_source", "header_rows", "message"];
+const TEXT: &[&str] = &[
+    "path",
+    "sha256",
+    "kind",
+    "sheet",
+    "status",
+    "form",
+    "community_code",
+    "date_source",
+    "header_rows",
+    "message",
+    "forms_sha256",
+];
 const COUNTS: &[&str] = &["bytes", "sheet_index", "rows_read", "accepted", "rejected", "skipped", "warnings"];
 
 pub fn schema() -> Arc<Schema> {
@@ -34,12 +47,12 @@ pub fn schema() -> Arc<Schema> {
 
 /// One row of a ledger batch before it becomes Arrow columns.
 struct Row {
-    text: [Option<String>; 10],
+    text: [Option<String>; 11],
     counts: [i64; 7],
 }
 
 /// The ledger rows of one file for one report date.
-pub fn batch(file: &FileResult, report_date: &str, file_date: &str) -> RecordBatch {
+pub fn batch(file: &FileResult, report_date: &str, file_date: &str, forms_sha256: &str) -> RecordBatch {
     let mut rows = Vec::new();
     let kind = file.kind.map(|k| k.label().to_string());
     if let Some(error) = &file.error {
@@ -56,6 +69,7 @@ pub fn batch(file: &FileResult, report_date: &str, file_date: &str) -> RecordBat
                     None,
                     None,
                     Some(error.clone()),
+                    Some(forms_sha256.to_string()),
                 ],
                 counts: [file.bytes as i64, 0, 0, 0, 0, 0, 0],
             });
@@ -87,6 +101,7 @@ pub fn batch(file: &FileResult, report_date: &str, file_date: &str) -> RecordBat
                 Some(s.date_source.label().into()),
                 Some(s.header_rows.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(",")),
                 message,
+                Some(forms_sha256.to_string()),
             ],
             counts: [
                 file.bytes as i64,
@@ -117,6 +132,7 @@ pub fn entries(batch: &RecordBatch, report_date: &str) -> Vec<LedgerEntry> {
     else {
         return Vec::new();
     };
+    let fingerprint = col("forms_sha256");
     let get = |a: &StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_string());
     (0..batch.num_rows())
         .map(|i| LedgerEntry {
@@ -127,6 +143,7 @@ pub fn entries(batch: &RecordBatch, report_date: &str) -> Vec<LedgerEntry> {
             community_code: get(&community, i),
             report_date: report_date.to_string(),
             status: get(&status, i).unwrap_or_default(),
+            forms_sha256: fingerprint.as_ref().and_then(|f| get(f, i)).unwrap_or_default(),
         })
         .collect()
 }

@@ -258,6 +258,7 @@ impl Warehouse {
         privacy: &Privacy,
         run_date: &str,
         superseded: &BTreeSet<(String, String)>,
+        forms_sha256: &str,
     ) -> Result<WriteSummary, WarehouseError> {
         let mut summary = WriteSummary::default();
         // The earlier file's ledger goes first, so that a crash leaves its rows as orphans
@@ -315,7 +316,7 @@ impl Warehouse {
         for file in &outcome.files {
             let file_date = file_date(file, run_date);
             for date in ledger::dates(file, &file_date) {
-                let batch = ledger::batch(file, &date, &file_date);
+                let batch = ledger::batch(file, &date, &file_date, forms_sha256);
                 if batch.num_rows() > 0 {
                     *summary.rows.entry(LEDGER.into()).or_default() += batch.num_rows() as u64;
                     parquet_io::write(&self.file(LEDGER, &date, &file.sha256), ledger::schema(), &batch)?;

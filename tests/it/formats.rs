@@ -18,7 +18,7 @@ fn workspace_with_fixtures(dir: &Path) -> PathBuf {
     let fixtures = repo().join("tests/fixtures");
     for entry in std::fs::read_dir(&fixtures).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if !name.ends_with(".py") {
+        if !name.ends_with(".py") && entry.path().is_file() {
             std::fs::copy(entry.path(), ws.join("inbox").join(&name)).unwrap();
         }
     }

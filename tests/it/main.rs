@@ -5,6 +5,7 @@ mod demo_data;
 mod fixtures;
 mod formats;
 mod ingest;
+mod quirks;
 mod returns;
 mod truth;
 mod warehouse;
