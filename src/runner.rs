@@ -163,7 +163,13 @@ pub fn ingest(
     // A file tried again replaces its own earlier ledger rows.
     for file in &outcome.files {
         if let Some(path) = unfinished.get(&file.sha256) {
-            superseded.insert((path.clone(), file.sha256.clone()));
+            superseded.insert(crate::warehouse::Replaced {
+                path: path.clone(),
+                sha256: file.sha256.clone(),
+                report_date: String::new(),
+                form: None,
+                sheet: None,
+            });
         }
     }
     let prior = warehouse.prior_identities(&forms, &superseded)?;

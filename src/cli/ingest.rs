@@ -95,11 +95,12 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
     if !report.already_ingested.is_empty() {
         eprintln!("Skipped {} file(s) already ingested (same content)", report.already_ingested.len());
     }
-    for (path, sha) in &report.written.replaced {
-        if report.outcome.files.iter().any(|f| &f.sha256 == sha) {
-            eprintln!("Read `{path}` again: last time it could not be read or a sheet matched no form");
-        } else {
-            eprintln!("Replaced `{path}` with a corrected file");
+    for r in &report.written.replaced {
+        match (&r.sheet, &r.form) {
+            (Some(sheet), Some(form)) => {
+                eprintln!("Replaced sheet `{sheet}` ({form}, {}) of `{}` with a corrected file", r.report_date, r.path)
+            }
+            _ => eprintln!("Read `{}` again: last time it could not be read or a sheet matched no form", r.path),
         }
     }
     eprintln!(

@@ -11,6 +11,7 @@ pub mod columns;
 pub mod ledger;
 pub mod parquet_io;
 mod rejects;
+pub mod replace;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
@@ -24,6 +25,7 @@ use crate::ingest::{FileResult, IngestOutcome, Location};
 use crate::normalize::grid::{Registry, RegistryCommunity};
 use columns::{Privacy, RowRef};
 pub use ledger::LedgerEntry;
+pub use replace::Replaced;
 
 /// Tables that are not forms.
 pub const REJECTS: &str = "rejects";
@@ -58,7 +60,7 @@ pub struct WriteSummary {
     pub rows: BTreeMap<String, u64>,
     pub files_written: usize,
     /// Earlier source files replaced by corrected ones (path, sha256).
-    pub replaced: Vec<(String, String)>,
+    pub replaced: Vec<Replaced>,
 }
 
 pub struct Warehouse {
@@ -186,21 +188,28 @@ impl Warehouse {
         Ok(registry)
     }
 
-    /// Earlier files that files of this ingest correct: same community, form and report date,
-    /// different content. Returns (path, sha256) of each.
-    pub fn superseded(&self, outcome: &IngestOutcome) -> Result<BTreeSet<(String, String)>, WarehouseError> {
+    /// The sheets already in the warehouse that this ingest's sheets replace: same form,
+    /// community and report date, from a file with other content.
+    pub fn superseded(&self, outcome: &IngestOutcome) -> Result<BTreeSet<Replaced>, WarehouseError> {
         let ledger = self.ledger()?;
         let new: BTreeSet<&str> = outcome.files.iter().map(|f| f.sha256.as_str()).collect();
         let mut superseded = BTreeSet::new();
         for file in &outcome.files {
             for s in file.sheets.iter().filter(|s| s.status.code() == "read" && s.community.is_some()) {
                 for e in &ledger {
-                    if e.form == s.form
+                    if e.status == "read"
+                        && e.form == s.form
                         && e.community_code == s.community
                         && e.report_date == s.report_date.to_string()
                         && !new.contains(e.sha256.as_str())
                     {
-                        superseded.insert((e.path.clone(), e.sha256.clone()));
+                        superseded.insert(Replaced {
+                            path: e.path.clone(),
+                            sha256: e.sha256.clone(),
+                            report_date: e.report_date.clone(),
+                            form: e.form.clone(),
+                            sheet: Some(e.sheet.clone()),
+                        });
                     }
                 }
             }
@@ -208,19 +217,20 @@ impl Warehouse {
         Ok(superseded)
     }
 
-    /// Identities of the rows already in the warehouse, except those of `excluded` files.
     pub fn prior_identities(
         &self,
         forms: &[FormConfig],
-        excluded: &BTreeSet<(String, String)>,
+        excluded: &BTreeSet<Replaced>,
     ) -> Result<Prior, WarehouseError> {
-        let skip: HashSet<&str> = excluded.iter().map(|(_, sha)| short(sha)).collect();
         let mut prior = Prior::new();
         for form in forms {
             for (date, path) in self.table_files(&form.form) {
                 let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
                 let Ok(report_date) = NaiveDate::parse_from_str(&date, "%Y-%m-%d") else { continue };
-                if skip.contains(stem) {
+                // A replaced sheet's rows do not count against its correction. (Rows of other
+                // sheets of that file do, so this skips a little more than needed only when a
+                // file holds two sheets of the same form and day.)
+                if excluded.iter().any(|r| r.touches(&form.form, &date, stem)) {
                     continue;
                 }
                 for batch in parquet_io::read(&path, &["row_key", "source_file", "source_sheet", "source_row"])? {
@@ -257,23 +267,11 @@ impl Warehouse {
         forms: &[FormConfig],
         privacy: &Privacy,
         run_date: &str,
-        superseded: &BTreeSet<(String, String)>,
+        superseded: &BTreeSet<Replaced>,
         forms_sha256: &str,
     ) -> Result<WriteSummary, WarehouseError> {
         let mut summary = WriteSummary::default();
-        // The earlier file's ledger goes first, so that a crash leaves its rows as orphans
-        // (removed by the next `reconcile`) rather than counted twice.
-        for (_, sha) in superseded {
-            for table in std::iter::once(LEDGER.to_string()).chain(self.tables()) {
-                for (date, _) in self.table_files(&table) {
-                    let path = self.file(&table, &date, sha);
-                    if path.exists() {
-                        std::fs::remove_file(&path)
-                            .map_err(|source| WarehouseError::Io { path: path.clone(), source })?;
-                    }
-                }
-            }
-        }
+        replace::apply(self, superseded)?;
         summary.replaced = superseded.iter().cloned().collect();
 
         for file in &outcome.files {

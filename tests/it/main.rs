@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test module is declared here so the suite links once.
 
 mod common;
+mod corrections;
 mod demo_data;
 mod fixtures;
 mod formats;
