@@ -132,12 +132,13 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
                 .collect()
         })
         .collect();
+    // Whether each row can be a parent header row: two or more distinct labels (a title has one).
+    let parent_like: Vec<bool> = (0..scan).map(|r| distinct_labels(filled, r) >= 2).collect();
     for (f, form) in forms.iter().enumerate() {
         for row in 0..scan {
             let single = map_columns(&labels, index, f, &[row]);
             let mut candidate = (vec![row], single);
-            // A parent row above: two or more distinct labels (a title has one).
-            if row > 0 && distinct_labels(filled, row - 1) >= 2 {
+            if row > 0 && parent_like[row - 1] {
                 let double = map_columns(&labels, index, f, &[row - 1, row]);
                 if double.len() >= candidate.1.len() {
                     candidate = (vec![row - 1, row], double);
@@ -190,30 +191,34 @@ fn map_columns(
     form: usize,
     rows: &[usize],
 ) -> Vec<(usize, usize, String)> {
+    use std::borrow::Cow;
     let empty = (String::new(), String::new());
     let width = rows.iter().map(|r| labels[*r].len()).max().unwrap_or(0);
     let mut taken = BTreeSet::new();
     let mut columns = Vec::new();
     for c in 0..width {
         let cell = |r: usize| labels[r].get(c).unwrap_or(&empty);
-        // (as written, normalised), in the order they are tried.
-        let mut candidates: Vec<(String, String)> = Vec::new();
+        // (as written, normalised), in the order they are tried; borrowed where possible, as
+        // this runs for every form, candidate row and column of every sheet.
+        let mut candidates: [(Cow<'_, str>, Cow<'_, str>); 3] = Default::default();
         match rows {
-            [only] => candidates.push(cell(*only).clone()),
+            [only] => candidates[0] = (Cow::Borrowed(&cell(*only).0), Cow::Borrowed(&cell(*only).1)),
             [parent, child] => {
-                let (p, c) = (cell(*parent), cell(*child));
-                if !c.0.is_empty() {
-                    candidates.push(c.clone());
-                    candidates.push((format!("{}/{}", p.0, c.0), format!("{}/{}", p.1, c.1)));
+                let (p, ch) = (cell(*parent), cell(*child));
+                if !ch.0.is_empty() {
+                    candidates[0] = (Cow::Borrowed(&ch.0), Cow::Borrowed(&ch.1));
+                    if !p.0.is_empty() {
+                        candidates[1] = (format!("{}/{}", p.0, ch.0).into(), format!("{}/{}", p.1, ch.1).into());
+                    }
                 }
-                candidates.push(p.clone());
+                candidates[2] = (Cow::Borrowed(&p.0), Cow::Borrowed(&p.1));
             }
             _ => {}
         }
         for (label, normalized) in candidates.into_iter().filter(|(l, _)| !l.is_empty()) {
             if let Some(field) = index.field(form, &normalized) {
                 if taken.insert(field) {
-                    columns.push((c, field, label));
+                    columns.push((c, field, label.into_owned()));
                 }
                 break;
             }

@@ -13,6 +13,7 @@ pub mod layout;
 pub mod read;
 pub mod rows;
 mod xlsb;
+mod xlsx_merges;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -186,16 +187,32 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
 
     // Recognise every sheet first; the order of validation depends on the forms found.
     let index = layout::SynonymIndex::new(request.forms);
-    let mut sheets: Vec<(usize, usize, Option<Result<layout::Layout, layout::NoForm>>)> = Vec::new();
-    for (f, file) in loaded.iter().enumerate() {
-        if let Ok((_, raw)) = &file.read {
-            for (s, sheet) in raw.iter().enumerate() {
-                let found = (sheet.visibility == Visibility::Visible && !sheet.rows.is_empty())
-                    .then(|| layout::find_layout(&Filled::new(sheet), request.forms, &index));
-                sheets.push((f, s, found));
-            }
-        }
-    }
+    let all: Vec<(usize, usize, &RawSheet)> = loaded
+        .iter()
+        .enumerate()
+        .filter_map(|(f, file)| file.read.as_ref().ok().map(|(_, raw)| (f, raw)))
+        .flat_map(|(f, raw)| raw.iter().enumerate().map(move |(s, sheet)| (f, s, sheet)))
+        .collect();
+    let threads = request.threads.max(1).min(all.len().max(1));
+    let chunk = all.len().div_ceil(threads).max(1);
+    let sheets: Vec<(usize, usize, Option<Result<layout::Layout, layout::NoForm>>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = all
+            .chunks(chunk)
+            .map(|part| {
+                let index = &index;
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(f, s, sheet)| {
+                            let found = (sheet.visibility == Visibility::Visible && !sheet.rows.is_empty())
+                                .then(|| layout::find_layout(&Filled::new(sheet), request.forms, index));
+                            (*f, *s, found)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("header detection does not panic")).collect()
+    });
     let priority = |found: &Option<Result<layout::Layout, layout::NoForm>>| match found {
         Some(Ok(l)) => dedup::priority(request.forms, Some(&request.forms[l.form].form)),
         _ => 2,
@@ -206,22 +223,41 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
     let mut registry = std::mem::take(&mut request.registry);
     let mut registry_replaced = false;
     let mut results: BTreeMap<(usize, usize), SheetResult> = BTreeMap::new();
-    for i in order {
+    let is_registry = |i: &usize| matches!(&sheets[*i].2, Some(Ok(l)) if request.forms[l.form].form == "grids");
+    let (registry_sheets, others): (Vec<usize>, Vec<usize>) = order.into_iter().partition(is_registry);
+    let process = |i: usize, registry: &Registry| {
         let (f, s, found) = &sheets[i];
         let file = &loaded[*f];
         let raw = &file.read.as_ref().expect("only read files have sheets").1[*s];
-        let result = process_sheet(&file.path, raw, *s, found.as_ref(), &request, &registry);
+        ((*f, *s), process_sheet(&file.path, raw, *s, found.as_ref(), &request, registry))
+    };
+    for i in registry_sheets {
+        let (key, result) = process(i, &registry);
         // The registry in this batch replaces the warehouse's before any other form is read.
-        if result.form.as_deref() == Some("grids") {
-            let form = request.forms.iter().find(|f| f.form == "grids").expect("grids form");
-            if !registry_replaced {
-                registry = Registry::default();
-                registry_replaced = true;
-            }
-            add_to_registry(&mut registry, form, &result);
+        let form = request.forms.iter().find(|f| f.form == "grids").expect("grids form");
+        if !registry_replaced {
+            registry = Registry::default();
+            registry_replaced = true;
         }
-        results.insert((*f, *s), result);
+        add_to_registry(&mut registry, form, &result);
+        results.insert(key, result);
     }
+    // Every other sheet depends only on the registry, now complete: they are validated in
+    // parallel (duplicates are judged afterwards, in the fixed order).
+    let threads = request.threads.max(1).min(others.len().max(1));
+    let chunk = others.len().div_ceil(threads).max(1);
+    let registry_ref = &registry;
+    let done: Vec<((usize, usize), SheetResult)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = others
+            .chunks(chunk)
+            .map(|part| {
+                let process = &process;
+                scope.spawn(move || part.iter().map(|i| process(*i, registry_ref)).collect::<Vec<_>>())
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("validation does not panic")).collect()
+    });
+    results.extend(done);
 
     let files = loaded
         .into_iter()
@@ -275,14 +311,35 @@ fn load(inbox: &Path, path: &Path) -> Loaded {
 
 /// HMAC-SHA256 of `text` under `key`, in hex: how identities and person keys are stored.
 pub fn keyed(key: &[u8], text: &str) -> String {
-    use hmac::{Hmac, Mac};
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(text.as_bytes());
-    hex(&mac.finalize().into_bytes())
+    Keyer::new(key).keyed(text)
+}
+
+/// HMAC-SHA256 under one key, the key's padding hashed once rather than once per value.
+#[derive(Clone)]
+pub struct Keyer(hmac::Hmac<Sha256>);
+
+impl Keyer {
+    pub fn new(key: &[u8]) -> Keyer {
+        use hmac::Mac;
+        Keyer(hmac::Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length"))
+    }
+
+    pub fn keyed(&self, text: &str) -> String {
+        use hmac::Mac;
+        let mut mac = self.0.clone();
+        mac.update(text.as_bytes());
+        hex(&mac.finalize().into_bytes())
+    }
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[(b >> 4) as usize] as char);
+        out.push(DIGITS[(b & 15) as usize] as char);
+    }
+    out
 }
 
 fn process_sheet(
@@ -378,18 +435,82 @@ fn process_sheet(
         skip(&mut result, row, SkipReason::Header);
     }
     let first_data = layout.header_rows.last().expect("header") + 1;
-    for row in first_data..filled.height() {
-        if let Some(reason) = rows::classify(&filled, row, layout) {
-            skip(&mut result, row, reason);
-            continue;
+    let height = filled.height();
+    // Rows are independent once the registry and context are known: a big sheet's rows are
+    // validated in chunks on every worker thread, then put back in row order.
+    let threads = if height - first_data.min(height) >= PARALLEL_ROWS { request.threads.max(1) } else { 1 };
+    let chunk = (height.saturating_sub(first_data)).div_ceil(threads).max(1);
+    let rows = RowsJob { filled: &filled, layout, form, ctx: &ctx, key: request.key };
+    let parts: Vec<RowsOutcome> = if threads == 1 {
+        vec![rows.run(first_data..height)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (first_data..height)
+                .step_by(chunk)
+                .map(|start| {
+                    let rows = &rows;
+                    scope.spawn(move || rows.run(start..(start + chunk).min(height)))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("row validation does not panic")).collect()
+        })
+    };
+    for part in parts {
+        for (row, reason) in part.skips {
+            skip(&mut result, row - 1, reason);
         }
+        for reject in part.rejects {
+            *result.counts.rejected.entry(reject.reason).or_default() += 1;
+            result.rejects.push(reject);
+        }
+        for warning in part.warnings {
+            *result.counts.warnings.entry(warning.code).or_default() += 1;
+            result.warnings.push(warning);
+        }
+        result.counts.accepted += part.records.len() as u64;
+        result.records.extend(part.records);
+    }
+    result.skips.sort_by_key(|(row, _)| *row);
+    result.counts.rows_read = filled.height() as u64;
+    result
+}
+
+/// Sheets with at least this many data rows are validated on several threads.
+const PARALLEL_ROWS: usize = 4096;
+
+/// What validating a run of rows gives; rows are 1-based.
+#[derive(Default)]
+struct RowsOutcome {
+    skips: Vec<(usize, SkipReason)>,
+    rejects: Vec<Reject>,
+    warnings: Vec<Warning>,
+    records: Vec<(usize, Record)>,
+}
+
+/// Everything needed to validate the data rows of one sheet.
+struct RowsJob<'a> {
+    filled: &'a Filled<'a>,
+    layout: &'a layout::Layout,
+    form: &'a FormConfig,
+    ctx: &'a RowContext<'a>,
+    key: &'a [u8],
+}
+
+impl RowsJob<'_> {
+    fn run(&self, rows: std::ops::Range<usize>) -> RowsOutcome {
+        let (filled, layout, form) = (self.filled, self.layout, self.form);
+        let mut out = RowsOutcome::default();
+        let keyer = Keyer::new(self.key);
         let header_of = |column: usize| {
             layout.columns.iter().find(|(c, _, _)| *c == column).map(|(_, _, h)| h.clone()).unwrap_or_default()
         };
-        match rows::validate(&filled, row, layout, form, &ctx) {
-            Err(issue) => {
-                *result.counts.rejected.entry(issue.reason).or_default() += 1;
-                result.rejects.push(Reject {
+        for row in rows {
+            if let Some(reason) = rows::classify(filled, row, layout) {
+                out.skips.push((row + 1, reason));
+                continue;
+            }
+            match rows::validate(filled, row, layout, form, self.ctx) {
+                Err(issue) => out.rejects.push(Reject {
                     row: row + 1,
                     column: issue.column,
                     header: header_of(issue.column),
@@ -398,36 +519,28 @@ fn process_sheet(
                     message: issue.message,
                     raw: issue.raw,
                     kept: None,
-                });
-            }
-            Ok(mut record) => {
-                record.identity = dedup_key(form, &record).map(|(key, field)| {
-                    let column = layout.columns.iter().find(|(_, f, _)| *f == field).map_or(0, |(c, _, _)| *c);
-                    rows::Identity {
-                        key: keyed(request.key, &key),
-                        field,
-                        column,
-                        raw: filled.get(row, column).display(),
-                    }
-                });
-                result.counts.accepted += 1;
-                for w in &record.warnings {
-                    *result.counts.warnings.entry(w.reason).or_default() += 1;
-                    result.warnings.push(Warning {
-                        row: row + 1,
-                        column: w.column,
-                        field: form.fields[w.field].name.clone(),
-                        code: w.reason,
-                        message: w.message.clone(),
-                        raw: w.raw.clone(),
+                }),
+                Ok(mut record) => {
+                    record.identity = dedup_key(form, &record).map(|(key, field)| {
+                        let column = layout.columns.iter().find(|(_, f, _)| *f == field).map_or(0, |(c, _, _)| *c);
+                        rows::Identity { key: keyer.keyed(&key), field, column, raw: filled.get(row, column).display() }
                     });
+                    for w in &record.warnings {
+                        out.warnings.push(Warning {
+                            row: row + 1,
+                            column: w.column,
+                            field: form.fields[w.field].name.clone(),
+                            code: w.reason,
+                            message: w.message.clone(),
+                            raw: w.raw.clone(),
+                        });
+                    }
+                    out.records.push((row + 1, record));
                 }
-                result.records.push((row + 1, record));
             }
         }
+        out
     }
-    result.counts.rows_read = filled.height() as u64;
-    result
 }
 
 /// The identity a form deduplicates on, and the field reported for a duplicate.

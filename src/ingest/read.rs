@@ -7,7 +7,7 @@
 use std::io::Cursor;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use calamine::{Data, Reader, SheetVisible, Sheets, open_workbook_auto_from_rs};
+use calamine::{Data, DataRef, Reader, SheetVisible, Sheets, open_workbook_auto_from_rs};
 
 use crate::normalize::value::Cell;
 
@@ -176,16 +176,9 @@ fn read_workbook(bytes: Vec<u8>) -> Result<Vec<RawSheet>, ReadError> {
     })
 }
 
-/// Merged ranges of every visible sheet of an xlsx/xlsm package, by sheet name.
+/// Merged ranges of every sheet of an xlsx/xlsm package, by sheet name.
 fn xlsx_merges(bytes: Vec<u8>) -> Option<std::collections::HashMap<String, Vec<Merge>>> {
-    let mut workbook = open_workbook_auto_from_rs(Cursor::new(bytes)).ok()?;
-    let names: Vec<String> = workbook
-        .sheets_metadata()
-        .iter()
-        .filter(|m| m.visible == SheetVisible::Visible)
-        .map(|m| m.name.clone())
-        .collect();
-    Some(names.into_iter().map(|name| (name.clone(), merged_regions(&mut workbook, &name))).collect())
+    super::xlsx_merges::by_sheet(&bytes)
 }
 
 fn read_cells(bytes: Vec<u8>) -> Result<Vec<RawSheet>, ReadError> {
@@ -204,36 +197,93 @@ fn read_cells(bytes: Vec<u8>) -> Result<Vec<RawSheet>, ReadError> {
             sheets.push(RawSheet { name: meta.name, visibility, rows: Vec::new(), merged: Vec::new() });
             continue;
         }
-        let range = workbook
-            .worksheet_range(&meta.name)
-            .map_err(|e| ReadError::Corrupt(format!("sheet `{}`: {e}", meta.name)))?;
-        let (height, width) = range.get_size();
-        let cells = height as u64 * width as u64;
-        if cells > CELL_BUDGET {
-            return Err(ReadError::TooLarge { sheet: meta.name, cells, budget: CELL_BUDGET });
-        }
-        let mut rows: Vec<Vec<Cell>> = Vec::new();
-        if let Some((r0, c0)) = range.start() {
-            let (r0, c0) = (r0 as usize, c0 as usize);
-            rows.resize_with(r0, Vec::new);
-            for row in range.rows() {
-                let mut cells: Vec<Cell> = Vec::with_capacity(c0 + row.len());
-                cells.resize(c0, Cell::Empty);
-                cells.extend(row.iter().map(to_cell));
-                while cells.last().is_some_and(|c| *c == Cell::Empty) {
-                    cells.pop();
-                }
-                rows.push(cells);
+        let rows = match &mut workbook {
+            // xlsx cells straight from the XML, never a second copy in a `Range`.
+            Sheets::Xlsx(xlsx) => xlsx_rows(xlsx, &meta.name)?,
+            _ => {
+                let range = workbook
+                    .worksheet_range(&meta.name)
+                    .map_err(|e| ReadError::Corrupt(format!("sheet `{}`: {e}", meta.name)))?;
+                range_rows(&meta.name, &range)?
             }
-        }
-        while rows.last().is_some_and(|r| r.is_empty()) {
-            rows.pop();
-        }
+        };
         // xlsx merges come from the other thread (see `read_workbook`).
         let merged = if is_xlsx { Vec::new() } else { merged_regions(&mut workbook, &meta.name) };
         sheets.push(RawSheet { name: meta.name, visibility, rows, merged });
     }
     Ok(sheets)
+}
+
+/// The cells of an xlsx sheet from calamine's streaming cell reader.
+fn xlsx_rows(xlsx: &mut calamine::Xlsx<Cursor<Vec<u8>>>, name: &str) -> Result<Vec<Vec<Cell>>, ReadError> {
+    let corrupt = |e: calamine::XlsxError| ReadError::Corrupt(format!("sheet `{name}`: {e}"));
+    let mut reader = xlsx.worksheet_cells_reader(name).map_err(corrupt)?;
+    let mut rows: Vec<Vec<Cell>> = Vec::new();
+    let (mut height, mut width) = (0u64, 0u64);
+    while let Some(cell) = reader.next_cell().map_err(corrupt)? {
+        let value = match cell.get_value() {
+            DataRef::Empty => continue,
+            DataRef::SharedString(s) => Cell::Text((*s).to_string()),
+            DataRef::String(s) => Cell::Text(s.clone()),
+            DataRef::Float(f) => Cell::Number(*f),
+            DataRef::Int(i) => Cell::Number(*i as f64),
+            DataRef::Bool(b) => Cell::Bool(*b),
+            DataRef::DateTime(dt) => to_cell(&Data::DateTime(*dt)),
+            DataRef::DateTimeIso(s) => to_cell(&Data::DateTimeIso(s.clone())),
+            DataRef::DurationIso(s) => Cell::Text(s.clone()),
+            DataRef::Error(e) => Cell::Error(e.to_string()),
+        };
+        let (r, c) = (cell.get_position().0 as usize, cell.get_position().1 as usize);
+        height = height.max(r as u64 + 1);
+        width = width.max(c as u64 + 1);
+        if height * width > CELL_BUDGET {
+            return Err(ReadError::TooLarge { sheet: name.to_string(), cells: height * width, budget: CELL_BUDGET });
+        }
+        if rows.len() <= r {
+            rows.resize_with(r + 1, Vec::new);
+        }
+        let row = &mut rows[r];
+        if row.len() <= c {
+            row.resize(c + 1, Cell::Empty);
+        }
+        row[c] = value;
+    }
+    for row in &mut rows {
+        while row.last().is_some_and(|c| *c == Cell::Empty) {
+            row.pop();
+        }
+    }
+    while rows.last().is_some_and(|r| r.is_empty()) {
+        rows.pop();
+    }
+    Ok(rows)
+}
+
+/// The cells of a sheet read into a `Range` (xls, xlsb, ods).
+fn range_rows(name: &str, range: &calamine::Range<Data>) -> Result<Vec<Vec<Cell>>, ReadError> {
+    let (height, width) = range.get_size();
+    let cells = height as u64 * width as u64;
+    if cells > CELL_BUDGET {
+        return Err(ReadError::TooLarge { sheet: name.to_string(), cells, budget: CELL_BUDGET });
+    }
+    let mut rows: Vec<Vec<Cell>> = Vec::new();
+    if let Some((r0, c0)) = range.start() {
+        let (r0, c0) = (r0 as usize, c0 as usize);
+        rows.resize_with(r0, Vec::new);
+        for row in range.rows() {
+            let mut cells: Vec<Cell> = Vec::with_capacity(c0 + row.len());
+            cells.resize(c0, Cell::Empty);
+            cells.extend(row.iter().map(to_cell));
+            while cells.last().is_some_and(|c| *c == Cell::Empty) {
+                cells.pop();
+            }
+            rows.push(cells);
+        }
+    }
+    while rows.last().is_some_and(|r| r.is_empty()) {
+        rows.pop();
+    }
+    Ok(rows)
 }
 
 fn merged_regions(workbook: &mut Sheets<Cursor<Vec<u8>>>, sheet: &str) -> Vec<Merge> {

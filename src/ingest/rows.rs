@@ -45,10 +45,12 @@ pub enum Value {
     Bool(bool),
     Date(NaiveDate),
     DateTime(NaiveDateTime),
-    Id(CitizenId),
+    // Boxed: a sheet holds a value per field per row, and these two are several times the
+    // size of the others.
+    Id(Box<CitizenId>),
     /// Valid numbers, normalised; the first is the main one.
     Phones(Vec<String>),
-    Grid(ResolvedGrid),
+    Grid(Box<ResolvedGrid>),
 }
 
 /// A problem with one cell: a reject reason or a warning.
@@ -231,7 +233,7 @@ pub fn validate(
                 .map(|d| Value::DateTime(d.datetime()))
                 .map_err(|e| (e.reason(), e.message(&field.label, raw))),
             FieldType::CitizenId => value::citizen_id(cell, ctx.run_date)
-                .map(Value::Id)
+                .map(|id| Value::Id(Box::new(id)))
                 .map_err(|e| (e.reason(), e.message(&field.label, raw))),
             FieldType::Phone => {
                 let phones = value::phones(cell);
@@ -251,7 +253,7 @@ pub fn validate(
             FieldType::Grid => ctx
                 .registry
                 .resolve(&raw, community, row_town.as_deref())
-                .map(Value::Grid)
+                .map(|g| Value::Grid(Box::new(g)))
                 .map_err(|e| (e.reason(), e.to_string())),
             FieldType::Enum => {
                 let map = field.enum_name.as_ref().and_then(|n| form.enums.get(n));

@@ -41,7 +41,18 @@ pub fn compact(s: &str) -> String {
     if cleaned.is_ascii() && !cleaned.bytes().any(|b| b.is_ascii_whitespace()) {
         return cleaned.into_owned();
     }
-    fold_width(&cleaned).chars().filter(|c| !c.is_whitespace()).collect()
+    let mut out = String::with_capacity(cleaned.len());
+    for c in cleaned.chars() {
+        let c = match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            _ => c,
+        };
+        // The ideographic space (U+3000) is whitespace too.
+        if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// A number as Excel shows it in a General cell widened to fit: integers in full up to 15

@@ -196,8 +196,9 @@ pub fn build(column: &Column, rows: &[RowRef<'_>], privacy: &Privacy) -> ArrayRe
     match column.data_type {
         DataType::Utf8 => {
             let mut b = StringBuilder::new();
+            let keyer = crate::ingest::Keyer::new(&privacy.key);
             for r in rows {
-                b.append_option(text(column, r, privacy));
+                b.append_option(text(column, r, &keyer));
             }
             Arc::new(b.finish())
         }
@@ -263,7 +264,7 @@ pub fn build(column: &Column, rows: &[RowRef<'_>], privacy: &Privacy) -> ArrayRe
     }
 }
 
-fn text(column: &Column, r: &RowRef<'_>, privacy: &Privacy) -> Option<String> {
+fn text(column: &Column, r: &RowRef<'_>, keyer: &crate::ingest::Keyer) -> Option<String> {
     match column.source {
         Source::RowKey => r.identity.map(str::to_string),
         Source::SourceFile => Some(r.file.to_string()),
@@ -285,7 +286,7 @@ fn text(column: &Column, r: &RowRef<'_>, privacy: &Privacy) -> Option<String> {
         },
         Source::Id(i, part) => match &r.values[i] {
             Value::Id(id) => match part {
-                IdPart::PersonKey => Some(person_key(&privacy.key, &id.number)),
+                IdPart::PersonKey => Some(keyer.keyed(&id.number)),
                 IdPart::Masked => Some(mask_id(&id.number)),
                 IdPart::Raw => Some(id.number.clone()),
                 IdPart::BirthDate => None,

@@ -259,6 +259,48 @@ impl Warehouse {
         Ok(prior)
     }
 
+    /// Writes one file's data tables and rejects for one report date; returns (table, rows)
+    /// of each Parquet file written.
+    fn write_file_date(
+        &self,
+        file: &FileResult,
+        date: &str,
+        forms: &[FormConfig],
+        privacy: &Privacy,
+    ) -> Result<Vec<(String, u64)>, WarehouseError> {
+        let mut written = Vec::new();
+        for form in forms {
+            let rows: Vec<RowRef<'_>> = file
+                .sheets
+                .iter()
+                .filter(|s| s.form.as_deref() == Some(form.form.as_str()) && s.report_date.to_string() == date)
+                .flat_map(|s| {
+                    s.records.iter().map(move |(row, r)| RowRef {
+                        values: &r.values,
+                        identity: r.identity.as_ref().map(|i| i.key.as_str()),
+                        file: &file.path,
+                        sheet: &s.name,
+                        row: *row,
+                    })
+                })
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
+            let cols = columns::columns(form, privacy);
+            let schema = columns::schema(&cols);
+            let arrays = cols.iter().map(|c| columns::build(c, &rows, privacy)).collect();
+            let batch = RecordBatch::try_new(schema.clone(), arrays).expect("columns match the schema");
+            parquet_io::write(&self.file(&form.form, date, &file.sha256), schema, &batch)?;
+            written.push((form.form.clone(), rows.len() as u64));
+        }
+        if let Some(batch) = rejects::batch(file, date, forms, privacy) {
+            parquet_io::write(&self.file(REJECTS, date, &file.sha256), batch.schema(), &batch)?;
+            written.push((REJECTS.to_string(), batch.num_rows() as u64));
+        }
+        Ok(written)
+    }
+
     /// Writes an ingest's results: data tables, rejects, then the ledger. The `superseded`
     /// files (see [`Warehouse::superseded`]) leave every table first.
     pub fn write(
@@ -274,40 +316,35 @@ impl Warehouse {
         replace::apply(self, superseded)?;
         summary.replaced = superseded.iter().cloned().collect();
 
-        for file in &outcome.files {
-            let file_date = file_date(file, run_date);
-            for date in ledger::dates(file, &file_date) {
-                for form in forms {
-                    let rows: Vec<RowRef<'_>> = file
-                        .sheets
-                        .iter()
-                        .filter(|s| s.form.as_deref() == Some(form.form.as_str()) && s.report_date.to_string() == date)
-                        .flat_map(|s| {
-                            s.records.iter().map(move |(row, r)| RowRef {
-                                values: &r.values,
-                                identity: r.identity.as_ref().map(|i| i.key.as_str()),
-                                file: &file.path,
-                                sheet: &s.name,
-                                row: *row,
-                            })
-                        })
-                        .collect();
-                    if rows.is_empty() {
-                        continue;
-                    }
-                    let cols = columns::columns(form, privacy);
-                    let schema = columns::schema(&cols);
-                    let arrays = cols.iter().map(|c| columns::build(c, &rows, privacy)).collect();
-                    let batch = RecordBatch::try_new(schema.clone(), arrays).expect("columns match the schema");
-                    parquet_io::write(&self.file(&form.form, &date, &file.sha256), schema, &batch)?;
-                    *summary.rows.entry(form.form.clone()).or_default() += rows.len() as u64;
-                    summary.files_written += 1;
-                }
-                if let Some(batch) = rejects::batch(file, &date, forms, privacy) {
-                    *summary.rows.entry(REJECTS.into()).or_default() += batch.num_rows() as u64;
-                    parquet_io::write(&self.file(REJECTS, &date, &file.sha256), batch.schema(), &batch)?;
-                    summary.files_written += 1;
-                }
+        // Every (file, report date) is written on its own: in parallel, then counted in order.
+        let jobs: Vec<(&FileResult, String)> = outcome
+            .files
+            .iter()
+            .flat_map(|file| ledger::dates(file, &file_date(file, run_date)).into_iter().map(move |d| (file, d)))
+            .collect();
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len()).max(1);
+        let mut results: Vec<(usize, Result<Vec<(String, u64)>, WarehouseError>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some((file, date)) = jobs.get(i) else { break };
+                            done.push((i, self.write_file_date(file, date, forms, privacy)));
+                        }
+                        done
+                    })
+                })
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("writers do not panic")).collect()
+        });
+        results.sort_by_key(|(i, _)| *i);
+        for (_, result) in results {
+            for (table, rows) in result? {
+                *summary.rows.entry(table).or_default() += rows;
+                summary.files_written += 1;
             }
         }
         // The ledger last: a file counts as ingested only once all its rows are in place.

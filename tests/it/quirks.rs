@@ -246,7 +246,7 @@ fn citizen_ids_are_normalised_checked_upgraded_and_never_guessed() {
         ]
     );
     let id = |row| match got.value(s, row, "citizen_id") {
-        Value::Id(id) => id.clone(),
+        Value::Id(id) => (**id).clone(),
         other => panic!("{other:?}"),
     };
     let first = id(3);
