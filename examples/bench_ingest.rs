@@ -197,8 +197,8 @@ fn main() {
         )
     };
     let report = format!(
-        "# Benchmarks\n\nMeasured by `cargo run --example bench_ingest` (dev profile: dependencies at opt-level 2, wangge at \
-opt-level 1), {cpus} CPUs. Best of three runs, each in a fresh process; peak memory is the process's VmHWM.\n\n\
+        "# Benchmarks\n\nMeasured by `cargo run --example bench_ingest` (dev profile: dependencies and wangge \
+at opt-level 2), {cpus} CPUs. Best of three runs, each in a fresh process; peak memory is the process's VmHWM.\n\n\
 ## Ingest\n\nThe whole ingest (read, find header and form, validate, deduplicate, write Parquet, rejects, ledger and \
 退回修改 workbooks) against a plain calamine read of the same files into a `Range` (`open_workbook_auto` + \
 `worksheet_range`, no processing).\n\n| input | rows read | ingest | rows/s | peak | plain calamine read | ratio |\n|---|---|---|---|---|---|---|\n{}\n{}\n\n\
