@@ -13,4 +13,5 @@ pub mod ingest;
 pub mod normalize;
 pub mod report;
 pub mod runner;
+pub mod sql;
 pub mod warehouse;

@@ -29,6 +29,12 @@ pub enum RunError {
     Warehouse(#[from] WarehouseError),
     #[error(transparent)]
     Returns(#[from] crate::report::returns::ReturnsError),
+    #[error(transparent)]
+    Sql(#[from] crate::sql::SqlError),
+    #[error("no pipeline `{name}` in `{}`; the pipelines are: {}", dir.display(), if valid.is_empty() { "none".to_string() } else { valid.join(", ") })]
+    UnknownPipeline { name: String, dir: PathBuf, valid: Vec<String> },
+    #[error("cannot start the query engine's runtime")]
+    Runtime(#[source] std::io::Error),
 }
 
 /// What an ingest run did.
@@ -178,4 +184,92 @@ pub fn ingest(
     let reports = ws.path(&ws.config.paths.reports);
     let returns = crate::report::returns::write_all(&outcome, &inbox, &reports, &forms, &outcome.registry, &privacy)?;
     Ok(IngestReport { outcome, already_ingested, reconciled, returns, written })
+}
+
+/// A runtime for the query engine's async API; the rest of wangge is synchronous.
+fn block_on<T>(future: impl std::future::Future<Output = T>) -> Result<T, RunError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(RunError::Runtime)?;
+    Ok(runtime.block_on(future))
+}
+
+fn engine_settings(ws: &Workspace) -> crate::sql::engine::EngineSettings {
+    crate::sql::engine::EngineSettings::for_workspace(ws.path(&ws.config.paths.runs).join("spill"))
+}
+
+/// The pipelines of a workspace, loaded and checked.
+pub fn load_pipelines(ws: &Workspace, forms: &[FormConfig]) -> Result<Vec<crate::sql::pipeline::Pipeline>, RunError> {
+    let form_ids: Vec<String> = forms.iter().map(|f| f.form.clone()).collect();
+    let mut pipelines = Vec::new();
+    let mut errors = Vec::new();
+    for dir in crate::sql::pipeline::pipeline_dirs(&ws.path(&ws.config.paths.pipelines)) {
+        match crate::sql::pipeline::load(&dir, &form_ids) {
+            Ok(p) => pipelines.push(p),
+            Err(e) => errors.extend(e),
+        }
+    }
+    if errors.is_empty() { Ok(pipelines) } else { Err(RunError::Config(errors)) }
+}
+
+/// Plans every step of every pipeline against the warehouse's declared schemas, reading no
+/// data; returns (pipelines, steps planned, problems).
+pub fn plan_pipelines(ws: &Workspace, report_date: NaiveDate) -> Result<(usize, usize, Vec<ConfigError>), RunError> {
+    let forms = load_forms(ws)?;
+    let privacy = privacy(ws)?;
+    let pipelines = load_pipelines(ws, &forms)?;
+    let tables = Warehouse::schemas(&forms, &privacy);
+    let mut problems = Vec::new();
+    let mut steps = 0;
+    for p in &pipelines {
+        steps += p.steps.len();
+        problems.extend(block_on(crate::sql::run::plan_all(p, &tables, report_date))??);
+    }
+    Ok((pipelines.len(), steps, problems))
+}
+
+/// Runs one pipeline for a report date over the workspace's warehouse.
+pub fn run_pipeline(
+    ws: &Workspace,
+    name: &str,
+    report_date: NaiveDate,
+) -> Result<crate::sql::run::RunOutcome, RunError> {
+    let forms = load_forms(ws)?;
+    let privacy = privacy(ws)?;
+    let pipelines = load_pipelines(ws, &forms)?;
+    let Some(pipeline) = pipelines.iter().find(|p| p.name == name) else {
+        return Err(RunError::UnknownPipeline {
+            name: name.to_string(),
+            dir: ws.path(&ws.config.paths.pipelines),
+            valid: pipelines.iter().map(|p| p.name.clone()).collect(),
+        });
+    };
+    let root = ws.path(&ws.config.paths.warehouse);
+    let settings = engine_settings(ws);
+    block_on(async {
+        let (ctx, _) = crate::sql::warehouse_session(&root, &forms, &privacy, &settings).await?;
+        crate::sql::run::run(&ctx, pipeline, &root, report_date).await
+    })?
+    .map_err(RunError::from)
+}
+
+/// Runs an ad-hoc query over every warehouse table and mart; `sql: None` only lists the tables.
+pub fn query(
+    ws: &Workspace,
+    sql: Option<&str>,
+) -> Result<
+    (Vec<crate::sql::engine::TableInfo>, Option<(arrow::datatypes::SchemaRef, Vec<arrow::array::RecordBatch>)>),
+    RunError,
+> {
+    let forms = load_forms(ws)?;
+    let privacy = privacy(ws)?;
+    let root = ws.path(&ws.config.paths.warehouse);
+    let settings = engine_settings(ws);
+    block_on(async {
+        let (ctx, tables) = crate::sql::warehouse_session(&root, &forms, &privacy, &settings).await?;
+        let result = match sql {
+            Some(sql) => Some(crate::sql::query::run(&ctx, sql, &tables).await?),
+            None => None,
+        };
+        Ok::<_, crate::sql::SqlError>((tables, result))
+    })?
+    .map_err(RunError::from)
 }

@@ -31,10 +31,7 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
     let ws = Workspace::load(workspace).map_err(|e| Failure::usage(RunError::Config(e)))?;
     let run_date = args.date.unwrap_or_else(crate::clock::today);
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let report = runner::ingest(&ws, run_date, &args.paths, threads).map_err(|e| match e {
-        RunError::Config(_) | RunError::Key { .. } | RunError::Inbox { .. } => Failure::usage(e),
-        RunError::Warehouse(_) | RunError::Returns(_) => Failure::output(e),
-    })?;
+    let report = runner::ingest(&ws, run_date, &args.paths, threads).map_err(Failure::run)?;
     for path in &report.reconciled {
         eprintln!("Removed `{}`, left by an interrupted run", path.display());
     }

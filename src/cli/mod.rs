@@ -4,6 +4,8 @@
 mod demo_data;
 mod ingest;
 mod init;
+mod query;
+mod run;
 mod validate;
 
 use std::path::PathBuf;
@@ -41,6 +43,15 @@ impl Failure {
     pub fn output(error: impl Into<anyhow::Error>) -> Failure {
         Failure { status: ExitStatus::OutputFailure, error: error.into() }
     }
+
+    /// A stage's error: the user's to fix (configuration, arguments) or the output's.
+    pub fn run(error: crate::runner::RunError) -> Failure {
+        use crate::runner::RunError as E;
+        match error {
+            E::Config(_) | E::Key { .. } | E::Inbox { .. } | E::UnknownPipeline { .. } => Failure::usage(error),
+            E::Warehouse(_) | E::Returns(_) | E::Sql(_) | E::Runtime(_) => Failure::output(error),
+        }
+    }
 }
 
 pub type CommandResult = Result<ExitStatus, Failure>;
@@ -76,6 +87,10 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Check the workspace's configuration without touching data; report every problem at once.
     Validate(validate::ValidateArgs),
+    /// Run a declared pipeline (SQL steps and checks) for a report date.
+    Run(run::RunArgs),
+    /// Query the warehouse and marts with SQL.
+    Query(query::QueryArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -87,6 +102,8 @@ pub fn main() -> ExitCode {
         Command::DemoData(args) => demo_data::run(args),
         Command::Ingest(args) => ingest::run(&cli.workspace, args),
         Command::Validate(args) => validate::run(&cli.workspace, args),
+        Command::Run(args) => run::run(&cli.workspace, args),
+        Command::Query(args) => query::run(&cli.workspace, args),
     };
     let status = match outcome {
         Ok(status) => status,

@@ -35,6 +35,25 @@ pub fn run(workspace: &Path, args: ValidateArgs) -> CommandResult {
             problems += errors.len();
         }
     }
+    // Every step of every pipeline planned against the declared schemas, no data read.
+    match crate::runner::plan_pipelines(&ws, crate::clock::today()) {
+        Ok((pipelines, steps, found)) => {
+            for e in &found {
+                eprintln!("error: {e}");
+            }
+            problems += found.len();
+            if found.is_empty() {
+                eprintln!("Planned {steps} SQL step(s) of {pipelines} pipeline(s)");
+            }
+        }
+        Err(crate::runner::RunError::Config(errors)) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            problems += errors.len();
+        }
+        Err(e) => return Err(Failure::run(e)),
+    }
     let templates = ws.path(&ws.config.paths.report_templates);
     match tera::Tera::new(&format!("{}/**/*.html", templates.display())) {
         Ok(t) => {

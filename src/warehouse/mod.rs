@@ -76,6 +76,16 @@ impl Warehouse {
         Warehouse { root: root.into() }
     }
 
+    /// Every table of the warehouse with the schema of its files (without `report_date`, the
+    /// partition column in the path): the analysts' contract, also what SQL is planned against.
+    pub fn schemas(forms: &[FormConfig], privacy: &Privacy) -> Vec<(String, arrow::datatypes::SchemaRef)> {
+        let mut out: Vec<(String, arrow::datatypes::SchemaRef)> =
+            forms.iter().map(|f| (f.form.clone(), columns::schema(&columns::columns(f, privacy)))).collect();
+        out.push((REJECTS.to_string(), rejects::schema()));
+        out.push((LEDGER.to_string(), ledger::schema()));
+        out
+    }
+
     pub fn partition(&self, table: &str, report_date: &str) -> PathBuf {
         self.root.join(table).join(format!("report_date={report_date}"))
     }

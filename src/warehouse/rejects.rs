@@ -30,7 +30,7 @@ const TEXT: &[&str] = &[
 ];
 const INTS: &[&str] = &["source_row", "kept_row"];
 
-fn schema() -> Arc<Schema> {
+pub fn schema() -> Arc<Schema> {
     let mut fields: Vec<Field> = TEXT.iter().map(|n| Field::new(*n, DataType::Utf8, true)).collect();
     fields.extend(INTS.iter().map(|n| Field::new(*n, DataType::Int64, true)));
     Arc::new(Schema::new(fields))

@@ -1,0 +1,46 @@
+//! `wangge run [PIPELINE] --date D`: a declared pipeline's steps and checks for a report date.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use clap::Args;
+
+use super::{CommandResult, ExitStatus, Failure};
+use crate::config::Workspace;
+use crate::runner::{self, RunError};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The pipeline (a folder under `pipelines/` with a `pipeline.toml`).
+    #[arg(default_value = "daily")]
+    pipeline: String,
+    /// The report date (default: today).
+    #[arg(long)]
+    date: Option<NaiveDate>,
+}
+
+pub fn run(workspace: &Path, args: RunArgs) -> CommandResult {
+    let ws = Workspace::load(workspace).map_err(|e| Failure::usage(RunError::Config(e)))?;
+    let date = args.date.unwrap_or_else(crate::clock::today);
+    let outcome = runner::run_pipeline(&ws, &args.pipeline, date).map_err(Failure::run)?;
+    for (step, rows, path) in &outcome.materialised {
+        eprintln!("  {step}: {rows} row(s) → `{}`", path.display());
+    }
+    let failed: Vec<_> = outcome.failed_checks().collect();
+    for check in &failed {
+        eprintln!("check failed: {} on `{}`: {} row(s)", check.check, check.step, check.failing_rows);
+        if let Ok(table) = arrow::util::pretty::pretty_format_batches(&check.sample) {
+            for line in table.to_string().lines() {
+                eprintln!("    {line}");
+            }
+        }
+    }
+    eprintln!(
+        "Ran pipeline `{}` for {date}: {} step(s) materialised, {} check(s), {} failed",
+        args.pipeline,
+        outcome.materialised.len(),
+        outcome.checks.len(),
+        failed.len()
+    );
+    Ok(if failed.is_empty() { ExitStatus::Success } else { ExitStatus::DataProblems })
+}

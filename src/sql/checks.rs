@@ -1,0 +1,123 @@
+//! Checks declared next to a pipeline's tables, each compiled to a query that returns the
+//! failing rows: `not_null`, `unique`, `accepted_values`, `relationships`, `freshness`, and
+//! the completeness of submissions (see `pipeline::completeness_sql`).
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+/// The checks of one step, as declared in `pipeline.toml`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChecksConfig {
+    /// Columns that must never be null.
+    #[serde(default)]
+    pub not_null: Vec<String>,
+    /// Column sets that must be unique (each entry a list of columns).
+    #[serde(default)]
+    pub unique: Vec<Vec<String>>,
+    /// Column → the only values it may hold (nulls allowed; add the column to `not_null`).
+    #[serde(default)]
+    pub accepted_values: BTreeMap<String, Vec<String>>,
+    /// Column → `table.column` every non-null value must exist in.
+    #[serde(default)]
+    pub relationships: BTreeMap<String, String>,
+    /// The newest `report_date` must be the run's report date.
+    #[serde(default)]
+    pub fresh: bool,
+}
+
+/// One check, ready to run: a query whose rows are the failures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub step: String,
+    /// What is checked, as shown to the user (`not_null(grid_code)`).
+    pub name: String,
+    pub sql: String,
+}
+
+/// Quotes an identifier for SQL (declared names may hold any character).
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes a string literal.
+pub fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// The queries of a step's declared checks.
+pub fn compile(step: &str, config: &ChecksConfig) -> Vec<Check> {
+    let table = ident(step);
+    let mut out = Vec::new();
+    let check = |name: String, sql: String| Check { step: step.to_string(), name, sql };
+    for column in &config.not_null {
+        out.push(check(
+            format!("not_null({column})"),
+            format!("SELECT * FROM {table} WHERE {} IS NULL", ident(column)),
+        ));
+    }
+    for columns in &config.unique {
+        let list = columns.iter().map(|c| ident(c)).collect::<Vec<_>>().join(", ");
+        out.push(check(
+            format!("unique({})", columns.join(", ")),
+            format!("SELECT {list}, count(*) AS copies FROM {table} GROUP BY {list} HAVING count(*) > 1"),
+        ));
+    }
+    for (column, values) in &config.accepted_values {
+        let allowed = values.iter().map(|v| literal(v)).collect::<Vec<_>>().join(", ");
+        out.push(check(
+            format!("accepted_values({column})"),
+            format!("SELECT * FROM {table} WHERE {c} IS NOT NULL AND {c} NOT IN ({allowed})", c = ident(column)),
+        ));
+    }
+    for (column, target) in &config.relationships {
+        let (other, other_column) = target.split_once('.').unwrap_or((target.as_str(), column.as_str()));
+        out.push(check(
+            format!("relationships({column} → {target})"),
+            format!(
+                "SELECT * FROM {table} s WHERE s.{c} IS NOT NULL AND s.{c} NOT IN (SELECT t.{oc} FROM {ot} t WHERE t.{oc} IS NOT NULL)",
+                c = ident(column),
+                oc = ident(other_column),
+                ot = ident(other)
+            ),
+        ));
+    }
+    if config.fresh {
+        out.push(check(
+            "fresh(report_date)".into(),
+            format!(
+                "SELECT max(report_date) AS newest FROM {table} HAVING max(report_date) IS NULL OR max(report_date) < $report_date"
+            ),
+        ));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declared_checks_compile_to_queries_of_failing_rows() {
+        let config = ChecksConfig {
+            not_null: vec!["grid_code".into()],
+            unique: vec![vec!["report_date".into(), "grid_code".into()]],
+            accepted_values: [("status".to_string(), vec!["已报".to_string(), "O'Neil".to_string()])].into(),
+            relationships: [("grid_code".to_string(), "stg_registry.grid_code".to_string())].into(),
+            fresh: false,
+        };
+        let checks = compile("daily_grid", &config);
+        let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "not_null(grid_code)",
+                "unique(report_date, grid_code)",
+                "accepted_values(status)",
+                "relationships(grid_code → stg_registry.grid_code)"
+            ]
+        );
+        assert!(checks[2].sql.contains("'O''Neil'"), "{}", checks[2].sql);
+    }
+}

@@ -1,0 +1,103 @@
+//! The one place that chooses and configures the query engine.
+//!
+//! Every setting is stated here (partitions, memory limit, spill folder); every warehouse table
+//! is registered here as a listing table over its Parquet files with the hive partition column
+//! `report_date`; functions of our own would be registered here too. Nothing else builds a
+//! `SessionContext`, so a distributed engine (Apache Ballista runs DataFusion plans) can replace
+//! this one without touching the pipelines: table paths are absolute and materialised steps go
+//! through Parquet, never in-memory tables.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::datasource::MemTable;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::ListingOptions;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+use super::SqlError;
+
+/// The partition column of every table.
+pub const PARTITION: &str = "report_date";
+
+/// How the engine runs. Defaults suit an office PC; a city's server raises them.
+#[derive(Debug, Clone)]
+pub struct EngineSettings {
+    /// Parallel partitions per query (default: the CPU count).
+    pub target_partitions: usize,
+    /// Memory the engine may use before it spills sorts and joins to disk.
+    pub memory_limit: usize,
+    /// Where spilled data goes.
+    pub spill_dir: PathBuf,
+}
+
+impl EngineSettings {
+    pub fn for_workspace(spill_dir: PathBuf) -> EngineSettings {
+        EngineSettings {
+            target_partitions: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            memory_limit: 1024 * 1024 * 1024,
+            spill_dir,
+        }
+    }
+}
+
+/// A table as SQL sees it: its columns, `report_date` included.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    pub name: String,
+    pub schema: SchemaRef,
+    /// Where its files are, for tables read from disk.
+    pub location: Option<PathBuf>,
+}
+
+/// Builds a session with every setting stated.
+pub fn session(settings: &EngineSettings) -> Result<SessionContext, SqlError> {
+    let config = SessionConfig::new()
+        .with_target_partitions(settings.target_partitions.max(1))
+        .with_information_schema(true)
+        // Results in a stable order where the engine would otherwise be free to reorder.
+        .with_repartition_file_scans(false);
+    let runtime = RuntimeEnvBuilder::new()
+        .with_memory_limit(settings.memory_limit, 1.0)
+        .with_temp_file_path(&settings.spill_dir)
+        .build_arc()
+        .map_err(SqlError::engine("configuring the engine"))?;
+    Ok(SessionContext::new_with_config_rt(config, runtime))
+}
+
+/// The schema a table has in SQL: its file columns plus the partition column.
+pub fn with_partition(schema: &SchemaRef) -> SchemaRef {
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new(PARTITION, DataType::Date32, false));
+    Arc::new(Schema::new(fields))
+}
+
+/// Registers a folder of `report_date=YYYY-MM-DD/*.parquet` files as a table. The folder is
+/// created if missing, so that a table with no files yet is an empty table, not an error.
+pub async fn register_parquet_table(
+    ctx: &SessionContext,
+    name: &str,
+    folder: &Path,
+    file_schema: SchemaRef,
+) -> Result<TableInfo, SqlError> {
+    std::fs::create_dir_all(folder).map_err(|source| SqlError::Io { path: folder.to_path_buf(), source })?;
+    let folder = std::path::absolute(folder).map_err(|source| SqlError::Io { path: folder.to_path_buf(), source })?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![(PARTITION.to_string(), DataType::Date32)]);
+    let url = format!("{}/", folder.display());
+    ctx.register_listing_table(name, &url, options, Some(file_schema.clone()), None)
+        .await
+        .map_err(SqlError::engine(&format!("registering table `{name}`")))?;
+    Ok(TableInfo { name: name.to_string(), schema: with_partition(&file_schema), location: Some(folder) })
+}
+
+/// Registers an empty table with a schema: for planning SQL without reading any data.
+pub fn register_empty_table(ctx: &SessionContext, name: &str, file_schema: &SchemaRef) -> Result<TableInfo, SqlError> {
+    let schema = with_partition(file_schema);
+    let table = MemTable::try_new(schema.clone(), vec![vec![]]).map_err(SqlError::engine("an empty table"))?;
+    ctx.register_table(name, Arc::new(table)).map_err(SqlError::engine(&format!("registering table `{name}`")))?;
+    Ok(TableInfo { name: name.to_string(), schema, location: None })
+}

@@ -1,0 +1,76 @@
+//! SQL over the warehouse: the engine factory, pipelines declared as files (TOML + one SQL file
+//! per step), their checks, and ad-hoc queries. Never prints and never reads the clock: the
+//! report date comes in as a typed parameter.
+
+pub mod checks;
+pub mod engine;
+pub mod pipeline;
+pub mod query;
+pub mod run;
+
+use std::path::{Path, PathBuf};
+
+use datafusion::error::DataFusionError;
+use datafusion::prelude::SessionContext;
+
+use crate::config::forms::FormConfig;
+use crate::warehouse::Warehouse;
+use crate::warehouse::columns::Privacy;
+use engine::{EngineSettings, TableInfo};
+
+/// The folder of materialised pipeline steps inside the warehouse.
+pub const MARTS: &str = "marts";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SqlError {
+    /// The engine's message already holds its causes, so it is shown whole, not as a chain.
+    #[error("{context}: {error}")]
+    Engine { context: String, error: DataFusionError },
+    #[error("cannot read or write `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Warehouse(#[from] crate::warehouse::WarehouseError),
+}
+
+impl SqlError {
+    /// Wraps an engine error with what was being done.
+    pub fn engine(context: &str) -> impl FnOnce(DataFusionError) -> SqlError + '_ {
+        move |error| SqlError::Engine { context: context.to_string(), error }
+    }
+}
+
+/// A session over a workspace's warehouse: every form table, `rejects`, `ingest_files`, and
+/// every materialised mart.
+pub async fn warehouse_session(
+    warehouse_root: &Path,
+    forms: &[FormConfig],
+    privacy: &Privacy,
+    settings: &EngineSettings,
+) -> Result<(SessionContext, Vec<TableInfo>), SqlError> {
+    let ctx = engine::session(settings)?;
+    let mut tables = Vec::new();
+    for (name, schema) in Warehouse::schemas(forms, privacy) {
+        tables.push(engine::register_parquet_table(&ctx, &name, &warehouse_root.join(&name), schema).await?);
+    }
+    let marts = warehouse_root.join(MARTS);
+    let mut names: Vec<String> = std::fs::read_dir(&marts)
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    for name in names {
+        if let Some(info) = pipeline::register_mart(&ctx, &marts.join(&name), &name).await? {
+            tables.push(info);
+        }
+    }
+    Ok((ctx, tables))
+}

@@ -1,0 +1,223 @@
+//! Planning and running a pipeline's steps.
+//!
+//! Planning (`plan_all`, what `wangge validate` does) registers every warehouse table empty with
+//! its declared schema and plans each step in order, so a misspelt column or an unknown table is
+//! found before a cron run touches data. Running (`run`) executes each step against the
+//! warehouse, writes materialised steps to Parquet and reads them back from there, then runs
+//! the step's checks.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use arrow::array::RecordBatch;
+use chrono::NaiveDate;
+use datafusion::prelude::{DataFrame, SessionContext, col};
+use datafusion::scalar::ScalarValue;
+
+use super::engine::{self, PARTITION};
+use super::pipeline::{self, Materialize, Pipeline, Step};
+use super::{MARTS, SqlError};
+use crate::config::ConfigError;
+use crate::warehouse::parquet_io;
+
+/// The parameters of a run: the pipeline's defaults and `$report_date`.
+pub fn params(pipeline: &Pipeline, report_date: NaiveDate) -> HashMap<String, ScalarValue> {
+    let mut map: HashMap<String, ScalarValue> = pipeline.params.clone().into_iter().collect();
+    map.insert("report_date".into(), pipeline::date_scalar(report_date));
+    map
+}
+
+async fn dataframe(
+    ctx: &SessionContext,
+    step: &Step,
+    params: &HashMap<String, ScalarValue>,
+) -> Result<DataFrame, String> {
+    let df = ctx.sql(&step.sql).await.map_err(|e| e.to_string())?;
+    df.with_param_values(params.clone()).map_err(|e| e.to_string())
+}
+
+/// Plans every step against empty tables of the declared schemas; returns every problem, each
+/// placed in its SQL file. A step that depends on a failed step is not planned again.
+pub async fn plan_all(
+    pipeline: &Pipeline,
+    tables: &[(String, arrow::datatypes::SchemaRef)],
+    report_date: NaiveDate,
+) -> Result<Vec<ConfigError>, SqlError> {
+    let settings = engine::EngineSettings::for_workspace(std::env::temp_dir());
+    let ctx = engine::session(&settings)?;
+    for (name, schema) in tables {
+        engine::register_empty_table(&ctx, name, schema)?;
+    }
+    let params = params(pipeline, report_date);
+    let mut problems = Vec::new();
+    let mut failed: BTreeSet<String> = BTreeSet::new();
+    for step in &pipeline.steps {
+        let file = step.file.clone().unwrap_or_else(|| pipeline.dir.join("pipeline.toml"));
+        if let Some(upstream) = step.depends_on.iter().find(|d| failed.contains(*d)) {
+            failed.insert(step.name.clone());
+            problems.push(ConfigError::whole_file(&file, format!("not planned: it reads `{upstream}`, which failed")));
+            continue;
+        }
+        match dataframe(&ctx, step, &params).await {
+            Ok(df) => {
+                match step.materialize {
+                    Materialize::View => {
+                        ctx.register_table(step.name.as_str(), df.into_view())
+                            .map_err(SqlError::engine("registering a step"))?;
+                    }
+                    // Later steps will read it as a mart: its columns and the partition column.
+                    Materialize::Parquet => {
+                        let fields: Vec<arrow::datatypes::Field> = df
+                            .schema()
+                            .fields()
+                            .iter()
+                            .filter(|f| f.name() != PARTITION)
+                            .map(|f| f.as_ref().clone())
+                            .collect();
+                        let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(fields));
+                        engine::register_empty_table(&ctx, &step.name, &schema)?;
+                    }
+                }
+                for check in &step.checks {
+                    let plan = async { ctx.sql(&check.sql).await?.with_param_values(params.clone()) };
+                    if let Err(e) = plan.await {
+                        problems.push(ConfigError::whole_file(
+                            &pipeline.dir.join("pipeline.toml"),
+                            format!("check `{}` of step `{}`: {e}", check.name, step.name),
+                        ));
+                    }
+                }
+            }
+            Err(message) => {
+                failed.insert(step.name.clone());
+                problems.push(pipeline::sql_error(&file, &step.sql, &with_valid_tables(&message, &ctx)));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// Adds the valid table names to a "table not found" message.
+fn with_valid_tables(message: &str, ctx: &SessionContext) -> String {
+    if !message.contains("not found") {
+        return message.to_string();
+    }
+    let mut names: Vec<String> =
+        ctx.catalog("datafusion").and_then(|c| c.schema("public")).map(|s| s.table_names()).unwrap_or_default();
+    names.sort();
+    format!("{message}; the tables are: {}", names.join(", "))
+}
+
+/// The outcome of one check.
+#[derive(Debug, Clone)]
+pub struct CheckOutcome {
+    pub step: String,
+    pub check: String,
+    pub failing_rows: usize,
+    /// Up to 20 failing rows.
+    pub sample: Vec<RecordBatch>,
+}
+
+/// What a pipeline run did.
+#[derive(Debug, Clone, Default)]
+pub struct RunOutcome {
+    /// (step, rows) of each materialised step, and where it was written.
+    pub materialised: Vec<(String, usize, PathBuf)>,
+    pub checks: Vec<CheckOutcome>,
+}
+
+impl RunOutcome {
+    pub fn failed_checks(&self) -> impl Iterator<Item = &CheckOutcome> {
+        self.checks.iter().filter(|c| c.failing_rows > 0)
+    }
+}
+
+/// Runs every step for `report_date` in a session over the warehouse (see
+/// [`super::warehouse_session`]).
+pub async fn run(
+    ctx: &SessionContext,
+    pipeline: &Pipeline,
+    warehouse_root: &Path,
+    report_date: NaiveDate,
+) -> Result<RunOutcome, SqlError> {
+    let params = params(pipeline, report_date);
+    let mut outcome = RunOutcome::default();
+    for step in &pipeline.steps {
+        let df = dataframe(ctx, step, &params).await.map_err(|message| SqlError::Engine {
+            context: format!("step `{}`", step.name),
+            error: datafusion::error::DataFusionError::Plan(message),
+        })?;
+        match step.materialize {
+            Materialize::View => {
+                let _ = ctx.deregister_table(step.name.as_str());
+                ctx.register_table(step.name.as_str(), df.into_view())
+                    .map_err(SqlError::engine(&format!("step `{}`", step.name)))?;
+            }
+            Materialize::Parquet => {
+                let folder = warehouse_root.join(MARTS).join(&step.name);
+                let (rows, path) = materialise(df, &folder, report_date, &step.name).await?;
+                pipeline::register_mart(ctx, &folder, &step.name).await?;
+                outcome.materialised.push((step.name.clone(), rows, path));
+            }
+        }
+        for check in &step.checks {
+            let context = format!("check `{}` of step `{}`", check.name, step.name);
+            let df = ctx
+                .sql(&check.sql)
+                .await
+                .and_then(|df| df.with_param_values(params.clone()))
+                .map_err(SqlError::engine(&context))?;
+            let batches = df.collect().await.map_err(SqlError::engine(&context))?;
+            let failing_rows = batches.iter().map(|b| b.num_rows()).sum();
+            let sample = limit(&batches, 20);
+            outcome.checks.push(CheckOutcome {
+                step: step.name.clone(),
+                check: check.name.clone(),
+                failing_rows,
+                sample,
+            });
+        }
+    }
+    Ok(outcome)
+}
+
+/// Writes a step's result for one report date: sorted by every column so that the same inputs
+/// give the same bytes, without the `report_date` column (it is the partition).
+async fn materialise(
+    df: DataFrame,
+    folder: &Path,
+    report_date: NaiveDate,
+    name: &str,
+) -> Result<(usize, PathBuf), SqlError> {
+    let context = format!("step `{name}`");
+    let columns: Vec<String> =
+        df.schema().fields().iter().map(|f| f.name().clone()).filter(|n| n != PARTITION).collect();
+    let df = df
+        .select(columns.iter().map(|c| col(format!("\"{c}\""))).collect::<Vec<_>>())
+        .and_then(|df| df.sort(columns.iter().map(|c| col(format!("\"{c}\"")).sort(true, true)).collect()))
+        .map_err(SqlError::engine(&context))?;
+    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await.map_err(SqlError::engine(&context))?;
+    let batch = arrow::compute::concat_batches(&schema, &batches).map_err(|e| SqlError::Engine {
+        context: context.clone(),
+        error: datafusion::error::DataFusionError::ArrowError(Box::new(e), None),
+    })?;
+    let path = folder.join(format!("{PARTITION}={report_date}")).join("part-0.parquet");
+    parquet_io::write(&path, schema, &batch)?;
+    Ok((batch.num_rows(), path))
+}
+
+/// The first `n` rows of some batches.
+pub fn limit(batches: &[RecordBatch], n: usize) -> Vec<RecordBatch> {
+    let mut out = Vec::new();
+    let mut left = n;
+    for b in batches {
+        if left == 0 {
+            break;
+        }
+        let take = b.num_rows().min(left);
+        out.push(b.slice(0, take));
+        left -= take;
+    }
+    out
+}
