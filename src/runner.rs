@@ -196,8 +196,8 @@ fn engine_settings(ws: &Workspace) -> crate::sql::engine::EngineSettings {
     crate::sql::engine::EngineSettings::for_workspace(ws.path(&ws.config.paths.runs).join("spill"))
 }
 
-/// The pipelines of a workspace, loaded and checked.
-pub fn load_pipelines(ws: &Workspace, forms: &[FormConfig]) -> Result<Vec<crate::sql::pipeline::Pipeline>, RunError> {
+/// The pipelines of a workspace that load, and the problems of those that do not.
+pub fn load_pipelines(ws: &Workspace, forms: &[FormConfig]) -> (Vec<crate::sql::pipeline::Pipeline>, Vec<ConfigError>) {
     let form_ids: Vec<String> = forms.iter().map(|f| f.form.clone()).collect();
     let mut pipelines = Vec::new();
     let mut errors = Vec::new();
@@ -207,7 +207,7 @@ pub fn load_pipelines(ws: &Workspace, forms: &[FormConfig]) -> Result<Vec<crate:
             Err(e) => errors.extend(e),
         }
     }
-    if errors.is_empty() { Ok(pipelines) } else { Err(RunError::Config(errors)) }
+    (pipelines, errors)
 }
 
 /// Plans every step of every pipeline against the warehouse's declared schemas, reading no
@@ -215,9 +215,8 @@ pub fn load_pipelines(ws: &Workspace, forms: &[FormConfig]) -> Result<Vec<crate:
 pub fn plan_pipelines(ws: &Workspace, report_date: NaiveDate) -> Result<(usize, usize, Vec<ConfigError>), RunError> {
     let forms = load_forms(ws)?;
     let privacy = privacy(ws)?;
-    let pipelines = load_pipelines(ws, &forms)?;
+    let (pipelines, mut problems) = load_pipelines(ws, &forms);
     let tables = Warehouse::schemas(&forms, &privacy);
-    let mut problems = Vec::new();
     let mut steps = 0;
     for p in &pipelines {
         steps += p.steps.len();
@@ -234,7 +233,10 @@ pub fn run_pipeline(
 ) -> Result<crate::sql::run::RunOutcome, RunError> {
     let forms = load_forms(ws)?;
     let privacy = privacy(ws)?;
-    let pipelines = load_pipelines(ws, &forms)?;
+    let (pipelines, errors) = load_pipelines(ws, &forms);
+    if !errors.is_empty() {
+        return Err(RunError::Config(errors));
+    }
     let Some(pipeline) = pipelines.iter().find(|p| p.name == name) else {
         return Err(RunError::UnknownPipeline {
             name: name.to_string(),

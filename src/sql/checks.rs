@@ -46,9 +46,14 @@ pub fn literal(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// The queries of a step's declared checks.
-pub fn compile(step: &str, config: &ChecksConfig) -> Vec<Check> {
-    let table = ident(step);
+/// The queries of a step's declared checks. A materialised step's mart holds every report date
+/// run so far: its checks look at the run's date only.
+pub fn compile(step: &str, config: &ChecksConfig, partitioned: bool) -> Vec<Check> {
+    let table = if partitioned {
+        format!("(SELECT * FROM {} WHERE report_date = $report_date)", ident(step))
+    } else {
+        ident(step)
+    };
     let mut out = Vec::new();
     let check = |name: String, sql: String| Check { step: step.to_string(), name, sql };
     for column in &config.not_null {
@@ -107,7 +112,7 @@ mod tests {
             relationships: [("grid_code".to_string(), "stg_registry.grid_code".to_string())].into(),
             fresh: false,
         };
-        let checks = compile("daily_grid", &config);
+        let checks = compile("daily_grid", &config, false);
         let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             names,
@@ -119,5 +124,7 @@ mod tests {
             ]
         );
         assert!(checks[2].sql.contains("'O''Neil'"), "{}", checks[2].sql);
+        let scoped = compile("daily_grid", &config, true);
+        assert!(scoped[0].sql.contains("WHERE report_date = $report_date"), "{}", scoped[0].sql);
     }
 }

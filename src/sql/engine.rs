@@ -54,6 +54,8 @@ pub struct TableInfo {
 
 /// Builds a session with every setting stated.
 pub fn session(settings: &EngineSettings) -> Result<SessionContext, SqlError> {
+    std::fs::create_dir_all(&settings.spill_dir)
+        .map_err(|source| SqlError::Io { path: settings.spill_dir.clone(), source })?;
     let config = SessionConfig::new()
         .with_target_partitions(settings.target_partitions.max(1))
         .with_information_schema(true)

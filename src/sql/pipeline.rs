@@ -168,7 +168,7 @@ pub fn load(dir: &Path, forms: &[String]) -> Result<Pipeline, Vec<ConfigError>> 
             file: Some(path.clone()),
             sql,
             materialize: config.materialize,
-            checks: checks::compile(step, &config.checks),
+            checks: checks::compile(step, &config.checks, config.materialize == Materialize::Parquet),
             depends_on: Vec::new(),
         });
     }
@@ -288,7 +288,12 @@ fn order(steps: Vec<Step>) -> Result<Vec<Step>, Vec<String>> {
 
 /// A SQL problem placed at the line of the first name the message quotes, when there is one.
 pub fn sql_error(path: &Path, sql: &str, message: &str) -> ConfigError {
-    let quoted: Vec<&str> = message.split(['\'', '`', '"']).skip(1).step_by(2).collect();
+    let mut quoted: Vec<&str> = message.split(['\'', '`', '"']).skip(1).step_by(2).collect();
+    // "No field named nmae." names the column without quotes.
+    if let Some(at) = message.find("field named ") {
+        let name = message[at + 12..].split(|c: char| c.is_whitespace() || c == '.').next().unwrap_or_default();
+        quoted.insert(0, name);
+    }
     let position = quoted.iter().filter(|q| q.len() > 1).find_map(|q| {
         let bare = q.rsplit('.').next().unwrap_or(q);
         sql.find(bare)

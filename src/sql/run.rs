@@ -33,7 +33,10 @@ async fn dataframe(
     params: &HashMap<String, ScalarValue>,
 ) -> Result<DataFrame, String> {
     let df = ctx.sql(&step.sql).await.map_err(|e| e.to_string())?;
-    df.with_param_values(params.clone()).map_err(|e| e.to_string())
+    let df = df.with_param_values(params.clone()).map_err(|e| e.to_string())?;
+    // Analysed and optimised now, so that type errors surface when planning, not mid-run.
+    df.clone().into_optimized_plan().map_err(|e| e.to_string())?;
+    Ok(df)
 }
 
 /// Plans every step against empty tables of the declared schemas; returns every problem, each

@@ -6,6 +6,7 @@ mod demo_data;
 mod fixtures;
 mod formats;
 mod ingest;
+mod pipelines;
 mod quirks;
 mod returns;
 mod truth;

@@ -1,5 +1,6 @@
--- Work orders as they stand on the report date: an order appears in every daily export while
--- it changes; the appearance with the latest report date wins (its current state).
+-- Work orders as last seen: an order appears in every daily export while it changes, and the
+-- appearance with the latest report date wins. An order received late on a day may first
+-- appear in the next day's export, so counts by date of receipt or closure come from here.
 WITH ranked AS (
     SELECT
         order_id, channel, category, content, town_code, community_code, grid_code, assignee,
@@ -9,7 +10,6 @@ WITH ranked AS (
             PARTITION BY order_id ORDER BY report_date DESC, source_file DESC, source_row DESC
         ) AS appearance
     FROM work_orders
-    WHERE report_date <= $report_date
 )
 SELECT
     order_id, channel, category, content, town_code, community_code, grid_code, assignee,

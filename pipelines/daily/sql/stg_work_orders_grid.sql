@@ -1,13 +1,33 @@
--- Work orders per grid, from their state on the report date.
+-- Work orders per grid: received, dispatched and closed on the report date (by their times, as
+-- last seen), and open or overdue as they stood on the report date.
+WITH flow AS (
+    SELECT
+        grid_code,
+        count(CASE WHEN CAST(received_at AS DATE) = $report_date THEN 1 END) AS work_orders_received,
+        count(CASE WHEN CAST(dispatched_at AS DATE) = $report_date THEN 1 END) AS work_orders_dispatched,
+        count(CASE WHEN CAST(closed_at AS DATE) = $report_date THEN 1 END) AS work_orders_closed,
+        median(CASE WHEN CAST(closed_at AS DATE) = $report_date
+            THEN (date_part('epoch', closed_at) - date_part('epoch', received_at)) / 3600.0 END)
+            AS median_hours_to_close
+    FROM stg_work_orders
+    GROUP BY grid_code
+),
+standing AS (
+    SELECT
+        grid_code,
+        count(CASE WHEN status <> '已办结' THEN 1 END) AS work_orders_open,
+        count(CASE WHEN status <> '已办结' AND deadline < $report_date + INTERVAL '1 day' THEN 1 END)
+            AS work_orders_overdue
+    FROM stg_work_orders_as_of
+    GROUP BY grid_code
+)
 SELECT
-    grid_code,
-    count(CASE WHEN CAST(received_at AS DATE) = $report_date THEN 1 END) AS work_orders_received,
-    count(CASE WHEN CAST(dispatched_at AS DATE) = $report_date THEN 1 END) AS work_orders_dispatched,
-    count(CASE WHEN CAST(closed_at AS DATE) = $report_date THEN 1 END) AS work_orders_closed,
-    count(CASE WHEN status <> '已办结' THEN 1 END) AS work_orders_open,
-    count(CASE WHEN status <> '已办结' AND deadline < $report_date + INTERVAL '1 day' THEN 1 END)
-        AS work_orders_overdue,
-    median(CASE WHEN closed_at IS NOT NULL
-        THEN (date_part('epoch', closed_at) - date_part('epoch', received_at)) / 3600.0 END) AS median_hours_to_close
-FROM stg_work_orders
-GROUP BY grid_code
+    coalesce(f.grid_code, s.grid_code) AS grid_code,
+    coalesce(f.work_orders_received, 0) AS work_orders_received,
+    coalesce(f.work_orders_dispatched, 0) AS work_orders_dispatched,
+    coalesce(f.work_orders_closed, 0) AS work_orders_closed,
+    coalesce(s.work_orders_open, 0) AS work_orders_open,
+    coalesce(s.work_orders_overdue, 0) AS work_orders_overdue,
+    f.median_hours_to_close
+FROM flow f
+FULL OUTER JOIN standing s ON s.grid_code = f.grid_code

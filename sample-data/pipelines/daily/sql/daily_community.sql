@@ -1,0 +1,17 @@
+-- The grid figures summed per community (rates recomputed from the sums).
+SELECT
+    town_code, min(town) AS town, community_code, min(community) AS community,
+    count(*) AS grids, sum(households) AS households,
+    sum(returnees_new) AS returnees_new, sum(returnees_cumulative) AS returnees_cumulative,
+    sum(returnees_under_measure) AS returnees_under_measure,
+    sum(measures_ending_today) AS measures_ending_today, sum(measures_ending_3_days) AS measures_ending_3_days,
+    sum(followups_pushed) AS followups_pushed, sum(followups_reached) AS followups_reached,
+    sum(followups_unreachable) AS followups_unreachable, sum(followups_overdue) AS followups_overdue,
+    sum(visits) AS visits, sum(households_visited) AS households_visited,
+    round(sum(households_visited) * 1.0 / sum(households), 4) AS visit_coverage,
+    sum(work_orders_received) AS work_orders_received, sum(work_orders_dispatched) AS work_orders_dispatched,
+    sum(work_orders_closed) AS work_orders_closed, sum(work_orders_open) AS work_orders_open,
+    sum(work_orders_overdue) AS work_orders_overdue
+FROM daily_grid
+WHERE report_date = $report_date
+GROUP BY town_code, community_code

@@ -1,0 +1,11 @@
+-- Household visits per grid: in today's report, and the households visited over the coverage
+-- window (by visit date), for the coverage of the registry's households.
+SELECT
+    grid_code,
+    count(CASE WHEN report_date = $report_date THEN 1 END) AS visits,
+    count(DISTINCT CASE
+        WHEN visit_date <= $report_date AND $report_date - visit_date < $coverage_days
+        THEN concat(coalesce(address, ''), '|', household_head) END) AS households_visited
+FROM visits
+WHERE report_date <= $report_date
+GROUP BY grid_code

@@ -1,0 +1,18 @@
+-- Work orders as last seen: an order appears in every daily export while it changes, and the
+-- appearance with the latest report date wins. An order received late on a day may first
+-- appear in the next day's export, so counts by date of receipt or closure come from here.
+WITH ranked AS (
+    SELECT
+        order_id, channel, category, content, town_code, community_code, grid_code, assignee,
+        received_at, dispatched_at, closed_at, deadline, time_limit_hours, status,
+        report_date AS last_report_date,
+        row_number() OVER (
+            PARTITION BY order_id ORDER BY report_date DESC, source_file DESC, source_row DESC
+        ) AS appearance
+    FROM work_orders
+)
+SELECT
+    order_id, channel, category, content, town_code, community_code, grid_code, assignee,
+    received_at, dispatched_at, closed_at, deadline, time_limit_hours, status, last_report_date
+FROM ranked
+WHERE appearance = 1

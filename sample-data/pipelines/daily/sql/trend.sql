@@ -1,0 +1,34 @@
+-- The last `trend_days` days per town: returnees registered, key persons pushed, visits and
+-- work orders received, one row per town and day (zero on days without any).
+WITH days AS (
+    -- (a table function takes literals only: the series is cut to the parameter instead)
+    SELECT CAST(CAST(CAST($report_date AS INT) - value AS INT) AS DATE) AS day
+    FROM generate_series(0, 366)
+    WHERE value < $trend_days
+),
+towns AS (SELECT DISTINCT town_code, town FROM stg_registry),
+returnees_by_day AS (
+    SELECT town_code, report_date AS day, count(*) AS n FROM returnees GROUP BY town_code, report_date
+),
+followups_by_day AS (
+    SELECT town_code, report_date AS day, count(*) AS n FROM followups GROUP BY town_code, report_date
+),
+visits_by_day AS (
+    SELECT town_code, report_date AS day, count(*) AS n FROM visits GROUP BY town_code, report_date
+),
+orders_by_day AS (
+    SELECT town_code, CAST(received_at AS DATE) AS day, count(*) AS n FROM stg_work_orders
+    GROUP BY town_code, CAST(received_at AS DATE)
+)
+SELECT
+    t.town_code, t.town, d.day,
+    coalesce(r.n, 0) AS returnees_new,
+    coalesce(f.n, 0) AS followups_pushed,
+    coalesce(v.n, 0) AS visits,
+    coalesce(o.n, 0) AS work_orders_received
+FROM towns t
+CROSS JOIN days d
+LEFT JOIN returnees_by_day r ON r.town_code = t.town_code AND r.day = d.day
+LEFT JOIN followups_by_day f ON f.town_code = t.town_code AND f.day = d.day
+LEFT JOIN visits_by_day v ON v.town_code = t.town_code AND v.day = d.day
+LEFT JOIN orders_by_day o ON o.town_code = t.town_code AND o.day = d.day

@@ -1,0 +1,260 @@
+//! The bundled `daily` pipeline on the sample district: its figures per grid equal truth.json,
+//! completeness names exactly the communities left out (and the 零报告 ones), DuckDB running the
+//! same SQL files on the same Parquet agrees, every mart's result is snapshot-tested, and a
+//! second run writes the same bytes. `wangge validate` finds every problem of broken pipelines
+//! at once.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::common::{repo, scratch, text, truth, wangge, wangge_expect};
+use crate::warehouse::{ingest, sample_copy};
+
+const MARTS: &[&str] = &[
+    "completeness",
+    "daily_grid",
+    "daily_community",
+    "daily_town",
+    "work_orders_breakdown",
+    "special_overdue",
+    "idle_workers",
+    "trend",
+    "ranking_grid",
+];
+
+fn query_json(ws: &Path, sql: &str) -> Vec<Value> {
+    let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "query", sql, "--format", "json"], 0);
+    text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn run_daily(ws: &Path, date: &str) -> std::process::Output {
+    wangge(&["--workspace", ws.to_str().unwrap(), "run", "daily", "--date", date])
+}
+
+#[test]
+fn the_daily_pipeline_matches_truth_completeness_duckdb_and_its_snapshots() {
+    let dir = scratch();
+    let ws = sample_copy(dir.path());
+    ingest(&ws);
+    let truth = truth(&repo().join("sample-data"));
+    let submissions = truth["submissions"].as_object().unwrap();
+    for (date, expected) in submissions {
+        let missing: BTreeSet<String> =
+            expected["missing"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        let out = run_daily(&ws, date);
+        // A day with a community missing fails the completeness check: exit status 1.
+        assert_eq!(out.status.code(), Some(if missing.is_empty() { 0 } else { 1 }), "{date}: {}", text(&out.stderr));
+
+        // Completeness: exactly the communities truth.json leaves out, and the 零报告 ones.
+        let rows = query_json(
+            &ws,
+            &format!(
+                "SELECT community_code, status FROM completeness WHERE report_date = DATE '{date}' AND form = 'returnees'"
+            ),
+        );
+        let with = |status: &str| -> BTreeSet<String> {
+            rows.iter()
+                .filter(|r| r["status"] == status)
+                .map(|r| r["community_code"].as_str().unwrap().into())
+                .collect()
+        };
+        assert_eq!(with("应报未报"), missing, "{date}: 应报未报");
+        let zero: BTreeSet<String> =
+            expected["zero_report"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        assert_eq!(with("零报告"), zero, "{date}: 零报告");
+        assert_eq!(rows.len(), expected["expected"].as_array().unwrap().len(), "{date}: every community once");
+        if !missing.is_empty() {
+            let stderr = text(&out.stderr);
+            assert!(stderr.contains("check failed: completeness (应报未报)"), "{stderr}");
+        }
+
+        // Per grid: the daily figures of truth.json.
+        let measures = ["returnees_new", "followups_pushed", "visits", "work_orders_received", "work_orders_closed"];
+        let truth_names = ["returnees", "followups", "visits", "work_orders_received", "work_orders_closed"];
+        let grids = query_json(
+            &ws,
+            &format!("SELECT grid_code, {} FROM daily_grid WHERE report_date = DATE '{date}'", measures.join(", ")),
+        );
+        assert_eq!(grids.len(), 784, "{date}: every grid of the registry");
+        let daily = truth["daily"][date].as_object().unwrap();
+        for g in &grids {
+            let code = g["grid_code"].as_str().unwrap();
+            for (measure, name) in measures.iter().zip(truth_names) {
+                let want = daily.get(code).and_then(|d| d.get(name)).and_then(Value::as_u64).unwrap_or(0);
+                assert_eq!(g[*measure].as_u64(), Some(want), "{date} grid {code}: {measure}");
+            }
+        }
+    }
+
+    // DuckDB runs the same SQL files on the same Parquet and gets the same town figures.
+    let steps = [
+        "stg_registry",
+        "stg_work_orders",
+        "stg_work_orders_as_of",
+        "stg_returnees_grid",
+        "stg_followups_grid",
+        "stg_visits_grid",
+        "stg_work_orders_grid",
+        "daily_grid:mart",
+        "daily_town:mart",
+    ];
+    let out = Command::new("python3")
+        .arg(repo().join("tests/it/py/pipeline_duckdb.py"))
+        .arg(ws.join("warehouse"))
+        .arg(ws.join("pipelines/daily"))
+        .arg("2022-05-10")
+        .args(steps)
+        .output()
+        .expect("python3 with duckdb (installed by .ci/run)");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let duck: Vec<Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let ours = query_json(
+        &ws,
+        "SELECT * EXCLUDE (report_date) FROM daily_town WHERE report_date = DATE '2022-05-10' ORDER BY town_code",
+    );
+    assert_eq!(ours.len(), 4);
+    assert_eq!(ours, duck, "DataFusion and DuckDB disagree on daily_town");
+
+    // Snapshots of every mart on the last day (tests/snapshots/daily/<mart>.csv).
+    let snapshots = repo().join("tests/snapshots/daily");
+    let update = std::env::var_os("WANGGE_UPDATE_SNAPSHOTS").is_some();
+    for mart in MARTS {
+        let out = wangge_expect(
+            &[
+                "--workspace",
+                ws.to_str().unwrap(),
+                "query",
+                &format!("SELECT * EXCLUDE (report_date) FROM {mart} WHERE report_date = DATE '2022-05-10'"),
+                "--format",
+                "csv",
+            ],
+            0,
+        );
+        let got = text(&out.stdout);
+        let path = snapshots.join(format!("{mart}.csv"));
+        if update {
+            std::fs::create_dir_all(&snapshots).unwrap();
+            std::fs::write(&path, &got).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!("no snapshot {}; run with WANGGE_UPDATE_SNAPSHOTS=1 and review it", path.display())
+        });
+        assert!(got == want, "{mart} differs from {}:\n{}", path.display(), first_difference(&want, &got));
+    }
+
+    // The same inputs give the same mart bytes.
+    let mart = ws.join("warehouse/marts/daily_grid/report_date=2022-05-10/part-0.parquet");
+    let before = std::fs::read(&mart).unwrap();
+    run_daily(&ws, "2022-05-10");
+    assert!(std::fs::read(&mart).unwrap() == before, "a second run wrote different bytes");
+}
+
+fn first_difference(want: &str, got: &str) -> String {
+    for (i, (w, g)) in want.lines().zip(got.lines()).enumerate() {
+        if w != g {
+            return format!("line {}:\n  snapshot: {w}\n  now:      {g}", i + 1);
+        }
+    }
+    format!("{} lines in the snapshot, {} now", want.lines().count(), got.lines().count())
+}
+
+#[test]
+fn validate_reports_every_problem_of_broken_pipelines_at_once() {
+    let dir = scratch();
+    let ws = dir.path().join("ws");
+    wangge_expect(&["init", ws.to_str().unwrap()], 0);
+    let write = |relative: &str, content: &str| {
+        let path = ws.join(relative);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    };
+    write("pipelines/broken/pipeline.toml", "[steps.typo]\nmaterialize = \"parquet\"\n");
+    write("pipelines/broken/sql/typo.sql", "SELECT grid_code,\n       nmae\nFROM returnees\n");
+    write("pipelines/broken/sql/unknown.sql", "SELECT count(*) AS n\nFROM returnes\n");
+    write("pipelines/cyclic/pipeline.toml", "");
+    write("pipelines/cyclic/sql/first.sql", "SELECT * FROM second\n");
+    write("pipelines/cyclic/sql/second.sql", "SELECT * FROM first\n");
+    write("report-templates/bad.html", "{% if %}\n");
+    let out = wangge(&["--workspace", ws.to_str().unwrap(), "validate"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    for expected in [
+        "pipelines/broken/sql/typo.sql:2:",
+        "nmae",
+        "pipelines/broken/sql/unknown.sql",
+        "returnes",
+        "the tables are: followups, grids",
+        "cyclic dependency: first → second → first",
+        "bad.html",
+    ] {
+        assert!(stderr.contains(expected), "`{expected}` not reported:\n{stderr}");
+    }
+    // The bundled pipelines themselves plan cleanly.
+    let clean = scratch();
+    let ws = clean.path().join("ws");
+    wangge_expect(&["init", ws.to_str().unwrap()], 0);
+    let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "validate"], 0);
+    assert!(text(&out.stderr).contains("Planned 16 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn query_writes_every_format_and_duckdb_and_openpyxl_open_the_files() {
+    let dir = scratch();
+    let ws = sample_copy(dir.path());
+    ingest(&ws);
+    let ws_arg = ws.to_str().unwrap();
+    let sql = "SELECT town_code, count(*) AS returnees, min(arrival_date) AS first_arrival, '=1+1' AS formula_like \
+               FROM returnees GROUP BY town_code ORDER BY town_code";
+    let csv = text(&wangge_expect(&["--workspace", ws_arg, "query", sql, "--format", "csv"], 0).stdout);
+    assert_eq!(csv.lines().next(), Some("town_code,returnees,first_arrival,formula_like"));
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    let table = text(&wangge_expect(&["--workspace", ws_arg, "query", sql, "--format", "table"], 0).stdout);
+    assert!(table.contains("| town_code") && table.contains("(4 rows)"), "{table}");
+    let json = text(&wangge_expect(&["--workspace", ws_arg, "query", sql, "--format", "json"], 0).stdout);
+    let first: Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    assert!(first["returnees"].is_u64(), "numbers stay numbers: {first}");
+    let total: u64 = csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse::<u64>().unwrap()).sum();
+
+    let parquet = dir.path().join("out.parquet");
+    let xlsx = dir.path().join("out.xlsx");
+    for (format, path) in [("parquet", &parquet), ("xlsx", &xlsx)] {
+        wangge_expect(
+            &["--workspace", ws_arg, "query", sql, "--format", format, "--output", path.to_str().unwrap()],
+            0,
+        );
+    }
+    let script = format!(
+        "import duckdb, openpyxl, json\n\
+         n = duckdb.sql(\"select sum(returnees) from read_parquet('{}')\").fetchall()[0][0]\n\
+         ws = openpyxl.load_workbook('{}').active\n\
+         rows = list(ws.iter_rows(values_only=True))\n\
+         kinds = [c.data_type for c in ws[2]]\n\
+         print(json.dumps({{'duckdb': int(n), 'header': list(rows[0]), 'xlsx_total': sum(r[1] for r in rows[1:]), 'kinds': kinds, 'formula_like': rows[1][3]}}))",
+        parquet.display(),
+        xlsx.display()
+    );
+    let out = Command::new("python3").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["duckdb"].as_u64(), Some(total));
+    assert_eq!(got["xlsx_total"].as_u64(), Some(total));
+    assert_eq!(got["header"], serde_json::json!(["town_code", "returnees", "first_arrival", "formula_like"]));
+    assert_eq!(got["formula_like"], "=1+1", "text, not a formula");
+    assert_eq!(got["kinds"][3], "s", "the cell is a string cell");
+
+    // Errors name what is wrong and list the valid choices.
+    let out = wangge(&["--workspace", ws_arg, "query", "SELECT * FROM returnes"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("the tables are: followups, grids, returnees"), "{}", text(&out.stderr));
+    let out = wangge(&["--workspace", ws_arg, "query", "SELECT nmae FROM returnees"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("returnees.name"), "{}", text(&out.stderr));
+    let tables = text(&wangge_expect(&["--workspace", ws_arg, "query", "--tables"], 0).stdout);
+    assert!(
+        tables.contains("returnees\n") && tables.contains("  arrival_date") && tables.contains("Date32"),
+        "{tables}"
+    );
+}
