@@ -207,5 +207,10 @@ Targets (issue 3): at most 1.0× the plain read and under 100 MiB peak for the 2
         row("one returnee sheet, 200,000 × 16 (+ registry)", big_ingest, big_plain),
     );
     print!("{report}");
-    std::fs::write(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md"), report).unwrap();
+    // Keep the pipeline section that `bench_pipeline` writes.
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md");
+    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    let pipeline = existing.find("## Daily pipeline").map(|at| existing[at..].to_string()).unwrap_or_default();
+    let report = if pipeline.is_empty() { report } else { format!("{report}\n{pipeline}") };
+    std::fs::write(path, report).unwrap();
 }

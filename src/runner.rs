@@ -225,6 +225,20 @@ pub fn plan_pipelines(ws: &Workspace, report_date: NaiveDate) -> Result<(usize, 
     Ok((pipelines.len(), steps, problems))
 }
 
+/// The loaded pipeline `name`; an unknown name lists the pipelines there are.
+fn find_pipeline(ws: &Workspace, forms: &[FormConfig], name: &str) -> Result<crate::sql::pipeline::Pipeline, RunError> {
+    let (pipelines, errors) = load_pipelines(ws, forms);
+    if !errors.is_empty() {
+        return Err(RunError::Config(errors));
+    }
+    let valid = pipelines.iter().map(|p| p.name.clone()).collect();
+    pipelines.into_iter().find(|p| p.name == name).ok_or_else(|| RunError::UnknownPipeline {
+        name: name.to_string(),
+        dir: ws.path(&ws.config.paths.pipelines),
+        valid,
+    })
+}
+
 /// Runs one pipeline for a report date over the workspace's warehouse.
 pub fn run_pipeline(
     ws: &Workspace,
@@ -233,17 +247,8 @@ pub fn run_pipeline(
 ) -> Result<crate::sql::run::RunOutcome, RunError> {
     let forms = load_forms(ws)?;
     let privacy = privacy(ws)?;
-    let (pipelines, errors) = load_pipelines(ws, &forms);
-    if !errors.is_empty() {
-        return Err(RunError::Config(errors));
-    }
-    let Some(pipeline) = pipelines.iter().find(|p| p.name == name) else {
-        return Err(RunError::UnknownPipeline {
-            name: name.to_string(),
-            dir: ws.path(&ws.config.paths.pipelines),
-            valid: pipelines.iter().map(|p| p.name.clone()).collect(),
-        });
-    };
+    let pipeline = find_pipeline(ws, &forms, name)?;
+    let pipeline = &pipeline;
     let root = ws.path(&ws.config.paths.warehouse);
     let settings = engine_settings(ws);
     block_on(async {
@@ -257,6 +262,7 @@ pub fn run_pipeline(
 pub fn query(
     ws: &Workspace,
     sql: Option<&str>,
+    pipeline: Option<(&str, NaiveDate)>,
 ) -> Result<
     (Vec<crate::sql::engine::TableInfo>, Option<(arrow::datatypes::SchemaRef, Vec<arrow::array::RecordBatch>)>),
     RunError,
@@ -265,8 +271,24 @@ pub fn query(
     let privacy = privacy(ws)?;
     let root = ws.path(&ws.config.paths.warehouse);
     let settings = engine_settings(ws);
+    let selected = match pipeline {
+        Some((name, _)) => Some(find_pipeline(ws, &forms, name)?),
+        None => None,
+    };
     block_on(async {
-        let (ctx, tables) = crate::sql::warehouse_session(&root, &forms, &privacy, &settings).await?;
+        let (ctx, mut tables) = crate::sql::warehouse_session(&root, &forms, &privacy, &settings).await?;
+        if let Some(p) = &selected {
+            crate::sql::run::register_views(&ctx, p, pipeline.expect("selected from it").1).await?;
+            for step in p.steps.iter().filter(|s| s.materialize == crate::sql::pipeline::Materialize::View) {
+                if let Ok(provider) = ctx.table_provider(step.name.as_str()).await {
+                    tables.push(crate::sql::engine::TableInfo {
+                        name: step.name.clone(),
+                        schema: provider.schema(),
+                        location: None,
+                    });
+                }
+            }
+        }
         let result = match sql {
             Some(sql) => Some(crate::sql::query::run(&ctx, sql, &tables).await?),
             None => None,

@@ -27,6 +27,12 @@ pub struct QueryArgs {
     /// Write to a file instead of standard output (required for parquet and xlsx).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// Also offer this pipeline's view steps (`stg_*`), as a run for `--date` sees them.
+    #[arg(long, requires = "date")]
+    pipeline: Option<String>,
+    /// The report date for `--pipeline`.
+    #[arg(long)]
+    date: Option<chrono::NaiveDate>,
 }
 
 pub fn run(workspace: &Path, args: QueryArgs) -> CommandResult {
@@ -34,7 +40,8 @@ pub fn run(workspace: &Path, args: QueryArgs) -> CommandResult {
     if !args.tables && args.sql.is_none() {
         return Err(Failure::usage(anyhow::anyhow!("give a query (`wangge query \"SELECT …\"`) or `--tables`")));
     }
-    let (tables, result) = runner::query(&ws, args.sql.as_deref()).map_err(|e| match e {
+    let pipeline = args.pipeline.as_deref().zip(args.date);
+    let (tables, result) = runner::query(&ws, args.sql.as_deref(), pipeline).map_err(|e| match e {
         // A query the engine rejects is the user's to fix.
         RunError::Sql(crate::sql::SqlError::Engine { .. }) => Failure::usage(e),
         e => Failure::run(e),

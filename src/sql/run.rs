@@ -111,6 +111,22 @@ fn with_valid_tables(message: &str, ctx: &SessionContext) -> String {
     format!("{message}; the tables are: {}", names.join(", "))
 }
 
+/// Registers a pipeline's view steps for `report_date` in a warehouse session, so that
+/// analysts can query `stg_*` steps as a run sees them (`wangge query --pipeline`).
+pub async fn register_views(ctx: &SessionContext, pipeline: &Pipeline, report_date: NaiveDate) -> Result<(), SqlError> {
+    let params = params(pipeline, report_date);
+    for step in pipeline.steps.iter().filter(|s| s.materialize == Materialize::View) {
+        let df = dataframe(ctx, step, &params).await.map_err(|message| SqlError::Engine {
+            context: format!("step `{}`", step.name),
+            error: datafusion::error::DataFusionError::Plan(message),
+        })?;
+        let _ = ctx.deregister_table(step.name.as_str());
+        ctx.register_table(step.name.as_str(), df.into_view())
+            .map_err(SqlError::engine(&format!("step `{}`", step.name)))?;
+    }
+    Ok(())
+}
+
 /// The outcome of one check.
 #[derive(Debug, Clone)]
 pub struct CheckOutcome {

@@ -25,6 +25,16 @@ const MARTS: &[&str] = &[
     "ranking_grid",
 ];
 
+const VIEWS: &[&str] = &[
+    "stg_registry",
+    "stg_work_orders",
+    "stg_work_orders_as_of",
+    "stg_returnees_grid",
+    "stg_followups_grid",
+    "stg_visits_grid",
+    "stg_work_orders_grid",
+];
+
 fn query_json(ws: &Path, sql: &str) -> Vec<Value> {
     let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "query", sql, "--format", "json"], 0);
     text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
@@ -143,6 +153,38 @@ fn the_daily_pipeline_matches_truth_completeness_duckdb_and_its_snapshots() {
             panic!("no snapshot {}; run with WANGGE_UPDATE_SNAPSHOTS=1 and review it", path.display())
         });
         assert!(got == want, "{mart} differs from {}:\n{}", path.display(), first_difference(&want, &got));
+    }
+
+    // Snapshots of every view step too, as a run on the last day sees them (rows sorted: a
+    // view has no order of its own).
+    for view in VIEWS {
+        let out = wangge_expect(
+            &[
+                "--workspace",
+                ws.to_str().unwrap(),
+                "query",
+                "--pipeline",
+                "daily",
+                "--date",
+                "2022-05-10",
+                &format!("SELECT * FROM {view}"),
+                "--format",
+                "csv",
+            ],
+            0,
+        );
+        let csv = text(&out.stdout);
+        let mut lines: Vec<&str> = csv.lines().collect();
+        lines[1..].sort();
+        let got = lines.join("\n") + "\n";
+        let path = snapshots.join(format!("{view}.csv"));
+        if update {
+            std::fs::write(&path, &got).unwrap();
+        }
+        let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!("no snapshot {}; run with WANGGE_UPDATE_SNAPSHOTS=1 and review it", path.display())
+        });
+        assert!(got == want, "{view} differs from {}:\n{}", path.display(), first_difference(&want, &got));
     }
 
     // The same inputs give the same mart bytes.

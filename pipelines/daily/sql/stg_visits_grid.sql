@@ -7,5 +7,6 @@ SELECT
         WHEN visit_date <= $report_date AND $report_date - visit_date < $coverage_days
         THEN concat(coalesce(address, ''), '|', household_head) END) AS households_visited
 FROM visits
-WHERE report_date <= $report_date
+-- Only the reports that can hold visits of the window (and only their files are read).
+WHERE report_date <= $report_date AND $report_date - report_date <= $coverage_days
 GROUP BY grid_code

@@ -8,13 +8,19 @@ WITH days AS (
 ),
 towns AS (SELECT DISTINCT town_code, town FROM stg_registry),
 returnees_by_day AS (
-    SELECT town_code, report_date AS day, count(*) AS n FROM returnees GROUP BY town_code, report_date
+    SELECT town_code, report_date AS day, count(*) AS n FROM returnees
+    WHERE report_date <= $report_date AND $report_date - report_date < $trend_days
+    GROUP BY town_code, report_date
 ),
 followups_by_day AS (
-    SELECT town_code, report_date AS day, count(*) AS n FROM followups GROUP BY town_code, report_date
+    SELECT town_code, report_date AS day, count(*) AS n FROM followups
+    WHERE report_date <= $report_date AND $report_date - report_date < $trend_days
+    GROUP BY town_code, report_date
 ),
 visits_by_day AS (
-    SELECT town_code, report_date AS day, count(*) AS n FROM visits GROUP BY town_code, report_date
+    SELECT town_code, report_date AS day, count(*) AS n FROM visits
+    WHERE report_date <= $report_date AND $report_date - report_date < $trend_days
+    GROUP BY town_code, report_date
 ),
 orders_by_day AS (
     SELECT town_code, CAST(received_at AS DATE) AS day, count(*) AS n FROM stg_work_orders

@@ -1,0 +1,35 @@
+"""DuckDB's side of `cargo run --example bench_pipeline`: runs the daily pipeline's SQL files
+(in the order given, materialised steps as tables with their report_date) over a warehouse and
+prints {"seconds": …, "peak_mib": …} for the queries alone (not Python's start-up)."""
+import datetime
+import json
+import resource
+import sys
+import time
+import tomllib
+
+import duckdb
+
+warehouse, pipeline_dir, report_date = sys.argv[1], sys.argv[2], sys.argv[3]
+steps = sys.argv[4:]
+config = tomllib.load(open(f"{pipeline_dir}/pipeline.toml", "rb"))
+params = dict(config.get("params", {}))
+params["report_date"] = datetime.date.fromisoformat(report_date)
+sqls = [(s.partition(":")[0], s.partition(":")[2], open(f"{pipeline_dir}/sql/{s.partition(':')[0]}.sql", encoding="utf-8").read()) for s in steps]
+
+start = time.perf_counter()
+con = duckdb.connect()
+for table in ["grids", "workers", "special_population", "returnees", "followups", "visits", "work_orders", "rejects", "ingest_files"]:
+    con.sql(
+        f"create view {table} as select * from read_parquet('{warehouse}/{table}/*/*.parquet', hive_partitioning=true, hive_types={{'report_date': date}})"
+    )
+for name, kind, sql in sqls:
+    used = {k: v for k, v in params.items() if f"${k}" in sql}
+    if kind == "mart":
+        sql = f"select *, $report_date as report_date from ({sql})"
+        used["report_date"] = params["report_date"]
+        con.execute(f"create table {name} as {sql}", used)
+    else:
+        con.execute(f"create table {name} as {sql}", used)
+seconds = time.perf_counter() - start
+print(json.dumps({"seconds": seconds, "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
