@@ -35,6 +35,14 @@ pub enum RunError {
     UnknownPipeline { name: String, dir: PathBuf, valid: Vec<String> },
     #[error("cannot start the query engine's runtime")]
     Runtime(#[source] std::io::Error),
+    #[error(transparent)]
+    Report(#[from] crate::report::daily::ReportError),
+    #[error("cannot load the report templates in `{}`", dir.display())]
+    Templates {
+        dir: PathBuf,
+        #[source]
+        source: tera::Error,
+    },
 }
 
 /// What an ingest run did.
@@ -296,4 +304,66 @@ pub fn query(
         Ok::<_, crate::sql::SqlError>((tables, result))
     })?
     .map_err(RunError::from)
+}
+
+/// Renders a pipeline's reports (`reports.toml` beside its `pipeline.toml`) for a report date:
+/// district, towns and grids, Excel and HTML, and the day's index. Returns the paths written
+/// (none if the pipeline declares no reports).
+pub fn render_reports(
+    ws: &Workspace,
+    name: &str,
+    report_date: NaiveDate,
+    threads: usize,
+) -> Result<Vec<PathBuf>, RunError> {
+    let forms = load_forms(ws)?;
+    let privacy = privacy(ws)?;
+    let pipeline = find_pipeline(ws, &forms, name)?;
+    let Some(definition) = crate::report::definition::load(&pipeline.dir).map_err(RunError::Config)? else {
+        return Ok(Vec::new());
+    };
+    let root = ws.path(&ws.config.paths.warehouse);
+    let settings = engine_settings(ws);
+    let steps: std::collections::BTreeSet<String> = definition.sections.iter().map(|s| s.step.clone()).collect();
+    let tables = block_on(async {
+        let (ctx, _) = crate::sql::warehouse_session(&root, &forms, &privacy, &settings).await?;
+        let mut tables = std::collections::BTreeMap::new();
+        for step in steps {
+            let df = ctx
+                .table(step.as_str())
+                .await
+                .and_then(|df| {
+                    df.filter(
+                        datafusion::prelude::col("report_date")
+                            .eq(datafusion::prelude::lit(crate::sql::pipeline::date_scalar(report_date))),
+                    )
+                })
+                .map_err(crate::sql::SqlError::engine(&format!("reading `{step}` for the reports")))?;
+            let batches = df.collect().await.map_err(crate::sql::SqlError::engine(&format!("reading `{step}`")))?;
+            tables.insert(step, crate::report::table::Table::from_batches(&batches));
+        }
+        Ok::<_, crate::sql::SqlError>(tables)
+    })??;
+    let templates_dir = ws.path(&ws.config.paths.report_templates);
+    let templates = tera::Tera::new(&format!("{}/**/*.html", templates_dir.display()))
+        .map_err(|source| RunError::Templates { dir: templates_dir.clone(), source })?;
+    let out_dir = ws.path(&ws.config.paths.reports).join(report_date.to_string());
+    let mut returns: Vec<PathBuf> =
+        std::fs::read_dir(out_dir.join("returns")).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    returns.sort();
+    let district = &ws.config.district;
+    let reports = crate::report::daily::DailyReports {
+        definition: &definition,
+        tables: &tables,
+        district: crate::report::daily::Unit {
+            scope: crate::report::definition::Scope::District,
+            code: district.code.get_ref().clone(),
+            name: district.short_name.clone().unwrap_or_else(|| district.name.clone()),
+        },
+        report_date,
+        out_dir: &out_dir,
+        templates: &templates,
+        returns: &returns,
+        threads,
+    };
+    Ok(reports.write_all()?)
 }

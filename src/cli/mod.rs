@@ -49,7 +49,8 @@ impl Failure {
         use crate::runner::RunError as E;
         match error {
             E::Config(_) | E::Key { .. } | E::Inbox { .. } | E::UnknownPipeline { .. } => Failure::usage(error),
-            E::Warehouse(_) | E::Returns(_) | E::Sql(_) | E::Runtime(_) => Failure::output(error),
+            E::Templates { .. } => Failure::usage(error),
+            E::Warehouse(_) | E::Returns(_) | E::Sql(_) | E::Runtime(_) | E::Report(_) => Failure::output(error),
         }
     }
 }

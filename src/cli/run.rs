@@ -35,6 +35,12 @@ pub fn run(workspace: &Path, args: RunArgs) -> CommandResult {
             }
         }
     }
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let reports = runner::render_reports(&ws, &args.pipeline, date, threads).map_err(Failure::run)?;
+    if let Some(index) = reports.last() {
+        let workbooks = reports.iter().filter(|p| p.extension().is_some_and(|e| e == "xlsx")).count();
+        eprintln!("Wrote {workbooks} report workbook(s) and their HTML; index: `{}`", index.display());
+    }
     eprintln!(
         "Ran pipeline `{}` for {date}: {} step(s) materialised, {} check(s), {} failed",
         args.pipeline,

@@ -2,7 +2,13 @@
 //! DataFusion types, writes text from data as text (never as a formula), and keeps every
 //! file name derived from data inside the reports folder.
 
+pub mod daily;
+pub mod definition;
+mod html;
 pub mod returns;
+pub mod table;
+mod view;
+mod xlsx;
 
 /// A file-name component from data: path separators, `..`, control and Windows-reserved
 /// characters are replaced, so a name can never leave its folder.

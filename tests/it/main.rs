@@ -8,6 +8,7 @@ mod formats;
 mod ingest;
 mod pipelines;
 mod quirks;
+mod reports;
 mod returns;
 mod truth;
 mod warehouse;

@@ -1,0 +1,219 @@
+//! Bursting a report definition into one report for the district, one per town and one per
+//! grid, each holding only its own unit's rows, in Excel and HTML, plus the day's `index.html`.
+//!
+//! Paths: `reports/<date>/district/<code>-<name>.{xlsx,html}`, `…/town/<town code>-<town>.…`,
+//! `…/grid/<grid code>-<community><grid>.…`; names from data pass through
+//! [`super::safe_file_component`], so none can leave the reports folder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{Datelike, NaiveDate};
+use serde::Serialize;
+
+use super::definition::{ReportDefinition, Scope};
+use super::table::Table;
+use super::{html, safe_file_component, view, xlsx};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("cannot write `{}`", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write the workbook `{}`", path.display())]
+    Xlsx {
+        path: PathBuf,
+        #[source]
+        source: rust_xlsxwriter::XlsxError,
+    },
+    #[error("cannot render `{template}`")]
+    Template {
+        template: String,
+        #[source]
+        source: tera::Error,
+    },
+}
+
+/// One unit a report is made for.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    pub scope: Scope,
+    pub code: String,
+    /// The unit's name as shown (高新区, 老庄子镇, 东坪村第1网格).
+    pub name: String,
+}
+
+/// What one day's reports need.
+pub struct DailyReports<'a> {
+    pub definition: &'a ReportDefinition,
+    /// Each section step's rows for the report date.
+    pub tables: &'a BTreeMap<String, Table>,
+    pub district: Unit,
+    pub report_date: NaiveDate,
+    /// `reports/<date>/`.
+    pub out_dir: &'a Path,
+    pub templates: &'a tera::Tera,
+    /// 退回修改 workbooks of the day, listed in the index.
+    pub returns: &'a [PathBuf],
+    pub threads: usize,
+}
+
+/// The towns and grids of the day (from `daily_town` / `daily_grid`), then the district.
+pub fn units(district: &Unit, tables: &BTreeMap<String, Table>) -> Vec<Unit> {
+    let mut out = vec![district.clone()];
+    if let Some(t) = tables.get("daily_town") {
+        if let (Some(code), Some(name)) = (t.index("town_code"), t.index("town")) {
+            for r in &t.rows {
+                let code = r[code].as_text().unwrap_or_default().to_string();
+                let name = r[name].as_text().unwrap_or_default().to_string();
+                out.push(Unit { scope: Scope::Town, code, name });
+            }
+        }
+    }
+    if let Some(g) = tables.get("daily_grid") {
+        if let (Some(code), Some(community), Some(grid)) =
+            (g.index("grid_code"), g.index("community"), g.index("grid_name"))
+        {
+            for r in &g.rows {
+                let name =
+                    format!("{}{}", r[community].as_text().unwrap_or_default(), r[grid].as_text().unwrap_or_default());
+                out.push(Unit { scope: Scope::Grid, code: r[code].as_text().unwrap_or_default().to_string(), name });
+            }
+        }
+    }
+    out
+}
+
+fn chinese_date(d: NaiveDate) -> String {
+    format!("{}年{}月{}日", d.year(), d.month(), d.day())
+}
+
+impl DailyReports<'_> {
+    fn title(&self, unit: &Unit) -> String {
+        let place = match unit.scope {
+            Scope::District => self.district.name.clone(),
+            _ => format!("{}{}", self.district.name, unit.name),
+        };
+        self.definition
+            .title
+            .replace("{district}", &place)
+            .replace("{unit}", &unit.name)
+            .replace("{date}", &chinese_date(self.report_date))
+    }
+
+    /// The file stem of a unit's report, relative to the day's folder.
+    pub fn relative(&self, unit: &Unit) -> PathBuf {
+        Path::new(unit.scope.folder()).join(format!(
+            "{}-{}",
+            safe_file_component(&unit.code),
+            safe_file_component(&unit.name)
+        ))
+    }
+
+    /// Writes one unit's workbook and HTML; returns their paths.
+    fn write_unit(&self, unit: &Unit) -> Result<[PathBuf; 2], ReportError> {
+        let sections: Vec<view::SectionView> = self
+            .definition
+            .sections
+            .iter()
+            .filter(|s| s.scopes.contains(&unit.scope))
+            .map(|s| {
+                let empty = Table::default();
+                let table = self.tables.get(&s.step).unwrap_or(&empty);
+                // Only the unit's own rows.
+                let scoped = match unit.scope.column() {
+                    None => table.clone(),
+                    Some(column) => table.filtered(column, &unit.code),
+                };
+                view::section(s, &scoped)
+            })
+            .collect();
+        let title = self.title(unit);
+        let stem = self.out_dir.join(self.relative(unit));
+        let dir = stem.parent().expect("a scope folder").to_path_buf();
+        std::fs::create_dir_all(&dir).map_err(|source| ReportError::Io { path: dir.clone(), source })?;
+        let workbook = stem.with_extension("xlsx");
+        xlsx::write(&workbook, &title, &sections, self.report_date)
+            .map_err(|source| ReportError::Xlsx { path: workbook.clone(), source })?;
+        let mut context = tera::Context::new();
+        context.insert("title", &title);
+        context.insert("unit", &unit.name);
+        context.insert("report_date", &chinese_date(self.report_date));
+        context.insert("sections", &sections.iter().map(html::section).collect::<Vec<_>>());
+        let page = stem.with_extension("html");
+        write_html(self.templates, "daily.html", &context, &page)?;
+        Ok([workbook, page])
+    }
+
+    /// Writes every unit's reports (in parallel) and the index; returns every path written.
+    pub fn write_all(&self) -> Result<Vec<PathBuf>, ReportError> {
+        let units = units(&self.district, self.tables);
+        let chunk = units.len().div_ceil(self.threads.max(1)).max(1);
+        let results: Vec<Result<[PathBuf; 2], ReportError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = units
+                .chunks(chunk)
+                .map(|part| scope.spawn(move || part.iter().map(|u| self.write_unit(u)).collect::<Vec<_>>()))
+                .collect();
+            handles.into_iter().flat_map(|h| h.join().expect("report writers do not panic")).collect()
+        });
+        let mut written = Vec::new();
+        for r in results {
+            written.extend(r?);
+        }
+        written.push(self.write_index(&units)?);
+        Ok(written)
+    }
+
+    fn write_index(&self, units: &[Unit]) -> Result<PathBuf, ReportError> {
+        #[derive(Serialize)]
+        struct Link {
+            href: String,
+            text: String,
+        }
+        #[derive(Serialize)]
+        struct Group {
+            title: &'static str,
+            links: Vec<Link>,
+        }
+        let href = |p: &Path| p.to_string_lossy().replace('\\', "/");
+        let mut groups = Vec::new();
+        for (scope, title) in [(Scope::District, "全区"), (Scope::Town, "镇(街道)"), (Scope::Grid, "网格")] {
+            let mut links = Vec::new();
+            for u in units.iter().filter(|u| u.scope == scope) {
+                let stem = self.relative(u);
+                links.push(Link { href: href(&stem.with_extension("html")), text: format!("{} {}", u.code, u.name) });
+                links.push(Link {
+                    href: href(&stem.with_extension("xlsx")),
+                    text: format!("{} {}（Excel）", u.code, u.name),
+                });
+            }
+            groups.push(Group { title, links });
+        }
+        let returns = self
+            .returns
+            .iter()
+            .filter_map(|p| p.strip_prefix(self.out_dir).ok())
+            .map(|p| Link {
+                href: href(p),
+                text: p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+            })
+            .collect();
+        groups.push(Group { title: "退回修改", links: returns });
+        let mut context = tera::Context::new();
+        context.insert("title", &format!("{}网格化管理日报（{}）", self.district.name, chinese_date(self.report_date)));
+        context.insert("groups", &groups);
+        let page = self.out_dir.join("index.html");
+        write_html(self.templates, "index.html", &context, &page)?;
+        Ok(page)
+    }
+}
+
+fn write_html(templates: &tera::Tera, name: &str, context: &tera::Context, path: &Path) -> Result<(), ReportError> {
+    let text = templates
+        .render(name, context)
+        .map_err(|source| ReportError::Template { template: name.to_string(), source })?;
+    std::fs::write(path, text).map_err(|source| ReportError::Io { path: path.to_path_buf(), source })
+}

@@ -1,0 +1,116 @@
+//! Report definitions (`pipelines/<name>/reports.toml`): which step results go in which
+//! sections, for which scopes (district, town, grid), with which headers and formats.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::config::ConfigError;
+use crate::config::strict;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportDefinition {
+    /// The report's title; `{district}`, `{unit}` and `{date}` are filled in.
+    pub title: String,
+    pub sections: Vec<Section>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    District,
+    Town,
+    Grid,
+}
+
+impl Scope {
+    /// The column a section's rows are filtered on for a unit of this scope.
+    pub fn column(self) -> Option<&'static str> {
+        match self {
+            Scope::District => None,
+            Scope::Town => Some("town_code"),
+            Scope::Grid => Some("grid_code"),
+        }
+    }
+
+    pub fn folder(self) -> &'static str {
+        match self {
+            Scope::District => "district",
+            Scope::Town => "town",
+            Scope::Grid => "grid",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    pub title: String,
+    /// The pipeline step (a mart) whose rows for the report date it shows.
+    pub step: String,
+    pub scopes: Vec<Scope>,
+    pub columns: Vec<ColumnDef>,
+    /// A 合计 row summing the numeric columns.
+    #[serde(default)]
+    pub total: bool,
+    pub chart: Option<ChartDef>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnDef {
+    pub column: String,
+    pub header: String,
+    /// A parent header shared by neighbouring columns (merged above them).
+    pub group: Option<String>,
+    pub format: Option<Format>,
+    pub alert: Option<Alert>,
+    /// The threshold of `amber_below`.
+    pub target: Option<f64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Percent,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Alert {
+    /// Red when above zero (overdue counts).
+    RedIfPositive,
+    /// Amber when below `target` (coverage).
+    AmberBelow,
+}
+
+/// A line chart of some columns summed by the `x` column.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChartDef {
+    pub x: String,
+    pub series: Vec<String>,
+}
+
+/// Loads `reports.toml` of a pipeline folder, if it has one.
+pub fn load(dir: &Path) -> Result<Option<ReportDefinition>, Vec<ConfigError>> {
+    let path = dir.join("reports.toml");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
+    let definition: ReportDefinition = strict::from_toml(&path, &text)?;
+    let mut errors = Vec::new();
+    for s in &definition.sections {
+        for c in &s.columns {
+            if c.alert == Some(Alert::AmberBelow) && c.target.is_none() {
+                let at = text.find(&format!("\"{}\"", c.column)).unwrap_or(0);
+                errors.push(ConfigError::at(
+                    &path,
+                    &text,
+                    at,
+                    format!("`{}`: `amber_below` needs a `target`", c.column),
+                ));
+            }
+        }
+    }
+    if errors.is_empty() { Ok(Some(definition)) } else { Err(errors) }
+}

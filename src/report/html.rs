@@ -1,0 +1,149 @@
+//! A report as one self-contained HTML file, rendered by the workspace's tera templates
+//! (escaping always on). Charts are inline SVG drawn here, from escaped text only.
+
+use serde::Serialize;
+
+use super::definition::{Alert, Format as ColumnFormat};
+use super::table::Value;
+use super::view::{Chart, SectionView, label};
+
+#[derive(Debug, Serialize)]
+pub struct Cell {
+    pub text: String,
+    pub class: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct HeaderCell {
+    pub text: String,
+    pub colspan: usize,
+    pub rowspan: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SectionContext {
+    pub title: String,
+    /// One or two header rows.
+    pub header_rows: Vec<Vec<HeaderCell>>,
+    pub rows: Vec<Vec<Cell>>,
+    pub total: Option<Vec<Cell>>,
+    /// An inline SVG chart, built from escaped text (the template marks it safe).
+    pub chart_svg: Option<String>,
+    pub empty: bool,
+}
+
+pub fn section(view: &SectionView) -> SectionContext {
+    let mut header_rows = vec![Vec::new()];
+    if view.has_groups() {
+        header_rows.push(Vec::new());
+        let mut c = 0;
+        for (group, span) in &view.groups {
+            match group {
+                Some(g) => {
+                    header_rows[0].push(HeaderCell { text: g.clone(), colspan: *span, rowspan: 1 });
+                    for k in 0..*span {
+                        header_rows[1].push(HeaderCell {
+                            text: view.columns[c + k].header.clone(),
+                            colspan: 1,
+                            rowspan: 1,
+                        });
+                    }
+                }
+                None => {
+                    for k in 0..*span {
+                        header_rows[0].push(HeaderCell {
+                            text: view.columns[c + k].header.clone(),
+                            colspan: 1,
+                            rowspan: 2,
+                        });
+                    }
+                }
+            }
+            c += span;
+        }
+    } else {
+        header_rows[0] =
+            view.columns.iter().map(|c| HeaderCell { text: c.header.clone(), colspan: 1, rowspan: 1 }).collect();
+    }
+    let cells = |values: &Vec<Value>| -> Vec<Cell> {
+        values
+            .iter()
+            .zip(&view.columns)
+            .map(|(v, c)| {
+                let numeric = v.as_f64();
+                let text = match (v, c.format) {
+                    (Value::Int(_) | Value::Float(_), Some(ColumnFormat::Percent)) => {
+                        format!("{:.1}%", numeric.unwrap_or(0.0) * 100.0)
+                    }
+                    _ => label(v),
+                };
+                let alert = match (c.alert, numeric) {
+                    (Some(Alert::RedIfPositive), Some(n)) if n > 0.0 => "num overdue",
+                    (Some(Alert::AmberBelow), Some(n)) if n < c.target.unwrap_or(0.0) => "num below",
+                    (_, Some(_)) => "num",
+                    _ => "",
+                };
+                Cell { text, class: alert }
+            })
+            .collect()
+    };
+    SectionContext {
+        title: view.title.clone(),
+        header_rows,
+        rows: view.rows.iter().map(cells).collect(),
+        total: view.total.as_ref().map(cells),
+        chart_svg: view.chart.as_ref().map(svg),
+        empty: view.rows.is_empty(),
+    }
+}
+
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
+}
+
+const COLORS: &[&str] = &["#0969da", "#1a7f37", "#bf8700", "#cf222e", "#8250df"];
+
+/// A line chart as inline SVG: one polyline per series, x labels (MM-DD) and the maximum.
+fn svg(chart: &Chart) -> String {
+    let (w, h, left, bottom, top) = (640.0, 220.0, 40.0, 30.0, 24.0);
+    let n = chart.labels.len().max(1);
+    let max = chart.series.iter().flat_map(|(_, v)| v.iter().copied()).fold(1.0f64, f64::max);
+    let x = |i: usize| left + (w - left - 10.0) * if n > 1 { i as f64 / (n - 1) as f64 } else { 0.5 };
+    let y = |v: f64| top + (h - top - bottom) * (1.0 - v / max);
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" width=\"100%\" role=\"img\">\
+<line x1=\"{left}\" y1=\"{}\" x2=\"{}\" y2=\"{}\" stroke=\"#8c959f\"/>\
+<text x=\"4\" y=\"{}\" font-size=\"11\">{}</text>",
+        h - bottom,
+        w - 10.0,
+        h - bottom,
+        top + 4.0,
+        max as i64
+    );
+    for (i, label) in chart.labels.iter().enumerate() {
+        if n <= 8 || i % 2 == 0 || i == n - 1 {
+            let short = label.get(5..).unwrap_or(label);
+            out.push_str(&format!(
+                "<text x=\"{:.1}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{}</text>",
+                x(i),
+                h - 12.0,
+                escape(short)
+            ));
+        }
+    }
+    for (s, (name, values)) in chart.series.iter().enumerate() {
+        let color = COLORS[s % COLORS.len()];
+        let points: Vec<String> = values.iter().enumerate().map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v))).collect();
+        out.push_str(&format!(
+            "<polyline fill=\"none\" stroke=\"{color}\" stroke-width=\"2\" points=\"{}\"/>\
+<rect x=\"{}\" y=\"6\" width=\"10\" height=\"10\" fill=\"{color}\"/>\
+<text x=\"{}\" y=\"15\" font-size=\"11\">{}</text>",
+            points.join(" "),
+            left + 130.0 * s as f64,
+            left + 14.0 + 130.0 * s as f64,
+            escape(name)
+        ));
+    }
+    out.push_str("</svg>");
+    out
+}

@@ -1,0 +1,200 @@
+//! A report as an Excel workbook: one sheet per section, a Chinese title, merged two-row
+//! headers where columns group, frozen header, autofilter, number/date/percentage formats, a 合计
+//! row, conditional formats, widths that fit Chinese text, A4 landscape print setup with repeated
+//! headers and a page footer, and a native line chart for a trend. Text from data is always
+//! written as text (never a formula); the creation time is the report date, so the same data
+//! gives the same bytes.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use rust_xlsxwriter::{
+    Chart, ChartType, ConditionalFormatCell, ConditionalFormatCellRule, DocProperties, ExcelDateTime, Format,
+    FormatAlign, FormatBorder, Workbook, Worksheet, XlsxError,
+};
+
+use super::definition::{Alert, Format as ColumnFormat};
+use super::table::Value;
+use super::view::SectionView;
+
+/// Writes a report workbook.
+pub fn write(path: &Path, title: &str, sections: &[SectionView], report_date: NaiveDate) -> Result<(), XlsxError> {
+    let mut workbook = Workbook::new();
+    let created =
+        ExcelDateTime::from_ymd(report_date.year_ce().1 as u16, report_date.month() as u8, report_date.day() as u8)?;
+    workbook
+        .set_properties(&DocProperties::new().set_title(title).set_author("wangge").set_creation_datetime(&created));
+    let mut used_names: Vec<String> = Vec::new();
+    for section in sections {
+        let sheet = workbook.add_worksheet();
+        let name = sheet_name(&section.title, &used_names);
+        used_names.push(name.clone());
+        sheet.set_name(&name)?;
+        write_section(sheet, title, section, report_date)?;
+    }
+    if sections.is_empty() {
+        workbook.add_worksheet().write_string(0, 0, title)?;
+    }
+    workbook.save(path)
+}
+
+use chrono::Datelike;
+
+/// A sheet name Excel accepts: at most 31 characters, none of `[]:*?/\`, unique.
+fn sheet_name(title: &str, used: &[String]) -> String {
+    let clean: String = title.chars().map(|c| if "[]:*?/\\".contains(c) { '_' } else { c }).take(28).collect();
+    let mut name = if clean.is_empty() { "表".to_string() } else { clean };
+    let base = name.clone();
+    let mut n = 2;
+    while used.contains(&name) {
+        name = format!("{base}{n}");
+        n += 1;
+    }
+    name
+}
+
+/// Display width of text: CJK characters count double.
+fn width(text: &str) -> usize {
+    text.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
+}
+
+fn write_section(sheet: &mut Worksheet, title: &str, section: &SectionView, date: NaiveDate) -> Result<(), XlsxError> {
+    let ncols = section.columns.len().max(1) as u16;
+    let border = Format::new().set_border(FormatBorder::Thin);
+    let title_format = Format::new().set_bold().set_font_size(14).set_align(FormatAlign::Center);
+    let header =
+        border.clone().set_bold().set_background_color("#EAEEF2").set_align(FormatAlign::Center).set_text_wrap();
+    let text = border.clone();
+    let int = border.clone().set_num_format("0");
+    let float = border.clone().set_num_format("0.00");
+    let percent = border.clone().set_num_format("0.0%");
+    let date_format = border.clone().set_num_format("yyyy-mm-dd");
+    let bold = |f: &Format| f.clone().set_bold();
+
+    let heading = format!("{title} · {}", section.title);
+    if ncols > 1 {
+        sheet.merge_range(0, 0, 0, ncols - 1, &heading, &title_format)?;
+    } else {
+        sheet.write_string_with_format(0, 0, &heading, &title_format)?;
+    }
+    // Header rows: a group row above where columns group.
+    let header_rows: u32 = if section.has_groups() { 2 } else { 1 };
+    let mut c = 0u16;
+    for (group, span) in &section.groups {
+        let span = *span as u16;
+        match group {
+            Some(g) if header_rows == 2 => {
+                if span > 1 {
+                    sheet.merge_range(1, c, 1, c + span - 1, g, &header)?;
+                } else {
+                    sheet.write_string_with_format(1, c, g, &header)?;
+                }
+                for k in 0..span {
+                    sheet.write_string_with_format(2, c + k, &section.columns[(c + k) as usize].header, &header)?;
+                }
+            }
+            _ => {
+                for k in 0..span {
+                    let h = &section.columns[(c + k) as usize].header;
+                    if header_rows == 2 {
+                        sheet.merge_range(1, c + k, 2, c + k, h, &header)?;
+                    } else {
+                        sheet.write_string_with_format(1, c + k, h, &header)?;
+                    }
+                }
+            }
+        }
+        c += span;
+    }
+    let last_header = header_rows;
+    let first_data = last_header + 1;
+    let mut widths: Vec<usize> = section.columns.iter().map(|c| width(&c.header).max(6)).collect();
+    let all_rows = section.rows.iter().map(|r| (r, false)).chain(section.total.iter().map(|r| (r, true)));
+    let mut row = first_data;
+    for (values, is_total) in all_rows {
+        for (i, (value, column)) in values.iter().zip(&section.columns).enumerate() {
+            let col = i as u16;
+            let pick = |f: &Format| if is_total { bold(f) } else { f.clone() };
+            match value {
+                Value::Null => {
+                    sheet.write_blank(row, col, &pick(&text))?;
+                }
+                Value::Int(n) => {
+                    let f = if column.format == Some(ColumnFormat::Percent) { &percent } else { &int };
+                    sheet.write_number_with_format(row, col, *n as f64, &pick(f))?;
+                }
+                Value::Float(x) => {
+                    let f = if column.format == Some(ColumnFormat::Percent) { &percent } else { &float };
+                    sheet.write_number_with_format(row, col, *x, &pick(f))?;
+                }
+                // Always a string cell: `=…`, `+…`, `-…` and `@…` stay text.
+                Value::Text(t) => {
+                    sheet.write_string_with_format(row, col, t, &pick(&text))?;
+                    widths[i] = widths[i].max(width(t));
+                }
+                Value::Date(d) => {
+                    let day = ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)?;
+                    sheet.write_datetime_with_format(row, col, &day, &pick(&date_format))?;
+                    widths[i] = widths[i].max(10);
+                }
+            }
+        }
+        row += 1;
+    }
+    let last_data = row.saturating_sub(1) - u32::from(section.total.is_some());
+    for (i, w) in widths.iter().enumerate() {
+        sheet.set_column_width(i as u16, (*w).min(40) as f64 + 2.0)?;
+    }
+    // Conditional formats on the data rows (not the 合计 row).
+    if !section.rows.is_empty() {
+        for (i, column) in section.columns.iter().enumerate() {
+            let col = i as u16;
+            match column.alert {
+                Some(Alert::RedIfPositive) => {
+                    let rule = ConditionalFormatCell::new()
+                        .set_rule(ConditionalFormatCellRule::GreaterThan(0))
+                        .set_format(Format::new().set_font_color("#CF222E").set_bold());
+                    sheet.add_conditional_format(first_data, col, last_data, col, &rule)?;
+                }
+                Some(Alert::AmberBelow) => {
+                    let rule = ConditionalFormatCell::new()
+                        .set_rule(ConditionalFormatCellRule::LessThan(column.target.unwrap_or(0.0)))
+                        .set_format(Format::new().set_background_color("#FFE8A3"));
+                    sheet.add_conditional_format(first_data, col, last_data, col, &rule)?;
+                }
+                None => {}
+            }
+        }
+        sheet.autofilter(last_header, 0, last_data, ncols - 1)?;
+    }
+    sheet.set_freeze_panes(first_data, 0)?;
+    sheet.set_paper_size(9).set_landscape().set_print_fit_to_pages(1, 0);
+    sheet.set_repeat_rows(0, last_header)?;
+    sheet.set_footer(format!("&C第 &P 页 共 &N 页    报告日期：{date}"));
+
+    if let Some(chart) = &section.chart {
+        // The chart's data below the table, then a native line chart beside it.
+        let top = row + 2;
+        sheet.write_string_with_format(top, 0, "日期", &header)?;
+        for (k, label) in chart.labels.iter().enumerate() {
+            sheet.write_string_with_format(top + 1 + k as u32, 0, label, &text)?;
+        }
+        let mut line = Chart::new(ChartType::Line);
+        line.title().set_name(&section.title);
+        let last = top + chart.labels.len() as u32;
+        for (s, (name, values)) in chart.series.iter().enumerate() {
+            let col = 1 + s as u16;
+            sheet.write_string_with_format(top, col, name, &header)?;
+            for (k, v) in values.iter().enumerate() {
+                sheet.write_number_with_format(top + 1 + k as u32, col, *v, &int)?;
+            }
+            let sheet_name = sheet.name();
+            line.add_series()
+                .set_name((sheet_name.as_str(), top, col))
+                .set_categories((sheet_name.as_str(), top + 1, 0, last, 0))
+                .set_values((sheet_name.as_str(), top + 1, col, last, col));
+        }
+        sheet.insert_chart(top, 1 + chart.series.len() as u16 + 1, &line)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,280 @@
+//! The daily reports on the sample district: one for the district, each town and each grid, in
+//! Excel and HTML; each holds only its own unit's rows; the same data gives the same bytes;
+//! openpyxl opens the workbooks; hostile text stays inert; chromium renders the district page.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use calamine::{Reader, open_workbook_auto};
+
+use crate::common::{repo, scratch, text, wangge_expect};
+use crate::warehouse::{ingest, sample_copy};
+
+const DATE: &str = "2022-05-10";
+
+fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == ext)).collect())
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// The cells of a sheet as text, rows below the header rows, without the 合计 row.
+fn data_rows(path: &Path, sheet: &str, header_rows: usize) -> Vec<Vec<String>> {
+    let mut wb = open_workbook_auto(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let range = wb.worksheet_range(sheet).unwrap_or_else(|e| panic!("{}: {sheet}: {e}", path.display()));
+    range
+        .rows()
+        .skip(1 + header_rows)
+        .map(|r| r.iter().map(|c| c.to_string()).collect::<Vec<_>>())
+        .filter(|r| r.first().is_some_and(|c| c != "合计"))
+        .collect()
+}
+
+fn query_counts(ws: &Path, sql: &str) -> BTreeMap<String, usize> {
+    let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "query", sql, "--format", "csv"], 0);
+    text(&out.stdout)
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (k, v) = l.rsplit_once(',').unwrap();
+            (k.to_string(), v.parse().unwrap())
+        })
+        .collect()
+}
+
+fn snapshot_bytes(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for scope in ["district", "town", "grid"] {
+        for ext in ["xlsx", "html"] {
+            for f in files(&dir.join(scope), ext) {
+                out.insert(f.clone(), std::fs::read(&f).unwrap());
+            }
+        }
+    }
+    out.insert(dir.join("index.html"), std::fs::read(dir.join("index.html")).unwrap());
+    out
+}
+
+#[test]
+fn run_writes_every_report_each_with_only_its_own_rows_and_the_same_bytes_twice() {
+    let dir = scratch();
+    let ws = sample_copy(dir.path());
+    ingest(&ws);
+    let ws_arg = ws.to_str().unwrap();
+    let out = wangge_expect(&["--workspace", ws_arg, "run", "daily", "--date", DATE], 0);
+    assert!(text(&out.stderr).contains("Wrote 789 report workbook(s)"), "{}", text(&out.stderr));
+    let day = ws.join("reports").join(DATE);
+    for (scope, n) in [("district", 1), ("town", 4), ("grid", 784)] {
+        assert_eq!(files(&day.join(scope), "xlsx").len(), n, "{scope} workbooks");
+        assert_eq!(files(&day.join(scope), "html").len(), n, "{scope} pages");
+    }
+    // (tera escapes `/` in attributes as `&#x2F;`, which browsers read as `/`)
+    let index = std::fs::read_to_string(day.join("index.html")).unwrap().replace("&#x2F;", "/");
+    assert!(index.contains("town/130273101-老庄子镇.xlsx") && index.contains("grid/13027300100100100-"), "{index}");
+    assert!(index.contains("returns/") && index.contains("退回修改"), "the 退回修改 workbooks are listed");
+
+    // Scope: a town's workbook holds only its town's communities and completeness rows.
+    let towns = files(&day.join("town"), "xlsx");
+    for town in &towns {
+        let name = town.file_stem().unwrap().to_string_lossy().split_once('-').unwrap().1.to_string();
+        for sheet in ["各村(社区)汇总", "报送情况"] {
+            let header_rows = if sheet == "报送情况" { 1 } else { 2 };
+            let rows = data_rows(town, sheet, header_rows);
+            assert!(!rows.is_empty(), "{}: {sheet} is empty", town.display());
+            assert!(rows.iter().all(|r| r[0] == name), "{}: {sheet} holds another town's rows", town.display());
+        }
+    }
+    // A grid's workbook: its own grid row only, and exactly its own people under measure.
+    let under_measure = query_counts(
+        &ws,
+        &format!(
+            "SELECT grid_code, count(*) FROM returnees_under_measure WHERE report_date = DATE '{DATE}' GROUP BY grid_code"
+        ),
+    );
+    let grid_names = query_counts(
+        &ws,
+        &format!(
+            "SELECT grid_code || '|' || community || grid_name, 1 FROM daily_grid WHERE report_date = DATE '{DATE}'"
+        ),
+    );
+    let names: BTreeMap<&str, &str> = grid_names.keys().map(|k| k.split_once('|').unwrap()).collect();
+    for grid in files(&day.join("grid"), "xlsx") {
+        let code = grid.file_stem().unwrap().to_string_lossy().split_once('-').unwrap().0.to_string();
+        let rows = data_rows(&grid, "各网格", 2);
+        assert_eq!(rows.len(), 1, "{}", grid.display());
+        assert_eq!(format!("{}{}", rows[0][0], rows[0][1]), names[code.as_str()], "{}", grid.display());
+        let people = data_rows(&grid, "在管来返人员", 1);
+        assert_eq!(
+            people.len(),
+            under_measure.get(&code).copied().unwrap_or(0),
+            "{}: people under measure",
+            grid.display()
+        );
+        assert!(people.iter().all(|p| p[1].contains("********")), "{}: IDs masked", grid.display());
+    }
+
+    // The same data gives the same bytes.
+    let first = snapshot_bytes(&day);
+    wangge_expect(&["--workspace", ws_arg, "run", "daily", "--date", DATE], 0);
+    let second = snapshot_bytes(&day);
+    assert_eq!(first.len(), 789 * 2 + 1);
+    for (path, bytes) in &first {
+        assert!(second.get(path) == Some(bytes), "{} changed on a second run", path.display());
+    }
+
+    // openpyxl opens the district and town workbooks and finds the print setup and chart.
+    let district = files(&day.join("district"), "xlsx").remove(0);
+    let script = format!(
+        "import openpyxl, json\n\
+         out = {{}}\n\
+         for p in {paths:?}:\n\
+         \x20   wb = openpyxl.load_workbook(p)\n\
+         \x20   ws = wb['各镇街汇总'] if '各镇街汇总' in wb.sheetnames else wb.worksheets[0]\n\
+         \x20   out[p] = [wb.sheetnames, ws.freeze_panes, ws.print_title_rows, ws.page_setup.orientation, ws.page_setup.paperSize, ws.oddFooter.center.text, sum(len(s._charts) for s in wb.worksheets), str(wb.properties.created)]\n\
+         print(json.dumps(out, ensure_ascii=False))",
+        paths = std::iter::once(&district).chain(&towns).map(|p| p.to_string_lossy().into_owned()).collect::<Vec<_>>()
+    );
+    let out = Command::new("python3").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let d = &got[district.to_string_lossy().as_ref()];
+    assert_eq!(d[0], serde_json::json!(["各镇街汇总", "各村(社区)汇总", "报送情况", "工单分类", "14日趋势"]));
+    assert_eq!(
+        (d[1].as_str(), d[2].as_str(), d[3].as_str(), d[4].as_u64()),
+        (Some("A4"), Some("$1:$3"), Some("landscape"), Some(9))
+    );
+    assert!(d[5].as_str().unwrap().contains("第 &P 页 共 &N 页"), "{d}");
+    assert_eq!(d[6], 1, "the trend chart");
+    assert_eq!(d[7], "2022-05-10 00:00:00", "created at the report date");
+
+    // HTML: self-contained, escaped, with the title; chromium renders it to a non-blank PNG.
+    let page = std::fs::read_to_string(district.with_extension("html")).unwrap();
+    assert!(page.contains("唐山高新区网格化管理日报（2022年5月10日）") && page.contains("<svg"), "title and chart");
+    for external in ["<script", "src=\"http", "href=\"http", "@import", "url("] {
+        assert!(!page.contains(external), "external or active content: {external}");
+    }
+    let png = dir.path().join("district.png");
+    let out = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1000,1400"])
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(format!("file://{}", district.with_extension("html").display()))
+        .output()
+        .expect("chromium (installed by .ci/run)");
+    assert!(png.exists(), "no screenshot: {}", text(&out.stderr));
+    let shot = repo().join("target/report-screenshots");
+    std::fs::create_dir_all(&shot).unwrap();
+    std::fs::copy(&png, shot.join("district-2022-05-10.png")).unwrap();
+    let script = format!(
+        "import zlib, struct, json\n\
+         data = open('{}', 'rb').read()\n\
+         w, h = struct.unpack('>II', data[16:24])\n\
+         idat = b''.join(data[i+8:i+8+struct.unpack('>I', data[i:i+4])[0]] for i in [j-4 for j in range(len(data)) if data[j:j+4] == b'IDAT'])\n\
+         raw = zlib.decompress(idat)\n\
+         print(json.dumps({{'w': w, 'h': h, 'distinct': len(set(raw[::97]))}}))",
+        png.display()
+    );
+    let out = Command::new("python3").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(got["distinct"].as_u64().unwrap() > 8, "the screenshot looks blank: {got}");
+}
+
+#[test]
+fn hostile_names_and_values_come_out_inert() {
+    let dir = scratch();
+    let ws = dir.path().join("ws");
+    wangge_expect(&["init", ws.to_str().unwrap()], 0);
+    // A registry whose names are hostile: a path, a script, formulas.
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let sheet = wb.add_worksheet().set_name("网格台账").unwrap();
+    let header = ["镇(办事处)", "村(社区)", "社区编码", "网格名称", "网格编码", "微网格名称", "微网格编码", "网格户数"];
+    for (c, h) in header.iter().enumerate() {
+        sheet.write_string(0, c as u16, *h).unwrap();
+    }
+    let rows = [
+        [
+            "../../x",
+            "<script>alert(1)</script>社区",
+            "130273001001",
+            "=HYPERLINK(\"http://evil\",\"点我\")",
+            "13027300100100100",
+            "1号",
+            "13027300100100101",
+            "40",
+        ],
+        [
+            "../../x",
+            "<script>alert(1)</script>社区",
+            "130273001001",
+            "@SUM(1+1)",
+            "13027300100100200",
+            "1号",
+            "13027300100100201",
+            "40",
+        ],
+    ];
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            sheet.write_string(r as u32 + 1, c as u16, *v).unwrap();
+        }
+    }
+    std::fs::create_dir_all(ws.join("inbox/台账")).unwrap();
+    wb.save(ws.join("inbox/台账/网格台账2022.5.7.xlsx")).unwrap();
+    let ws_arg = ws.to_str().unwrap();
+    wangge_expect(&["--workspace", ws_arg, "ingest", "--date", DATE], 0);
+    // The community sent nothing: the run reports 应报未报 (exit 1) and still writes reports.
+    wangge_expect(&["--workspace", ws_arg, "run", "daily", "--date", DATE], 1);
+
+    let reports = ws.join("reports");
+    let mut written = Vec::new();
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().is_dir() { walk(&e.path(), out) } else { out.push(e.path()) }
+        }
+    }
+    walk(&ws, &mut written);
+    let outside: Vec<&PathBuf> = written
+        .iter()
+        .filter(|p| {
+            p.to_string_lossy().contains("x")
+                && !p.starts_with(&reports)
+                && p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("13027300"))
+        })
+        .collect();
+    assert!(outside.is_empty(), "report files outside the reports folder: {outside:?}");
+    let town = files(&reports.join(DATE).join("town"), "xlsx");
+    assert_eq!(town.len(), 1);
+    assert!(town[0].starts_with(reports.join(DATE).join("town")), "{}", town[0].display());
+
+    let grids = files(&reports.join(DATE).join("grid"), "html");
+    assert_eq!(grids.len(), 2);
+    for page in grids.iter().chain(files(&reports.join(DATE).join("town"), "html").iter()) {
+        let html = std::fs::read_to_string(page).unwrap();
+        assert!(!html.contains("<script>"), "{}: a script from the data", page.display());
+        assert!(html.contains("&lt;script&gt;"), "{}: the name is shown, escaped", page.display());
+    }
+    let script = format!(
+        "import openpyxl, json, glob\n\
+         out = []\n\
+         for p in sorted(glob.glob('{}/*.xlsx')):\n\
+         \x20   wb = openpyxl.load_workbook(p)\n\
+         \x20   for ws in wb.worksheets:\n\
+         \x20       for row in ws.iter_rows():\n\
+         \x20           for c in row:\n\
+         \x20               if isinstance(c.value, str) and c.value[:1] in '=@+-' and len(c.value) > 1:\n\
+         \x20                   out.append([c.value, c.data_type])\n\
+         print(json.dumps(out, ensure_ascii=False))",
+        reports.join(DATE).join("grid").display()
+    );
+    let out = Command::new("python3").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let cells: Vec<(String, String)> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        cells.iter().any(|(v, _)| v.starts_with("=HYPERLINK")),
+        "the formula-like name is in a grid report: {cells:?}"
+    );
+    assert!(cells.iter().all(|(_, kind)| kind == "s"), "a formula-like value became a formula: {cells:?}");
+}
