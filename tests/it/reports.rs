@@ -278,3 +278,61 @@ fn hostile_names_and_values_come_out_inert() {
     );
     assert!(cells.iter().all(|(_, kind)| kind == "s"), "a formula-like value became a formula: {cells:?}");
 }
+
+#[test]
+fn report_snapshots_and_libreoffice_opens_the_workbooks() {
+    let dir = scratch();
+    let ws = sample_copy(dir.path());
+    ingest(&ws);
+    wangge_expect(&["--workspace", ws.to_str().unwrap(), "run", "daily", "--date", DATE], 0);
+    let day = ws.join("reports").join(DATE);
+    let snapshots = repo().join("tests/snapshots/reports");
+    let update = std::env::var_os("WANGGE_UPDATE_SNAPSHOTS").is_some();
+    let picks = [
+        ("district", day.join("district/130273-唐山高新区")),
+        ("town-130273101", day.join("town/130273101-老庄子镇")),
+        ("grid-13027300100100100", day.join("grid/13027300100100100-荣馨园社区第1网格")),
+    ];
+    for (name, stem) in &picks {
+        let view = Command::new("python3")
+            .arg(repo().join("tests/it/py/workbook_view.py"))
+            .arg(stem.with_extension("xlsx"))
+            .output()
+            .unwrap();
+        assert!(view.status.success(), "{}", text(&view.stderr));
+        for (file, got) in [
+            (format!("{name}.xlsx.txt"), text(&view.stdout)),
+            (format!("{name}.html"), std::fs::read_to_string(stem.with_extension("html")).unwrap()),
+        ] {
+            let path = snapshots.join(&file);
+            if update {
+                std::fs::create_dir_all(&snapshots).unwrap();
+                std::fs::write(&path, &got).unwrap();
+            }
+            let want = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+                panic!("no snapshot {}; run with WANGGE_UPDATE_SNAPSHOTS=1 and review it", path.display())
+            });
+            assert!(
+                got == want,
+                "{file} differs from its snapshot; run with WANGGE_UPDATE_SNAPSHOTS=1 and review the diff"
+            );
+        }
+    }
+    // LibreOffice (headless) converts each picked workbook without an error.
+    let out_dir = dir.path().join("pdf");
+    for (_, stem) in &picks {
+        let out = Command::new("soffice")
+            .arg("--headless")
+            .arg(format!("-env:UserInstallation=file://{}/lo-profile", dir.path().display()))
+            .args(["--convert-to", "pdf", "--outdir"])
+            .arg(&out_dir)
+            .arg(stem.with_extension("xlsx"))
+            .output()
+            .expect("LibreOffice (installed by .ci/run)");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let pdf = out_dir.join(stem.with_extension("pdf").file_name().unwrap());
+        let bytes =
+            std::fs::read(&pdf).unwrap_or_else(|_| panic!("no PDF for {}: {}", stem.display(), text(&out.stderr)));
+        assert!(bytes.starts_with(b"%PDF") && bytes.len() > 2000, "{}", pdf.display());
+    }
+}
