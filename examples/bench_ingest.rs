@@ -17,16 +17,9 @@ use rust_xlsxwriter::{Format, Workbook};
 
 const BIG_ROWS: usize = 200_000;
 
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::peak_rss_mib;
 
 /// Child mode: run one measurement and print "seconds rows peak_mib".
 fn child(mode: &str, target: &Path) {

@@ -34,16 +34,9 @@ const DUCKDB_STEPS: &[&str] = &[
     "ranking_grid:mart",
 ];
 
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::peak_rss_mib;
 
 fn child(ws: &Path) {
     let workspace = wangge::config::Workspace::load(ws).expect("workspace");

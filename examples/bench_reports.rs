@@ -12,16 +12,9 @@ use chrono::NaiveDate;
 
 const DATE: &str = "2022-05-10";
 
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::peak_rss_mib;
 
 fn child(mode: &str, ws: &Path) {
     let workspace = wangge::config::Workspace::load(ws).expect("workspace");
