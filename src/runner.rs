@@ -328,17 +328,7 @@ pub fn render_reports(
         let (ctx, _) = crate::sql::warehouse_session(&root, &forms, &privacy, &settings).await?;
         let mut tables = std::collections::BTreeMap::new();
         for step in steps {
-            let df = ctx
-                .table(step.as_str())
-                .await
-                .and_then(|df| {
-                    df.filter(
-                        datafusion::prelude::col("report_date")
-                            .eq(datafusion::prelude::lit(crate::sql::pipeline::date_scalar(report_date))),
-                    )
-                })
-                .map_err(crate::sql::SqlError::engine(&format!("reading `{step}` for the reports")))?;
-            let batches = df.collect().await.map_err(crate::sql::SqlError::engine(&format!("reading `{step}`")))?;
+            let batches = crate::sql::rows_for_date(&ctx, &step, report_date).await?;
             tables.insert(step, crate::report::table::Table::from_batches(&batches));
         }
         Ok::<_, crate::sql::SqlError>(tables)

@@ -74,3 +74,19 @@ pub async fn warehouse_session(
     }
     Ok((ctx, tables))
 }
+
+/// A table's (or mart's) rows for one report date.
+pub async fn rows_for_date(
+    ctx: &SessionContext,
+    table: &str,
+    report_date: chrono::NaiveDate,
+) -> Result<Vec<arrow::array::RecordBatch>, SqlError> {
+    use datafusion::prelude::{col, lit};
+    let context = format!("reading `{table}` for {report_date}");
+    let df = ctx
+        .table(table)
+        .await
+        .and_then(|df| df.filter(col(engine::PARTITION).eq(lit(pipeline::date_scalar(report_date)))))
+        .map_err(SqlError::engine(&context))?;
+    df.collect().await.map_err(SqlError::engine(&context))
+}
