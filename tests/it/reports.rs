@@ -318,6 +318,20 @@ fn report_snapshots_and_libreoffice_opens_the_workbooks() {
             );
         }
     }
+    // openpyxl opens every workbook of the day (the reports and the 退回修改 workbooks).
+    let script = format!(
+        "import openpyxl, glob\n\
+         paths = sorted(glob.glob('{}/*/*.xlsx'))\n\
+         bad = [p for p in paths if not openpyxl.load_workbook(p).sheetnames]\n\
+         print(len(paths), len(bad))",
+        day.display()
+    );
+    let out = Command::new("python3").args(["-c", &script]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let returns = files(&day.join("returns"), "xlsx").len();
+    assert!(returns > 0, "the day's 退回修改 workbooks");
+    assert_eq!(text(&out.stdout).trim(), format!("{} 0", 789 + returns), "reports and 退回修改 workbooks opened");
+
     // LibreOffice (headless) converts each picked workbook without an error.
     let out_dir = dir.path().join("pdf");
     for (_, stem) in &picks {
