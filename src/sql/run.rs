@@ -33,8 +33,17 @@ async fn dataframe(
     params: &HashMap<String, ScalarValue>,
 ) -> Result<DataFrame, String> {
     let df = ctx.sql(&step.sql).await.map_err(|e| e.to_string())?;
-    let df = df.with_param_values(params.clone()).map_err(|e| e.to_string())?;
-    // Analysed and optimised now, so that type errors surface when planning, not mid-run.
+    df.with_param_values(params.clone()).map_err(|e| e.to_string())
+}
+
+/// A step's plan, analysed and optimised now, so that type errors surface when planning (in
+/// `wangge validate`), not mid-run.
+async fn planned(
+    ctx: &SessionContext,
+    step: &Step,
+    params: &HashMap<String, ScalarValue>,
+) -> Result<DataFrame, String> {
+    let df = dataframe(ctx, step, params).await?;
     df.clone().into_optimized_plan().map_err(|e| e.to_string())?;
     Ok(df)
 }
@@ -61,7 +70,7 @@ pub async fn plan_all(
             problems.push(ConfigError::whole_file(&file, format!("not planned: it reads `{upstream}`, which failed")));
             continue;
         }
-        match dataframe(&ctx, step, &params).await {
+        match planned(&ctx, step, &params).await {
             Ok(df) => {
                 match step.materialize {
                     Materialize::View => {

@@ -15,6 +15,8 @@ use crate::warehouse::{ingest, sample_copy};
 
 const MARTS: &[&str] = &[
     "completeness",
+    "stg_returnees_latest",
+    "returnees_under_measure",
     "daily_grid",
     "daily_community",
     "daily_town",
@@ -104,6 +106,7 @@ fn the_daily_pipeline_matches_truth_completeness_duckdb_and_its_snapshots() {
         "stg_registry",
         "stg_work_orders",
         "stg_work_orders_as_of",
+        "stg_returnees_latest:mart",
         "stg_returnees_grid",
         "stg_followups_grid",
         "stg_visits_grid",
@@ -239,7 +242,7 @@ fn validate_reports_every_problem_of_broken_pipelines_at_once() {
     let ws = clean.path().join("ws");
     wangge_expect(&["init", ws.to_str().unwrap()], 0);
     let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "validate"], 0);
-    assert!(text(&out.stderr).contains("Planned 17 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Planned 18 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
 }
 
 #[test]

@@ -1,14 +1,14 @@
--- Returnees per grid: registered in today's report, cumulative, and under each stage of their
--- control measure on the report date.
+-- Returnees per grid (the grid of their latest registration): registered in today's report,
+-- cumulative, and under each stage of their control measure on the report date.
 SELECT
     grid_code,
-    count(DISTINCT CASE WHEN report_date = $report_date THEN person_key END) AS returnees_new,
-    count(DISTINCT person_key) AS returnees_cumulative,
-    count(DISTINCT CASE WHEN measure_start <= $report_date AND measure_end >= $report_date THEN person_key END)
+    count(CASE WHEN registered_on = $report_date THEN 1 END) AS returnees_new,
+    count(*) AS returnees_cumulative,
+    count(CASE WHEN measure_start <= $report_date AND measure_end >= $report_date THEN 1 END)
         AS returnees_under_measure,
-    count(DISTINCT CASE WHEN measure_end = $report_date THEN person_key END) AS measures_ending_today,
-    count(DISTINCT CASE WHEN measure_end > $report_date AND measure_end <= $report_date + INTERVAL '3 days'
-        THEN person_key END) AS measures_ending_3_days
-FROM returnees
-WHERE report_date <= $report_date
+    count(CASE WHEN measure_end = $report_date THEN 1 END) AS measures_ending_today,
+    count(CASE WHEN measure_end > $report_date AND measure_end <= $report_date + INTERVAL '3 days' THEN 1 END)
+        AS measures_ending_3_days
+FROM stg_returnees_latest
+WHERE report_date = $report_date
 GROUP BY grid_code
