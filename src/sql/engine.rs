@@ -85,6 +85,13 @@ pub fn with_partition(schema: &SchemaRef) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// How every warehouse table and mart is laid out: `report_date=YYYY-MM-DD/*.parquet`.
+pub fn partitioned_parquet() -> ListingOptions {
+    ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(".parquet")
+        .with_table_partition_cols(vec![(PARTITION.to_string(), DataType::Date32)])
+}
+
 /// Registers a folder of `report_date=YYYY-MM-DD/*.parquet` files as a table. The folder is
 /// created if missing, so that a table with no files yet is an empty table, not an error.
 pub async fn register_parquet_table(
@@ -95,9 +102,7 @@ pub async fn register_parquet_table(
 ) -> Result<TableInfo, SqlError> {
     std::fs::create_dir_all(folder).map_err(|source| SqlError::Io { path: folder.to_path_buf(), source })?;
     let folder = std::path::absolute(folder).map_err(|source| SqlError::Io { path: folder.to_path_buf(), source })?;
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-        .with_file_extension(".parquet")
-        .with_table_partition_cols(vec![(PARTITION.to_string(), DataType::Date32)]);
+    let options = partitioned_parquet();
     let url = format!("{}/", folder.display());
     ctx.register_listing_table(name, &url, options, Some(file_schema.clone()), None)
         .await

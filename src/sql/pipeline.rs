@@ -6,10 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::ListingOptions;
 use datafusion::prelude::SessionContext;
 use datafusion::scalar::ScalarValue;
 use datafusion::sql::parser::DFParser;
@@ -17,7 +14,7 @@ use serde::Deserialize;
 
 use super::SqlError;
 use super::checks::{self, Check, ChecksConfig};
-use super::engine::{PARTITION, TableInfo};
+use super::engine::TableInfo;
 use crate::config::ConfigError;
 use crate::config::strict;
 
@@ -349,9 +346,7 @@ pub async fn register_mart(ctx: &SessionContext, folder: &Path, name: &str) -> R
         return Ok(None);
     }
     let folder = std::path::absolute(folder).map_err(|source| SqlError::Io { path: folder.to_path_buf(), source })?;
-    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-        .with_file_extension(".parquet")
-        .with_table_partition_cols(vec![(PARTITION.to_string(), arrow::datatypes::DataType::Date32)]);
+    let options = super::engine::partitioned_parquet();
     let _ = ctx.deregister_table(name);
     ctx.register_listing_table(name, format!("{}/", folder.display()), options, None, None)
         .await

@@ -90,17 +90,7 @@ pub fn write_text(
                         let value = match cell_text(column.as_ref(), row) {
                             None => serde_json::Value::Null,
                             Some(text) => match field.data_type() {
-                                DataType::Int8
-                                | DataType::Int16
-                                | DataType::Int32
-                                | DataType::Int64
-                                | DataType::UInt8
-                                | DataType::UInt16
-                                | DataType::UInt32
-                                | DataType::UInt64
-                                | DataType::Float32
-                                | DataType::Float64
-                                | DataType::Boolean => {
+                                t if t.is_numeric() || *t == DataType::Boolean => {
                                     serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
                                 }
                                 _ => serde_json::Value::String(text),
@@ -150,15 +140,7 @@ fn write_xlsx(schema: &SchemaRef, batches: &[RecordBatch], path: &Path) -> Resul
         for row in 0..batch.num_rows() {
             for (c, (field, column)) in schema.fields().iter().zip(batch.columns()).enumerate() {
                 let Some(text) = cell_text(column.as_ref(), row) else { continue };
-                let numeric = matches!(
-                    field.data_type(),
-                    DataType::Int8
-                        | DataType::Int16
-                        | DataType::Int32
-                        | DataType::Int64
-                        | DataType::Float32
-                        | DataType::Float64
-                );
+                let numeric = field.data_type().is_numeric();
                 match text.parse::<f64>() {
                     Ok(n) if numeric => sheet.write_number(r, c as u16, n)?,
                     // write_string never turns `=…` into a formula.
