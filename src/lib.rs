@@ -5,10 +5,13 @@
 //! `config` (workspace and pipeline files) → `normalize` (values) → … ; `demo` writes the
 //! synthetic sample district; `cli` is the only place that talks to the user.
 
+pub mod atomic_file;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod deliver;
 pub mod demo;
+pub mod failpoint;
 pub mod ingest;
 pub mod normalize;
 pub mod report;

@@ -30,6 +30,8 @@ pub struct IngestArgs {
 pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
     let ws = Workspace::load(workspace).map_err(|e| Failure::usage(RunError::Config(e)))?;
     let run_date = args.date.unwrap_or_else(crate::clock::today);
+    let _lock = crate::runner::lock::acquire(&ws.path(&ws.config.paths.runs), "`wangge ingest`")
+        .map_err(|e| Failure::run(e.into()))?;
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let report = runner::ingest(&ws, run_date, &args.paths, threads).map_err(Failure::run)?;
     for path in &report.reconciled {

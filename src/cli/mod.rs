@@ -1,9 +1,12 @@
 //! The command line: argument parsing, messages to the user, and exit statuses. The only
 //! module that prints.
 
+mod daily;
+mod deliver;
 mod demo_data;
 mod ingest;
 mod init;
+mod logging;
 mod query;
 mod run;
 mod validate;
@@ -29,6 +32,18 @@ pub enum ExitStatus {
     Busy = 4,
 }
 
+impl From<crate::runner::manifest::Verdict> for ExitStatus {
+    fn from(verdict: crate::runner::manifest::Verdict) -> ExitStatus {
+        use crate::runner::manifest::Verdict as V;
+        match verdict {
+            V::Success => ExitStatus::Success,
+            V::DataProblems => ExitStatus::DataProblems,
+            V::UsageOrConfig => ExitStatus::UsageOrConfig,
+            V::OutputFailure => ExitStatus::OutputFailure,
+        }
+    }
+}
+
 /// A failed command: what to say and which status to exit with.
 pub struct Failure {
     pub status: ExitStatus,
@@ -44,14 +59,15 @@ impl Failure {
         Failure { status: ExitStatus::OutputFailure, error: error.into() }
     }
 
-    /// A stage's error: the user's to fix (configuration, arguments) or the output's.
+    /// A stage's error: the user's to fix (configuration, arguments), another run's lock, or
+    /// the output's.
     pub fn run(error: crate::runner::RunError) -> Failure {
         use crate::runner::RunError as E;
-        match error {
-            E::Config(_) | E::Key { .. } | E::Inbox { .. } | E::UnknownPipeline { .. } => Failure::usage(error),
-            E::Templates { .. } => Failure::usage(error),
-            E::Warehouse(_) | E::Returns(_) | E::Sql(_) | E::Runtime(_) | E::Report(_) => Failure::output(error),
+        use crate::runner::lock::LockError;
+        if let E::Lock(LockError::Busy { .. }) = error {
+            return Failure { status: ExitStatus::Busy, error: error.into() };
         }
+        Failure { status: ExitStatus::from(error.verdict()), error: error.into() }
     }
 }
 
@@ -64,7 +80,7 @@ pub type CommandResult = Result<ExitStatus, Failure>;
     about = "Batch pipeline and daily reports for grid-based community management (网格化管理)"
 )]
 #[command(
-    after_help = "Examples:\n  wangge demo-data sample --days 3\n  wangge --workspace sample validate\n  wangge init my-district"
+    after_help = "Examples:\n  wangge demo-data sample --days 3\n  wangge --workspace sample daily --date 2022-05-10\n  wangge --workspace sample validate\n  wangge init my-district"
 )]
 struct Cli {
     /// The workspace folder (holds `wangge.toml`).
@@ -92,11 +108,16 @@ enum Command {
     Run(run::RunArgs),
     /// Query the warehouse and marts with SQL.
     Query(query::QueryArgs),
+    /// The cron job: ingest, run the daily pipeline and its checks, render and deliver the
+    /// reports, and record the run in `runs/<date>/`. One run at a time per workspace.
+    Daily(daily::DailyArgs),
+    /// Deliver the reports already rendered for a date (email, or `.eml` files in the outbox).
+    Deliver(deliver::DeliverArgs),
 }
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    init_logging();
+    logging::init();
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Init(args) => init::run(args),
@@ -105,6 +126,8 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate::run(&cli.workspace, args),
         Command::Run(args) => run::run(&cli.workspace, args),
         Command::Query(args) => query::run(&cli.workspace, args),
+        Command::Daily(args) => daily::run(&cli.workspace, args),
+        Command::Deliver(args) => deliver::run(&cli.workspace, args),
     };
     let status = match outcome {
         Ok(status) => status,
@@ -116,15 +139,18 @@ pub fn main() -> ExitCode {
     ExitCode::from(status as u8)
 }
 
+fn resend(all: bool, unconfirmed: bool) -> crate::deliver::Resend {
+    match (all, unconfirmed) {
+        (true, _) => crate::deliver::Resend::All,
+        (false, true) => crate::deliver::Resend::Unconfirmed,
+        (false, false) => crate::deliver::Resend::None,
+    }
+}
+
 /// uv-style error output: `error:` head, one `Caused by:` line per cause.
 fn print_error(error: &anyhow::Error) {
     eprintln!("error: {error}");
     for cause in error.chain().skip(1) {
         eprintln!("  Caused by: {cause}");
     }
-}
-
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WANGGE_LOG").unwrap_or_else(|_| "warn".into());
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }

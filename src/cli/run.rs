@@ -22,6 +22,8 @@ pub struct RunArgs {
 pub fn run(workspace: &Path, args: RunArgs) -> CommandResult {
     let ws = Workspace::load(workspace).map_err(|e| Failure::usage(RunError::Config(e)))?;
     let date = args.date.unwrap_or_else(crate::clock::today);
+    let _lock = crate::runner::lock::acquire(&ws.path(&ws.config.paths.runs), "`wangge run`")
+        .map_err(|e| Failure::run(e.into()))?;
     let outcome = runner::run_pipeline(&ws, &args.pipeline, date).map_err(Failure::run)?;
     for (step, rows, path) in &outcome.materialised {
         eprintln!("  {step}: {rows} row(s) → `{}`", path.display());

@@ -69,9 +69,21 @@ pub fn run(workspace: &Path, args: ValidateArgs) -> CommandResult {
             problems += 1;
         }
     }
+    match crate::runner::daily::recipients(&ws) {
+        Ok(list) => {
+            eprintln!("Checked {} recipient(s) in `{}`", list.len(), ws.path(&ws.config.delivery.recipients).display())
+        }
+        Err(crate::runner::RunError::Deliver(crate::deliver::DeliverError::Recipients(errors))) => {
+            for e in &errors {
+                eprintln!("error: {e}");
+            }
+            problems += errors.len();
+        }
+        Err(e) => return Err(Failure::run(e)),
+    }
     if problems > 0 {
         return Err(Failure::usage(anyhow::anyhow!(
-            "{problems} problem(s) in the workspace's pipelines and templates"
+            "{problems} problem(s) in the workspace's pipelines, templates and recipients"
         )));
     }
     let warnings = ws.warnings();

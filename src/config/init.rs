@@ -77,9 +77,23 @@ pub fn init_workspace(dir: &Path, district: &DistrictIdentity, key: KeySource) -
         }
     };
     write_secret(&dir.join("secrets/pseudonym.key"), hex(&key_bytes).as_bytes())?;
+    write_file(&dir.join("recipients.toml"), RECIPIENTS_TEMPLATE.as_bytes())?;
     write_file(&config_path, config_text(district).as_bytes())?;
     Ok(())
 }
+
+/// A new workspace's recipient list: empty, with an example to copy.
+const RECIPIENTS_TEMPLATE: &str = r#"# Who receives the daily reports (`wangge daily`), one [[recipient]] table each:
+#   scope   = "district", a town code (e.g. "130273101") or a grid code: only that unit's reports
+#   formats = ["html", "xlsx"]: the HTML report as the message body and/or the workbook attached
+# An Excel roster (columns 姓名, 邮箱, 范围, 格式) works too: point `delivery.recipients` at it.
+#
+# [[recipient]]
+# name = "区网格化管理办公室"
+# address = "wgb@example.gov.cn"
+# scope = "district"
+# formats = ["html", "xlsx"]
+"#;
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect::<String>() + "\n"
@@ -144,7 +158,15 @@ recipients = "recipients.toml"
 # port = 587
 # security = "starttls"      # plain | starttls | tls
 # username_env = "WANGGE_SMTP_USER"
-# password_env = "WANGGE_SMTP_PASSWORD"
+# password_env = "WANGGE_SMTP_PASSWORD"   # or password_file = "secrets/smtp-password" (mode 0600)
+# retries = 3                # transient failures are tried again after 2 s, 4 s, 8 s
+# backoff_seconds = 2.0
+
+[daily]                      # `wangge daily`: exit status 1 (and a notice in every message) when
+pipeline = "daily"
+max_missing_submissions = 0  # more communities than this are 应报未报
+max_reject_share = 0.05      # more than this share of the day's rows is rejected
+fail_on_checks = true        # or any other pipeline check fails
 "#,
         name = d.name,
         short = d.short_name,

@@ -23,6 +23,34 @@ pub struct WorkspaceConfig {
     pub privacy: PrivacyConfig,
     #[serde(default)]
     pub delivery: DeliveryConfig,
+    #[serde(default)]
+    pub daily: DailyConfig,
+}
+
+/// The unattended daily job (`wangge daily`): what it runs, and when the data is bad enough
+/// that the run must say so (exit status 1 and a notice in every message).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DailyConfig {
+    /// The pipeline to run.
+    pub pipeline: String,
+    /// Communities allowed to be 应报未报 before the run counts as having data problems.
+    pub max_missing_submissions: u64,
+    /// Share of the day's rows that may be rejected (0.05 = 5%).
+    pub max_reject_share: f64,
+    /// Whether a failed pipeline check (other than completeness) is a data problem.
+    pub fail_on_checks: bool,
+}
+
+impl Default for DailyConfig {
+    fn default() -> Self {
+        DailyConfig {
+            pipeline: "daily".into(),
+            max_missing_submissions: 0,
+            max_reject_share: 0.05,
+            fail_on_checks: true,
+        }
+    }
 }
 
 /// The district: its name for report titles and its statistical code.
@@ -134,6 +162,25 @@ pub struct SmtpConfig {
     pub password_env: Option<String>,
     /// File holding the password (not world-readable).
     pub password_file: Option<PathBuf>,
+    /// Seconds to wait for the server before an attempt fails.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: f64,
+    /// How often a transient failure (4xx reply, connection trouble) is tried again.
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// Pause before the first retry; each further retry waits twice as long.
+    #[serde(default = "default_backoff")]
+    pub backoff_seconds: f64,
+}
+
+fn default_timeout() -> f64 {
+    30.0
+}
+fn default_retries() -> u32 {
+    3
+}
+fn default_backoff() -> f64 {
+    2.0
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -176,6 +223,33 @@ impl Workspace {
         }
         if config.delivery.mode == DeliveryMode::Smtp && config.delivery.smtp.is_none() {
             errors.push(ConfigError::whole_file(&file, "`delivery.mode = \"smtp\"` needs a `[delivery.smtp]` table"));
+        }
+        let daily = &config.daily;
+        if !(0.0..=1.0).contains(&daily.max_reject_share) {
+            errors.push(ConfigError::whole_file(
+                &file,
+                format!(
+                    "`daily.max_reject_share` is a share between 0 and 1 (0.05 = 5%), got {}",
+                    daily.max_reject_share
+                ),
+            ));
+        }
+        if let Some(smtp) = &config.delivery.smtp {
+            if !(smtp.timeout_seconds > 0.0 && smtp.backoff_seconds >= 0.0) {
+                errors.push(ConfigError::whole_file(
+                    &file,
+                    "`delivery.smtp.timeout_seconds` must be positive and `backoff_seconds` not negative",
+                ));
+            }
+        }
+        if config.delivery.from.parse::<lettre::message::Mailbox>().is_err() {
+            errors.push(ConfigError::whole_file(
+                &file,
+                format!(
+                    "`delivery.from` = \"{}\" is not an email address such as \"网格日报 <wangge@example.gov.cn>\"",
+                    config.delivery.from
+                ),
+            ));
         }
         let workspace = Workspace { root: root.to_path_buf(), config };
         let key = workspace.path(&workspace.config.privacy.key_file);

@@ -207,6 +207,7 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoEr
         files: file_truths,
         daily: daily_figures,
     };
+    init::write_file(&dir.join("recipients.toml"), recipients_toml(&district).as_bytes())?;
     let truth_path = dir.join("truth.json");
     let mut json = serde_json::to_string_pretty(&truth).expect("truth serialises");
     json.push('\n');
@@ -272,4 +273,40 @@ fn district_counts(district: &district::District, files: &[SampleFile]) -> BTree
         ("residents", grids.iter().map(|(_, g)| g.residents).sum()),
         ("special_population", special),
     ])
+}
+
+/// The sample's recipients: the district office, each town's leader and two grid workers, at
+/// invented addresses (`wangge daily` writes their messages to the outbox).
+fn recipients_toml(district: &district::District) -> String {
+    let mut out = String::from(
+        "# Who receives the daily reports (`wangge daily`). scope: \"district\", a town code or a grid\n\
+         # code; formats: \"html\" (the message body) and/or \"xlsx\" (attached). All addresses are invented.\n",
+    );
+    let entry = |name: &str, address: &str, scope: &str, formats: &str| {
+        format!(
+            "\n[[recipient]]\nname = \"{name}\"\naddress = \"{address}\"\nscope = \"{scope}\"\nformats = {formats}\n"
+        )
+    };
+    out.push_str(&entry("区网格化管理办公室", "wgb@gxq.example.cn", "district", "[\"html\", \"xlsx\"]"));
+    for town in &district.towns {
+        let Some(first) = town.communities.first() else { continue };
+        let code = &first.code[..9];
+        out.push_str(&entry(
+            &format!("{}网格办", town.name),
+            &format!("town{code}@gxq.example.cn"),
+            code,
+            "[\"html\", \"xlsx\"]",
+        ));
+    }
+    for town in district.towns.iter().take(2) {
+        if let Some((c, g)) = town.communities.first().and_then(|c| c.grids.first().map(|g| (c, g))) {
+            out.push_str(&entry(
+                &format!("{}第{}网格网格员", c.name, g.number),
+                &format!("grid{}@gxq.example.cn", g.code),
+                &g.code,
+                "[\"xlsx\"]",
+            ));
+        }
+    }
+    out
 }

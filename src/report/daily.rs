@@ -215,5 +215,8 @@ fn write_html(templates: &tera::Tera, name: &str, context: &tera::Context, path:
     let text = templates
         .render(name, context)
         .map_err(|source| ReportError::Template { template: name.to_string(), source })?;
-    std::fs::write(path, text).map_err(|source| ReportError::Io { path: path.to_path_buf(), source })
+    crate::atomic_file::write(path, text.as_bytes())
+        .map_err(|source| ReportError::Io { path: path.to_path_buf(), source })?;
+    crate::failpoint::hit("reports.file");
+    Ok(())
 }

@@ -73,9 +73,7 @@ pub fn write_all(
         let path = dir.join(file_name);
         let bytes = workbook(date, name.as_deref().unwrap_or("未归属社区"), &blocks, inbox, &mut cache, forms, privacy)
             .map_err(|source| ReturnsError::Xlsx { path: path.clone(), source })?;
-        let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("returns")));
-        std::fs::write(&tmp, bytes).map_err(|source| ReturnsError::Io { path: tmp.clone(), source })?;
-        std::fs::rename(&tmp, &path).map_err(|source| ReturnsError::Io { path: path.clone(), source })?;
+        crate::atomic_file::write(&path, &bytes).map_err(|source| ReturnsError::Io { path: path.clone(), source })?;
         written.push(path);
     }
     Ok(written)

@@ -41,7 +41,9 @@ pub fn write(path: &Path, title: &str, sections: &[SectionView], report_date: Na
     // One write per file: saving to the path makes a write call per zip record (about 120 per
     // workbook, profiled), which dominated rendering 789 small workbooks.
     let bytes = workbook.save_to_buffer()?;
-    std::fs::write(path, bytes).map_err(XlsxError::IoError)
+    crate::atomic_file::write(path, &bytes).map_err(XlsxError::IoError)?;
+    crate::failpoint::hit("reports.file");
+    Ok(())
 }
 
 use chrono::Datelike;

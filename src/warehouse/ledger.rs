@@ -10,8 +10,8 @@ use arrow::datatypes::{DataType, Field, Schema};
 
 use crate::ingest::FileResult;
 
-/// A ledger row, as far as later runs need it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A ledger row, as far as later runs (and run manifests) need it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LedgerEntry {
     pub path: String,
     pub sha256: String,
@@ -22,6 +22,10 @@ pub struct LedgerEntry {
     pub status: String,
     /// Fingerprint of the form declarations the file was read with (empty if unknown).
     pub forms_sha256: String,
+    pub rows_read: i64,
+    pub accepted: i64,
+    pub rejected: i64,
+    pub skipped: i64,
 }
 
 const TEXT: &[&str] = &[
@@ -133,6 +137,12 @@ pub fn entries(batch: &RecordBatch, report_date: &str) -> Vec<LedgerEntry> {
         return Vec::new();
     };
     let fingerprint = col("forms_sha256");
+    let count = |name: &str, i: usize| {
+        batch
+            .column_by_name(name)
+            .and_then(|c| c.as_any().downcast_ref::<Int64Array>().map(|a| if a.is_null(i) { 0 } else { a.value(i) }))
+            .unwrap_or(0)
+    };
     let get = |a: &StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_string());
     (0..batch.num_rows())
         .map(|i| LedgerEntry {
@@ -144,6 +154,10 @@ pub fn entries(batch: &RecordBatch, report_date: &str) -> Vec<LedgerEntry> {
             report_date: report_date.to_string(),
             status: get(&status, i).unwrap_or_default(),
             forms_sha256: fingerprint.as_ref().and_then(|f| get(f, i)).unwrap_or_default(),
+            rows_read: count("rows_read", i),
+            accepted: count("accepted", i),
+            rejected: count("rejected", i),
+            skipped: count("skipped", i),
         })
         .collect()
 }

@@ -26,7 +26,7 @@ fn pq(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> WarehouseErr
 pub fn write(path: &Path, schema: Arc<Schema>, batch: &RecordBatch) -> Result<(), WarehouseError> {
     let dir = path.parent().expect("warehouse files live in a folder");
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let tmp: PathBuf = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("part")));
+    let tmp: PathBuf = crate::atomic_file::temporary_name(path);
     let file = File::create(&tmp).map_err(io(&tmp))?;
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
@@ -36,7 +36,9 @@ pub fn write(path: &Path, schema: Arc<Schema>, batch: &RecordBatch) -> Result<()
     writer.write(batch).map_err(pq(&tmp))?;
     let file = writer.into_inner().map_err(pq(&tmp))?;
     file.sync_all().map_err(io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(io(path))
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    crate::failpoint::hit("warehouse.file");
+    Ok(())
 }
 
 /// Reads the named columns of a Parquet file (all of them when `columns` is empty).

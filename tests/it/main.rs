@@ -2,6 +2,8 @@
 
 mod common;
 mod corrections;
+mod daily;
+mod daily_recovery;
 mod demo_data;
 mod fixtures;
 mod formats;

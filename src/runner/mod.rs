@@ -1,5 +1,10 @@
 //! Runs the stages in order for a workspace: the glue between the command line and the rooms
-//! (`ingest`, `warehouse`). Never prints; returns what happened.
+//! (`ingest`, `warehouse`, `sql`, `report`, `deliver`). Never prints; returns what happened.
+
+pub mod daily;
+pub mod lock;
+pub mod manifest;
+mod problems;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -43,6 +48,44 @@ pub enum RunError {
         #[source]
         source: tera::Error,
     },
+    #[error(transparent)]
+    Deliver(#[from] crate::deliver::DeliverError),
+    #[error(transparent)]
+    Lock(#[from] lock::LockError),
+}
+
+impl RunError {
+    /// Whose problem this is: the user's to fix (configuration, arguments) or the output's.
+    pub fn verdict(&self) -> manifest::Verdict {
+        use crate::deliver::DeliverError as D;
+        use manifest::Verdict;
+        match self {
+            RunError::Config(_) | RunError::Key { .. } | RunError::Inbox { .. } | RunError::UnknownPipeline { .. } => {
+                Verdict::UsageOrConfig
+            }
+            RunError::Templates { .. } => Verdict::UsageOrConfig,
+            RunError::Deliver(D::Recipients(_) | D::From(_) | D::Credentials(_)) => Verdict::UsageOrConfig,
+            RunError::Warehouse(_)
+            | RunError::Returns(_)
+            | RunError::Sql(_)
+            | RunError::Runtime(_)
+            | RunError::Report(_)
+            | RunError::Deliver(_)
+            | RunError::Lock(_) => Verdict::OutputFailure,
+        }
+    }
+}
+
+/// An error and its causes on one line, for the manifest.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// What an ingest run did.

@@ -1,0 +1,203 @@
+//! `wangge daily`: the unattended job. Ingest the inbox, run the pipeline and its checks,
+//! render the reports, judge the day's data against the configured thresholds, deliver, and
+//! leave a manifest, whatever happens. The caller holds the workspace lock.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+
+use super::manifest::{self, CheckRecord, Manifest, Verdict};
+use super::{RunError, ingest, render_reports, run_pipeline};
+use crate::config::Workspace;
+use crate::config::workspace::DeliveryMode;
+use crate::deliver::{self, DeliverError, Delivery, Route};
+use crate::warehouse::Warehouse;
+
+pub struct Options<'a> {
+    pub date: NaiveDate,
+    pub resend: deliver::Resend,
+    pub threads: usize,
+    pub run_id: &'a str,
+    pub started: DateTime<FixedOffset>,
+}
+
+/// What the caller may show while the run goes on.
+pub enum Progress<'a> {
+    /// Stage `n` of `of` begins.
+    Stage {
+        name: &'static str,
+        n: usize,
+        of: usize,
+    },
+    Delivered(&'a Delivery),
+}
+
+/// Where messages go for this workspace: the SMTP server, or the outbox when none is set.
+pub fn route(ws: &Workspace, dry_run: bool) -> Result<Route, RunError> {
+    let outbox = ws.path(&ws.config.paths.outbox);
+    if dry_run {
+        return Ok(Route::DryRun(outbox.join("dry-run")));
+    }
+    Ok(match (ws.config.delivery.mode, &ws.config.delivery.smtp) {
+        (DeliveryMode::Smtp, Some(smtp)) => {
+            Route::Smtp(deliver::transport::Smtp::new(smtp, &ws.root).map_err(DeliverError::from)?)
+        }
+        _ => Route::Outbox(outbox),
+    })
+}
+
+pub fn recipients(ws: &Workspace) -> Result<Vec<deliver::recipients::Recipient>, RunError> {
+    deliver::recipients::load(&ws.path(&ws.config.delivery.recipients))
+        .map_err(|e| RunError::Deliver(DeliverError::Recipients(e)))
+}
+
+/// The folder of a date's run records.
+pub fn runs_dir(ws: &Workspace, date: NaiveDate) -> PathBuf {
+    ws.path(&ws.config.paths.runs).join(date.to_string())
+}
+
+/// Delivers the reports already rendered for `date`.
+pub fn deliver_reports(
+    ws: &Workspace,
+    route: &Route,
+    recipients: &[deliver::recipients::Recipient],
+    options: &Options,
+    notices: &[String],
+    observe: &mut dyn FnMut(&Delivery),
+) -> Result<Vec<Delivery>, RunError> {
+    let from: lettre::message::Mailbox =
+        ws.config.delivery.from.parse().map_err(|_| DeliverError::From(ws.config.delivery.from.clone()))?;
+    let day_dir = ws.path(&ws.config.paths.reports).join(options.date.to_string());
+    let ledger = ws.path(&ws.config.paths.runs).join("deliveries.jsonl");
+    let request = deliver::Request {
+        day_dir: &day_dir,
+        date: options.date,
+        recipients,
+        from: &from,
+        notices,
+        resend: options.resend,
+        run_id: options.run_id,
+        started: options.started,
+        ledger: &ledger,
+    };
+    Ok(deliver::deliver(&request, route, observe)?)
+}
+
+/// Runs the whole day and returns its manifest (also written to `runs/<date>/`).
+pub fn daily(ws: &Workspace, options: &Options, progress: &mut dyn FnMut(Progress)) -> Manifest {
+    let mut m = Manifest::new("daily", options.run_id, &options.date.to_string(), &options.started.to_rfc3339());
+    let total = crate::clock::stopwatch();
+    let result = stages(ws, options, &mut m, progress);
+    m.durations_ms.insert("total", total.elapsed().as_millis());
+    let delivery_failed = m.deliveries.iter().any(|d| d.status.is_failure());
+    m.verdict = match &result {
+        Err(e) => e.verdict(),
+        Ok(()) if delivery_failed => Verdict::OutputFailure,
+        Ok(()) if !m.problems.is_empty() => Verdict::DataProblems,
+        Ok(()) => Verdict::Success,
+    };
+    if let Err(e) = result {
+        m.error = Some(super::error_chain(&e));
+    }
+    m.exit_status = m.verdict.exit_status();
+    if let Err(e) = m.write(&runs_dir(ws, options.date)) {
+        m.verdict = Verdict::OutputFailure;
+        m.exit_status = m.verdict.exit_status();
+        m.error.get_or_insert_with(|| format!("cannot write the run manifest: {e}"));
+    }
+    m
+}
+
+fn stages(
+    ws: &Workspace,
+    options: &Options,
+    m: &mut Manifest,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<(), RunError> {
+    const STAGES: usize = 4;
+    // Configuration problems stop the run before it touches anything.
+    let recipients = recipients(ws)?;
+    let route = route(ws, false)?;
+    let pipeline = ws.config.daily.pipeline.clone();
+    let date = options.date;
+
+    progress(Progress::Stage { name: "ingest", n: 1, of: STAGES });
+    let clock = crate::clock::stopwatch();
+    let removed = crate::atomic_file::remove_leftovers(&ws.path(&ws.config.paths.reports));
+    let report = ingest(ws, date, &[], options.threads)?;
+    m.durations_ms.insert("ingest", clock.elapsed().as_millis());
+    summarise_ingest(m, &report, removed);
+    tracing::info!(files = m.ingest.files_read, rows = m.ingest.rows_read, accepted = m.ingest.accepted, "ingested");
+    crate::failpoint::hit("ingested");
+    let warehouse = Warehouse::new(ws.path(&ws.config.paths.warehouse));
+    m.inputs = warehouse
+        .ledger()?
+        .into_iter()
+        .filter(|e| e.report_date == date.to_string() && e.status != "superseded")
+        .collect();
+
+    progress(Progress::Stage { name: "pipeline", n: 2, of: STAGES });
+    let clock = crate::clock::stopwatch();
+    let outcome = run_pipeline(ws, &pipeline, date)?;
+    m.durations_ms.insert("pipeline", clock.elapsed().as_millis());
+    for (_, rows, path) in &outcome.materialised {
+        m.outputs.push(manifest::output(&ws.root, path, Some(*rows)));
+    }
+    m.checks = outcome
+        .checks
+        .iter()
+        .map(|c| CheckRecord { step: c.step.clone(), check: c.check.clone(), failing_rows: c.failing_rows })
+        .collect();
+    tracing::info!(marts = outcome.materialised.len(), failed_checks = outcome.failed_checks().count(), "pipeline ran");
+    crate::failpoint::hit("pipeline.done");
+
+    progress(Progress::Stage { name: "reports", n: 3, of: STAGES });
+    let clock = crate::clock::stopwatch();
+    let written = render_reports(ws, &pipeline, date, options.threads)?;
+    m.durations_ms.insert("reports", clock.elapsed().as_millis());
+    for path in &written {
+        m.outputs.push(manifest::output(&ws.root, path, None));
+    }
+    tracing::info!(files = written.len(), "reports rendered");
+    crate::failpoint::hit("reports.done");
+
+    m.problems = super::problems::judge(&ws.config.daily, date, m, &outcome);
+    let blank = !m.inputs.iter().any(|i| i.status == "read");
+    progress(Progress::Stage { name: "deliver", n: 4, of: STAGES });
+    if blank {
+        m.problems.push(format!("没有收到{}的任何报送材料，报告未发送。", date.format("%Y年%-m月%-d日")));
+        return Ok(());
+    }
+    let clock = crate::clock::stopwatch();
+    let notices = m.problems.clone();
+    let deliveries = deliver_reports(ws, &route, &recipients, options, &notices, &mut |d| {
+        tracing::info!(recipient = %d.address, report = d.report.as_deref().unwrap_or_default(), status = ?d.status, error = d.error.as_deref().unwrap_or_default(), "delivery");
+        progress(Progress::Delivered(d));
+    });
+    m.durations_ms.insert("deliver", clock.elapsed().as_millis());
+    m.deliveries = deliveries?;
+    Ok(())
+}
+
+fn summarise_ingest(m: &mut Manifest, report: &super::IngestReport, mut removed: Vec<PathBuf>) {
+    let i = &mut m.ingest;
+    i.files_read = report.outcome.files.len();
+    i.files_already_ingested = report.already_ingested.len();
+    removed.extend(report.reconciled.iter().cloned());
+    i.leftovers_removed = removed;
+    for file in &report.outcome.files {
+        if let Some(error) = &file.error {
+            i.unreadable.push((file.path.clone(), error.to_string()));
+        }
+        for s in &file.sheets {
+            i.rows_read += s.counts.rows_read;
+            i.accepted += s.counts.accepted;
+            for (k, v) in &s.counts.rejected {
+                *i.rejected.entry(k.to_string()).or_default() += v;
+            }
+            for (k, v) in &s.counts.skipped {
+                *i.skipped.entry(k.to_string()).or_default() += v;
+            }
+        }
+    }
+}
