@@ -157,6 +157,7 @@ recipients = "recipients.toml"
 # host = "smtp.example.gov.cn"
 # port = 587
 # security = "starttls"      # plain | starttls | tls
+# ca_file = "secrets/office-ca.pem"   # the office network's own CA, if its server uses one
 # username_env = "WANGGE_SMTP_USER"
 # password_env = "WANGGE_SMTP_PASSWORD"   # or password_file = "secrets/smtp-password" (mode 0600)
 # retries = 3                # transient failures are tried again after 2 s, 4 s, 8 s

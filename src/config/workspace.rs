@@ -162,6 +162,9 @@ pub struct SmtpConfig {
     pub password_env: Option<String>,
     /// File holding the password (not world-readable).
     pub password_file: Option<PathBuf>,
+    /// PEM file of the certificate authority that signed the server's certificate (an office
+    /// network's own CA), trusted besides the public ones.
+    pub ca_file: Option<PathBuf>,
     /// Seconds to wait for the server before an attempt fails.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: f64,

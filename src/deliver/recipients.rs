@@ -231,6 +231,50 @@ mod tests {
     }
 
     #[test]
+    fn an_excel_roster_with_a_title_row_and_codes_typed_as_numbers() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("接收人名单.xlsx");
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        sheet.write_string(0, 0, "高新区日报接收人名单").unwrap();
+        for (c, h) in ["序号", "姓名", "电子邮箱", "接收范围", "格式"].iter().enumerate() {
+            sheet.write_string(1, c as u16, *h).unwrap();
+        }
+        sheet.write_number(2, 0, 1).unwrap();
+        sheet.write_string(2, 1, "王主任").unwrap();
+        sheet.write_string(2, 2, "wang@example.cn").unwrap();
+        sheet.write_string(2, 3, "全区").unwrap();
+        sheet.write_number(3, 0, 2).unwrap();
+        sheet.write_string(3, 1, "李站长").unwrap();
+        sheet.write_string(3, 2, "li@example.cn").unwrap();
+        sheet.write_number(3, 3, 130273101.0).unwrap();
+        sheet.write_string(3, 4, "Excel").unwrap();
+        sheet.write_string(4, 1, "赵").unwrap();
+        sheet.write_string(4, 2, "zhao at example").unwrap();
+        sheet.write_string(4, 3, "全区").unwrap();
+        book.save(&path).unwrap();
+        let errors = load(&path).unwrap_err();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].message.contains("row 5") && errors[0].message.contains("zhao at example"), "{}", errors[0]);
+        std::fs::write(&path, b"").unwrap();
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (c, h) in ["姓名", "邮箱", "范围", "格式"].iter().enumerate() {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        sheet.write_string(1, 0, "李站长").unwrap();
+        sheet.write_string(1, 1, "li@example.cn").unwrap();
+        sheet.write_number(1, 2, 130273101.0).unwrap();
+        sheet.write_string(1, 3, "Excel").unwrap();
+        book.save(&path).unwrap();
+        let list = load(&path).unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].scope, Scope::Code("130273101".into()));
+        assert_eq!(list[0].formats, vec![Format::Xlsx]);
+        assert_eq!(list[0].address.to_string(), "李站长 <li@example.cn>");
+    }
+
+    #[test]
     fn roster_formats_read_in_chinese() {
         assert_eq!(parse_formats("Excel、HTML"), vec![Format::Html, Format::Xlsx]);
         assert_eq!(parse_formats("表格"), vec![Format::Xlsx]);

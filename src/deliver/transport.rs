@@ -7,7 +7,7 @@ use std::time::Duration;
 use lettre::Transport as _;
 use lettre::transport::smtp::SmtpTransport;
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 
 use crate::config::workspace::{SmtpConfig, SmtpSecurity};
 
@@ -46,8 +46,16 @@ pub enum CredentialsError {
 impl Smtp {
     pub fn new(config: &SmtpConfig, workspace: &Path) -> Result<Smtp, CredentialsError> {
         let tls = |host: &str| {
-            TlsParameters::new(host.to_string())
-                .map_err(|e| CredentialsError::Tls { host: host.to_string(), reason: e.to_string() })
+            let fail = |reason: String| CredentialsError::Tls { host: host.to_string(), reason };
+            let mut builder = TlsParameters::builder(host.to_string());
+            if let Some(ca) = &config.ca_file {
+                let path = if ca.is_absolute() { ca.clone() } else { workspace.join(ca) };
+                let pem = std::fs::read(&path).map_err(|e| fail(format!("cannot read `{}`: {e}", path.display())))?;
+                let cert = Certificate::from_pem(&pem)
+                    .map_err(|e| fail(format!("`{}` is not a PEM certificate: {e}", path.display())))?;
+                builder = builder.add_root_certificate(cert);
+            }
+            builder.build().map_err(|e| fail(e.to_string()))
         };
         let builder = SmtpTransport::builder_dangerous(config.host.as_str()).port(config.port);
         let builder = match config.security {

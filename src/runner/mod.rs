@@ -231,9 +231,11 @@ pub fn ingest(
     }
     let prior = warehouse.prior_identities(&forms, &superseded)?;
     ingest::dedup::deduplicate(&mut outcome, &forms, &prior);
-    let written = warehouse.write(&outcome, &forms, &privacy, &run_date.to_string(), &superseded, &fingerprint)?;
+    // The 退回修改 workbooks before the warehouse: the ledger, written last, marks the files as
+    // done, so a run killed in between must not leave them without their returns.
     let reports = ws.path(&ws.config.paths.reports);
     let returns = crate::report::returns::write_all(&outcome, &inbox, &reports, &forms, &outcome.registry, &privacy)?;
+    let written = warehouse.write(&outcome, &forms, &privacy, &run_date.to_string(), &superseded, &fingerprint)?;
     Ok(IngestReport { outcome, already_ingested, reconciled, returns, written })
 }
 

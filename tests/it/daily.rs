@@ -55,6 +55,11 @@ impl Drop for SmtpServer {
 
 /// Points the workspace at an SMTP server on loopback, with quick retries.
 pub fn use_smtp(ws: &Path, port: u16) {
+    use_smtp_with(ws, port, "security = \"plain\"");
+}
+
+/// Like [`use_smtp`], with `settings` (TOML lines) for security and credentials.
+fn use_smtp_with(ws: &Path, port: u16, settings: &str) {
     let path = ws.join("wangge.toml");
     let mut config = std::fs::read_to_string(&path).unwrap();
     if let Some(start) = config.find("\n[delivery.smtp]\n") {
@@ -64,7 +69,7 @@ pub fn use_smtp(ws: &Path, port: u16) {
     let config = config.replace("mode = \"eml\"", "mode = \"smtp\"").replace(
         "\n[daily]",
         &format!(
-            "\n[delivery.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"plain\"\nretries = 2\nbackoff_seconds = 0.05\ntimeout_seconds = 5\n\n[daily]"
+            "\n[delivery.smtp]\nhost = \"127.0.0.1\"\nport = {port}\n{settings}\nretries = 2\nbackoff_seconds = 0.05\ntimeout_seconds = 5\n\n[daily]"
         ),
     );
     std::fs::write(&path, config).unwrap();
@@ -173,12 +178,17 @@ pub fn check_scopes(ws: &Path, messages: &[Value]) -> BTreeMap<(String, String),
     let mut got = BTreeMap::new();
     for m in messages {
         let to = m["to"].as_array().unwrap();
-        assert_eq!(to.len(), 1, "one recipient per message: {m}");
+        assert_eq!(to.len(), 1, "one recipient per message: {}", m["subject"]);
         let address = to[0].as_str().unwrap().to_string();
         let (scope, formats) = &who[&address];
         let report = report_of(ws, scope);
         let stem = report.rsplit('/').next().unwrap();
-        assert_eq!(m["report"].as_str(), Some(stem), "{address} (scope {scope}) got another unit's report: {m}");
+        assert_eq!(
+            m["report"].as_str(),
+            Some(stem),
+            "{address} (scope {scope}) got another unit's report: {}",
+            m["subject"]
+        );
         let subject = m["subject"].as_str().unwrap();
         assert!(subject.contains("2022年5月10日"), "subject without the date: {subject}");
         let unit = stem.split_once('-').unwrap().1;
@@ -264,7 +274,8 @@ fn daily_sends_each_recipient_its_scope_once_retries_and_sends_the_missed_next_t
     use_smtp(&ws, server.port);
     expect(&daily(&ws, &[]), 0);
     let resent = server.messages();
-    assert_eq!(resent.len(), 1, "{resent:?}");
+    let subjects: Vec<&Value> = resent.iter().map(|m| &m["subject"]).collect();
+    assert_eq!(resent.len(), 1, "{subjects:?}");
     assert_eq!(resent[0]["to"][0], "gone@gxq.example.cn");
     check_scopes(&ws, &resent);
 }
@@ -294,4 +305,66 @@ fn with_the_server_down_every_recipient_is_missed_and_the_next_run_sends_them_on
     assert!(got.values().all(|&n| n == 1));
     expect(&daily(&ws, &[]), 0);
     assert_eq!(server.messages().len(), got.len(), "a third run sends nothing");
+}
+
+#[test]
+fn starttls_with_a_login_and_tls_reach_a_server_certified_by_the_office_ca() {
+    let dir = scratch();
+    let certs = dir.path().join("certs");
+    let made =
+        Command::new("python3").arg(repo().join("tests/it/py/mail.py")).arg("certs").arg(&certs).output().unwrap();
+    assert!(made.status.success(), "{}", text(&made.stderr));
+    let (pem, key, ca) = (certs.join("server.pem"), certs.join("server.key"), certs.join("ca.pem"));
+    let (pem, key, ca) = (pem.to_str().unwrap(), key.to_str().unwrap(), ca.to_str().unwrap());
+    let ws = sample_copy(dir.path());
+    let daily_with_env = |env: &[(&str, &str)]| {
+        Command::new(env!("CARGO_BIN_EXE_wangge"))
+            .args(["--workspace", ws.to_str().unwrap(), "daily", "--date", DATE])
+            .env_remove("WANGGE_WORKSPACE")
+            .env_remove("WANGGE_SMTP_PASSWORD")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    };
+
+    // STARTTLS, required by the server, with a login whose password comes from the environment.
+    let server = SmtpServer::start(&dir.path().join("mail1"), &["--starttls", pem, key, "--auth", "wangge", "s3cret"]);
+    use_smtp_with(
+        &ws,
+        server.port,
+        &format!(
+            "security = \"starttls\"\nca_file = \"{ca}\"\nusername_env = \"WANGGE_SMTP_USER\"\npassword_env = \"WANGGE_SMTP_PASSWORD\""
+        ),
+    );
+    let missing = daily_with_env(&[("WANGGE_SMTP_USER", "wangge")]);
+    expect(&missing, 2);
+    assert!(text(&missing.stderr).contains("`WANGGE_SMTP_PASSWORD`"), "{}", text(&missing.stderr));
+    assert!(!ws.join("warehouse").exists(), "a configuration error does nothing");
+    expect(&daily_with_env(&[("WANGGE_SMTP_USER", "wangge"), ("WANGGE_SMTP_PASSWORD", "s3cret")]), 0);
+    let messages = server.messages();
+    assert_eq!(check_scopes(&ws, &messages).len(), recipients(&ws).len());
+    let sessions: Vec<(&Value, &Value)> = messages.iter().map(|m| (&m["tls"], &m["auth_user"])).collect();
+    assert!(messages.iter().all(|m| m["tls"] == true && m["auth_user"] == "wangge"), "{sessions:?}");
+    drop(server);
+
+    // TLS from the first byte, to a new server, so `deliver --resend` sends everything again.
+    // Without the office's CA the server's certificate is refused and nothing is sent.
+    let server = SmtpServer::start(&dir.path().join("mail2"), &["--tls", pem, key]);
+    use_smtp_with(&ws, server.port, "security = \"tls\"");
+    let out = Command::new(env!("CARGO_BIN_EXE_wangge"))
+        .args(["--workspace", ws.to_str().unwrap(), "deliver", "--date", DATE, "--resend"])
+        .output()
+        .unwrap();
+    expect(&out, 3);
+    assert!(text(&out.stderr).to_lowercase().contains("certificate"), "{}", text(&out.stderr));
+    assert!(server.messages().is_empty());
+    use_smtp_with(&ws, server.port, &format!("security = \"tls\"\nca_file = \"{ca}\""));
+    let out = Command::new(env!("CARGO_BIN_EXE_wangge"))
+        .args(["--workspace", ws.to_str().unwrap(), "deliver", "--date", DATE, "--resend"])
+        .output()
+        .unwrap();
+    expect(&out, 0);
+    let messages = server.messages();
+    assert_eq!(check_scopes(&ws, &messages).len(), recipients(&ws).len());
+    assert!(messages.iter().all(|m| m["tls"] == true));
 }

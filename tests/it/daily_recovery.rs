@@ -170,7 +170,7 @@ fn a_run_killed_at_any_point_is_completed_by_the_next_without_duplicates_or_doub
             let m = manifest(&ws);
             let open: Vec<&Value> =
                 m["deliveries"].as_array().unwrap().iter().filter(|d| d["status"] == "unconfirmed").collect();
-            assert_eq!(open.len(), 1, "{point}: {m}");
+            assert_eq!(open.len(), 1, "{point}: {}", m["deliveries"]);
             assert!(text(&next.stderr).contains("--resend-unconfirmed"), "{}", text(&next.stderr));
             expect(
                 &wangge(&["--workspace", ws.to_str().unwrap(), "deliver", "--date", DATE, "--resend-unconfirmed"]),

@@ -5,6 +5,11 @@
       stdout. Every message accepted is saved as DIR/<n>.eml and summarised as one line of
       DIR/messages.jsonl. --fail-first answers the first N messages with 451 (a transient
       error the client must retry); --reject answers RCPT TO ADDRESS with 550.
+      --starttls CERT KEY offers STARTTLS and requires it; --tls CERT KEY speaks TLS from the
+      first byte; --auth USER PASSWORD requires that login (over TLS only).
+  mail.py certs DIR
+      A test CA (DIR/ca.pem) and a server certificate for 127.0.0.1 signed by it
+      (DIR/server.pem, DIR/server.key), made with openssl.
   mail.py summarise FILE...
       The same summary for .eml files, as a JSON list.
 """
@@ -48,8 +53,28 @@ def summarise(raw: bytes, envelope_to=None) -> dict:
     }
 
 
-def serve(directory: str, fail_first: int, reject: set) -> None:
+def certs(directory: str) -> None:
+    import subprocess
+
+    os.makedirs(directory, exist_ok=True)
+
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, cwd=directory, capture_output=True)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "3650", "-subj", "/CN=wangge test CA")
+    run("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1")
+    with open(os.path.join(directory, "server.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n")
+    run("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+        "-out", "server.pem", "-days", "3650", "-extfile", "server.ext")
+
+
+def serve(directory: str, fail_first: int, reject: set, starttls=None, tls=None, auth=None) -> None:
+    import ssl
+
     from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
 
     os.makedirs(directory, exist_ok=True)
     lock = threading.Lock()
@@ -72,7 +97,12 @@ def serve(directory: str, fail_first: int, reject: set) -> None:
                 raw = envelope.original_content or envelope.content
                 with open(os.path.join(directory, f"{n:04}.eml"), "wb") as f:
                     f.write(raw)
-                line = json.dumps(summarise(raw, list(envelope.rcpt_tos)), ensure_ascii=False)
+                summary = summarise(raw, list(envelope.rcpt_tos))
+                # STARTTLS sets session.ssl; TLS from the first byte shows on the transport.
+                summary["tls"] = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
+                login = session.auth_data
+                summary["auth_user"] = login.login.decode() if isinstance(login, LoginPassword) else None
+                line = json.dumps(summary, ensure_ascii=False)
                 with open(os.path.join(directory, "messages.jsonl"), "a", encoding="utf-8") as f:
                     f.write(line + "\n")
             return "250 Message accepted for delivery"
@@ -84,7 +114,23 @@ def serve(directory: str, fail_first: int, reject: set) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    controller = Controller(Handler(), hostname="127.0.0.1", port=port, decode_data=False)
+    def context(pair):
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(pair[0], pair[1])
+        return ctx
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = isinstance(auth_data, LoginPassword) and (auth_data.login.decode(), auth_data.password.decode()) == auth
+        return AuthResult(success=ok, auth_data=auth_data if ok else None)
+
+    options = {}
+    if starttls:
+        options.update(tls_context=context(starttls), require_starttls=True)
+    if tls:
+        options.update(ssl_context=context(tls))
+    if auth:
+        options.update(authenticator=authenticator, auth_required=True, auth_require_tls=True)
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port, decode_data=False, **options)
     controller.start()
     print(port, flush=True)
     try:
@@ -100,7 +146,13 @@ def main() -> None:
         directory = args[0]
         fail_first = int(args[args.index("--fail-first") + 1]) if "--fail-first" in args else 0
         reject = {args[i + 1] for i, a in enumerate(args) if a == "--reject"}
-        serve(directory, fail_first, reject)
+
+        def pair(flag):
+            return tuple(args[args.index(flag) + 1 : args.index(flag) + 3]) if flag in args else None
+
+        serve(directory, fail_first, reject, pair("--starttls"), pair("--tls"), pair("--auth"))
+    elif sys.argv[1] == "certs":
+        certs(sys.argv[2])
     elif sys.argv[1] == "summarise":
         out = []
         for path in sys.argv[2:]:
