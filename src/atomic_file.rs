@@ -12,8 +12,16 @@ pub fn temporary_name(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp"))
 }
 
-/// Writes `bytes` to `path` atomically, creating the parent folders.
+/// Writes `bytes` to `path` atomically, creating the parent folders. A file that already
+/// holds exactly these bytes is left alone: outputs are deterministic, so a re-run rewrites
+/// little, and renaming over hundreds of files in one folder is what made it slow (profiled:
+/// the kernel's directory lock and inode reuse checks).
 pub fn write(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if std::fs::metadata(path).is_ok_and(|m| m.len() == bytes.len() as u64)
+        && std::fs::read(path).is_ok_and(|old| old == bytes)
+    {
+        return Ok(());
+    }
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }

@@ -297,6 +297,11 @@ fn with_the_server_down_every_recipient_is_missed_and_the_next_run_sends_them_on
     assert!(deliveries[1]["error"].as_str().unwrap().starts_with("not tried"), "{}", deliveries[1]);
     assert!(text(&out.stderr).contains("missed"), "{}", text(&out.stderr));
 
+    // A dry run writes what would be sent and records nothing.
+    expect(&wangge(&["--workspace", ws.to_str().unwrap(), "deliver", "--date", DATE, "--dry-run"]), 0);
+    let dry = bytes_under(&ws.join("outbox/dry-run").join(DATE));
+    assert_eq!(dry.len(), recipients(&ws).len(), "{:?}", dry.keys().collect::<Vec<_>>());
+
     let server = SmtpServer::start(&dir.path().join("mail"), &[]);
     use_smtp(&ws, server.port);
     expect(&daily(&ws, &[]), 0);
@@ -367,4 +372,28 @@ fn starttls_with_a_login_and_tls_reach_a_server_certified_by_the_office_ca() {
     let messages = server.messages();
     assert_eq!(check_scopes(&ws, &messages).len(), recipients(&ws).len());
     assert!(messages.iter().all(|m| m["tls"] == true));
+}
+
+#[test]
+fn thresholds_make_data_problems_exit_1_with_a_notice_and_a_day_without_submissions_sends_nothing() {
+    let dir = scratch();
+    let ws = sample_copy(dir.path());
+    let config = std::fs::read_to_string(ws.join("wangge.toml")).unwrap();
+    std::fs::write(ws.join("wangge.toml"), config.replace("max_reject_share = 0.05", "max_reject_share = 0.001"))
+        .unwrap();
+    let out = daily(&ws, &[]);
+    expect(&out, 1);
+    let m = manifest(&ws);
+    let share = m["reject_share"].as_f64().unwrap();
+    assert!(share > 0.001 && share < 0.05, "{share}");
+    let problems = m["problems"].as_array().unwrap();
+    assert!(problems.iter().any(|p| p.as_str().unwrap().starts_with("拒收偏多")), "{problems:?}");
+    assert!(text(&out.stderr).contains("data problem: 拒收偏多"), "{}", text(&out.stderr));
+    assert_eq!(m["deliveries"].as_array().unwrap().len(), recipients(&ws).len(), "still delivered, with the notice");
+
+    // A date nobody reported on: reports are rendered but nothing is sent.
+    let blank = wangge(&["--workspace", ws.to_str().unwrap(), "daily", "--date", "2022-06-01"]);
+    expect(&blank, 1);
+    assert!(text(&blank.stderr).contains("没有收到2022年6月1日的任何报送材料"), "{}", text(&blank.stderr));
+    assert!(!ws.join("outbox/2022-06-01").exists(), "a blank day sends nothing");
 }
