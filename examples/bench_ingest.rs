@@ -200,10 +200,11 @@ Targets (issue 3): at most 1.0× the plain read and under 100 MiB peak for the 2
         row("one returnee sheet, 200,000 × 16 (+ registry)", big_ingest, big_plain),
     );
     print!("{report}");
-    // Keep the pipeline section that `bench_pipeline` writes.
+    // The file's introduction once; then only this section, keeping the others' figures.
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md");
-    let existing = std::fs::read_to_string(&path).unwrap_or_default();
-    let pipeline = existing.find("## Daily pipeline").map(|at| existing[at..].to_string()).unwrap_or_default();
-    let report = if pipeline.is_empty() { report } else { format!("{report}\n{pipeline}") };
-    std::fs::write(path, report).unwrap();
+    let (intro, section) = report.split_at(report.find("## Ingest").expect("the section heading"));
+    if !std::fs::read_to_string(&path).unwrap_or_default().starts_with("# Benchmarks") {
+        std::fs::write(&path, intro).unwrap();
+    }
+    common::write_section("## Ingest", section);
 }

@@ -126,19 +126,5 @@ Best of three, each in a fresh process; DuckDB's time excludes Python's start-up
 | input | wangge (DataFusion) | peak | DuckDB | peak | ratio |\n|---|---|---|---|---|---|\n{}\n",
         rows.join("\n")
     );
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md");
-    let existing = std::fs::read_to_string(&path).unwrap_or_default();
-    // Replace this section only; keep the sections before and after it.
-    let (before, after) = match existing.find("## Daily pipeline") {
-        Some(at) => {
-            let rest = &existing[at + 1..];
-            (
-                existing[..at].to_string(),
-                rest.find("\n## ").map(|e| existing[at + 1 + e + 1..].to_string()).unwrap_or_default(),
-            )
-        }
-        None => (existing.clone(), String::new()),
-    };
-    let after = if after.is_empty() { String::new() } else { format!("\n{after}") };
-    std::fs::write(&path, format!("{}\n\n{section}{after}", before.trim_end())).unwrap();
+    common::write_section("## Daily pipeline", &section);
 }

@@ -11,3 +11,22 @@ pub fn peak_rss_mib() -> f64 {
         .unwrap_or(0.0)
         / 1024.0
 }
+
+/// Replaces the section headed `heading` (`## …`) of BENCHMARKS.md with `section`, in place,
+/// keeping the others (a new section goes last), so each benchmark rewrites only its figures.
+pub fn write_section(heading: &str, section: &str) {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("BENCHMARKS.md");
+    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    let (before, after) = match existing.find(heading) {
+        Some(at) => {
+            let rest = &existing[at + 1..];
+            (
+                existing[..at].to_string(),
+                rest.find("\n## ").map(|e| existing[at + 1 + e + 1..].to_string()).unwrap_or_default(),
+            )
+        }
+        None => (existing.clone(), String::new()),
+    };
+    let after = if after.is_empty() { String::new() } else { format!("\n{after}") };
+    std::fs::write(&path, format!("{}\n\n{section}{after}", before.trim_end())).unwrap();
+}
