@@ -332,21 +332,34 @@ fn report_snapshots_and_libreoffice_opens_the_workbooks() {
     assert!(returns > 0, "the day's 退回修改 workbooks");
     assert_eq!(text(&out.stdout).trim(), format!("{} 0", 789 + returns), "reports and 退回修改 workbooks opened");
 
-    // LibreOffice (headless) converts each picked workbook without an error.
+    // LibreOffice (headless) converts, in one process, the district and every town workbook,
+    // one grid workbook of each of the 40 communities (the layouts differ with their data: empty
+    // lists, long lists) and every 退回修改 workbook, each to a PDF (print setup included).
+    let mut chosen: Vec<PathBuf> = files(&day.join("district"), "xlsx");
+    chosen.extend(files(&day.join("town"), "xlsx"));
+    let mut communities = std::collections::BTreeSet::new();
+    for grid in files(&day.join("grid"), "xlsx") {
+        let code = grid.file_name().unwrap().to_string_lossy()[..12].to_string();
+        if communities.insert(code) {
+            chosen.push(grid);
+        }
+    }
+    assert_eq!(communities.len(), 40);
+    chosen.extend(files(&day.join("returns"), "xlsx"));
     let out_dir = dir.path().join("pdf");
-    for (_, stem) in &picks {
-        let out = Command::new("soffice")
-            .arg("--headless")
-            .arg(format!("-env:UserInstallation=file://{}/lo-profile", dir.path().display()))
-            .args(["--convert-to", "pdf", "--outdir"])
-            .arg(&out_dir)
-            .arg(stem.with_extension("xlsx"))
-            .output()
-            .expect("LibreOffice (installed by .ci/run)");
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let pdf = out_dir.join(stem.with_extension("pdf").file_name().unwrap());
-        let bytes =
-            std::fs::read(&pdf).unwrap_or_else(|_| panic!("no PDF for {}: {}", stem.display(), text(&out.stderr)));
+    let out = Command::new("soffice")
+        .arg("--headless")
+        .arg(format!("-env:UserInstallation=file://{}/lo-profile", dir.path().display()))
+        .args(["--convert-to", "pdf", "--outdir"])
+        .arg(&out_dir)
+        .args(&chosen)
+        .output()
+        .expect("LibreOffice (installed by .ci/run)");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for workbook in &chosen {
+        let pdf = out_dir.join(workbook.with_extension("pdf").file_name().unwrap());
+        let bytes = std::fs::read(&pdf)
+            .unwrap_or_else(|_| panic!("no PDF for {}: {}", workbook.display(), text(&out.stderr)));
         assert!(bytes.starts_with(b"%PDF") && bytes.len() > 2000, "{}", pdf.display());
     }
 }
