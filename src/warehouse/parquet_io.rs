@@ -1,5 +1,8 @@
-//! Writing and reading Parquet files: zstd, written under a temporary name and renamed into
-//! place so that a reader never sees half a file.
+//! Writing and reading Parquet files, written under a temporary name and renamed into place so
+//! that a reader never sees half a file. Large files are compressed with zstd; small ones (most
+//! files: one community's sheet of a day, a day's mart) are not, because reading thousands of
+//! them spent its time creating a zstd context per column chunk, not reading data (profiled:
+//! context setup and its allocations were a third of a 30-day pipeline run).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -22,14 +25,22 @@ fn pq(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> WarehouseErr
     move |source| WarehouseError::Parquet { path: path.to_path_buf(), source }
 }
 
+/// Files with fewer rows than this are written uncompressed (see the module comment).
+const COMPRESS_FROM_ROWS: usize = 5_000;
+
 /// Writes a batch to `path` atomically (temporary name in the same folder, then rename).
 pub fn write(path: &Path, schema: Arc<Schema>, batch: &RecordBatch) -> Result<(), WarehouseError> {
     let dir = path.parent().expect("warehouse files live in a folder");
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let tmp: PathBuf = crate::atomic_file::temporary_name(path);
     let file = File::create(&tmp).map_err(io(&tmp))?;
+    let compression = if batch.num_rows() < COMPRESS_FROM_ROWS {
+        Compression::UNCOMPRESSED
+    } else {
+        Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level"))
+    };
     let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_compression(compression)
         .set_created_by(format!("wangge {}", env!("CARGO_PKG_VERSION")))
         .build();
     let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(pq(&tmp))?;
