@@ -46,7 +46,8 @@ pub fn run(workspace: &Path, args: DeliverArgs) -> CommandResult {
         run_id: &run_id,
         started,
     };
-    let deliveries = daily::deliver_reports(&ws, &route, &recipients, &options, &[], &mut |d| {
+    let notices = daily::latest_problems(&ws, date);
+    let deliveries = daily::deliver_reports(&ws, &route, &recipients, &options, &notices, &mut |d| {
         let what = d.report.as_deref().unwrap_or(&d.scope);
         match (&d.status, &d.eml) {
             (_, Some(eml)) => eprintln!("{} <{}> {what}: `{}`", d.recipient, d.address, eml.display()),

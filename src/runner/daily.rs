@@ -56,6 +56,23 @@ pub fn runs_dir(ws: &Workspace, date: NaiveDate) -> PathBuf {
     ws.path(&ws.config.paths.runs).join(date.to_string())
 }
 
+/// The data problems the latest `daily` run of `date` found (its manifest), so that messages
+/// sent later by `wangge deliver` carry the same notice; none if there was no such run.
+pub fn latest_problems(ws: &Workspace, date: NaiveDate) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(runs_dir(ws, date)) else { return Vec::new() };
+    let mut manifests: Vec<PathBuf> =
+        entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "json")).collect();
+    // Run ids start with the start time, so the newest sorts last.
+    manifests.sort();
+    manifests
+        .iter()
+        .rev()
+        .filter_map(|p| serde_json::from_slice::<serde_json::Value>(&std::fs::read(p).ok()?).ok())
+        .find(|m| m["command"] == "daily")
+        .and_then(|m| serde_json::from_value(m["problems"].clone()).ok())
+        .unwrap_or_default()
+}
+
 /// Delivers the reports already rendered for `date`.
 pub fn deliver_reports(
     ws: &Workspace,

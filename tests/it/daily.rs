@@ -154,6 +154,24 @@ pub fn bytes_under(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
+/// `.eml` files under `dir`, summarised by `py/mail.py`.
+pub fn eml_summaries(dir: &Path) -> BTreeMap<PathBuf, Value> {
+    let files: Vec<PathBuf> =
+        bytes_under(dir).into_keys().filter(|p| p.extension().is_some_and(|e| e == "eml")).collect();
+    if files.is_empty() {
+        return BTreeMap::new();
+    }
+    let out = Command::new("python3")
+        .arg(repo().join("tests/it/py/mail.py"))
+        .arg("summarise")
+        .args(files.iter().map(|f| dir.join(f)))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    files.into_iter().zip(list).collect()
+}
+
 /// Rows per warehouse table for the day's data, as analysts would count them.
 pub fn table_counts(ws: &Path) -> String {
     let out = wangge(&[
@@ -390,6 +408,11 @@ fn thresholds_make_data_problems_exit_1_with_a_notice_and_a_day_without_submissi
     assert!(problems.iter().any(|p| p.as_str().unwrap().starts_with("拒收偏多")), "{problems:?}");
     assert!(text(&out.stderr).contains("data problem: 拒收偏多"), "{}", text(&out.stderr));
     assert_eq!(m["deliveries"].as_array().unwrap().len(), recipients(&ws).len(), "still delivered, with the notice");
+    // Messages sent later by `deliver` carry the day's notice too (from the run's manifest).
+    expect(&wangge(&["--workspace", ws.to_str().unwrap(), "deliver", "--date", DATE, "--dry-run"]), 0);
+    let dry = eml_summaries(&ws.join("outbox/dry-run").join(DATE));
+    assert_eq!(dry.len(), recipients(&ws).len());
+    assert!(dry.values().all(|m| m["subject"].as_str().unwrap().ends_with("（数据不全）")));
 
     // A date nobody reported on: reports are rendered but nothing is sent.
     let blank = wangge(&["--workspace", ws.to_str().unwrap(), "daily", "--date", "2022-06-01"]);

@@ -2,36 +2,19 @@
 //! with a late file (更正 only to those whose reports changed), against a second concurrent
 //! run, and killed with SIGKILL at several points.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{repo, scratch, text, wangge};
+use crate::common::{scratch, text, wangge};
 use crate::daily::{
-    DATE, SmtpServer, bytes_under, check_scopes, daily, expect, manifest, recipients, table_counts, use_smtp,
+    DATE, SmtpServer, bytes_under, check_scopes, daily, eml_summaries, expect, manifest, recipients, table_counts,
+    use_smtp,
 };
 use crate::warehouse::sample_copy;
-
-/// `.eml` files under `dir`, summarised by `py/mail.py`.
-fn eml_summaries(dir: &Path) -> BTreeMap<PathBuf, Value> {
-    let files: Vec<PathBuf> =
-        bytes_under(dir).into_keys().filter(|p| p.extension().is_some_and(|e| e == "eml")).collect();
-    if files.is_empty() {
-        return BTreeMap::new();
-    }
-    let out = Command::new("python3")
-        .arg(repo().join("tests/it/py/mail.py"))
-        .arg("summarise")
-        .args(files.iter().map(|f| dir.join(f)))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    files.into_iter().zip(list).collect()
-}
 
 #[test]
 fn daily_on_the_sample_writes_eml_per_recipient_and_a_late_file_sends_corrections_only_where_reports_changed() {

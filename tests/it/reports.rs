@@ -358,8 +358,8 @@ fn report_snapshots_and_libreoffice_opens_the_workbooks() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     for workbook in &chosen {
         let pdf = out_dir.join(workbook.with_extension("pdf").file_name().unwrap());
-        let bytes = std::fs::read(&pdf)
-            .unwrap_or_else(|_| panic!("no PDF for {}: {}", workbook.display(), text(&out.stderr)));
+        let bytes =
+            std::fs::read(&pdf).unwrap_or_else(|_| panic!("no PDF for {}: {}", workbook.display(), text(&out.stderr)));
         assert!(bytes.starts_with(b"%PDF") && bytes.len() > 2000, "{}", pdf.display());
     }
 }
