@@ -128,6 +128,13 @@ fn print_account(ws: &Workspace, m: &Manifest, manifest_path: &Path) {
         }
         eprintln!("Deliveries: {}", parts.join(", "));
     }
+    let blank = m.problems.iter().any(|p| p.starts_with("没有收到"));
+    if m.deliveries.is_empty() && m.error.is_none() && !blank {
+        eprintln!(
+            "warning: `{}` lists no recipients; nothing was delivered",
+            ws.path(&ws.config.delivery.recipients).display()
+        );
+    }
     for d in &missed {
         eprintln!(
             "  missed: {} <{}> {}: {}",

@@ -144,6 +144,9 @@ fn stages(
     let report = ingest(ws, date, &[], options.threads)?;
     m.durations_ms.insert("ingest", clock.elapsed().as_millis());
     summarise_ingest(m, &report, removed);
+    for (path, error) in &m.ingest.unreadable {
+        tracing::warn!(file = %path, %error, "unreadable file");
+    }
     tracing::info!(files = m.ingest.files_read, rows = m.ingest.rows_read, accepted = m.ingest.accepted, "ingested");
     crate::failpoint::hit("ingested");
     let warehouse = Warehouse::new(ws.path(&ws.config.paths.warehouse));
