@@ -167,3 +167,52 @@ fn a_run_killed_at_any_point_is_completed_by_the_next_without_duplicates_or_doub
         }
     }
 }
+
+#[test]
+fn a_run_killed_from_outside_at_any_moment_is_completed_by_the_next() {
+    // SIGKILL from outside after a delay, wherever the run happens to be (reading, writing
+    // Parquet, running SQL, rendering, sending); the failpoint test above covers named points.
+    let dir = scratch();
+    let reference = sample_copy(&dir.path().join("reference"));
+    expect(&daily(&reference, &[]), 0);
+    let want_counts = table_counts(&reference);
+    let want_reports = bytes_under(&reference.join("reports"));
+    let pairs = recipients(&reference).len();
+    for delay_ms in [300u64, 1200, 2500, 3800] {
+        let case = dir.path().join(format!("after-{delay_ms}ms"));
+        let ws = sample_copy(&case);
+        let server = SmtpServer::start(&case.join("mail"), &[]);
+        use_smtp(&ws, server.port);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wangge"))
+            .args(["--workspace", ws.to_str().unwrap(), "daily", "--date", DATE])
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL; a run that already ended is left as it is
+        child.wait().unwrap();
+        let next = daily(&ws, &[]);
+        let m = manifest(&ws);
+        let unconfirmed: Vec<String> = m["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|d| d["status"] == "unconfirmed")
+            .map(|d| d["address"].as_str().unwrap().to_string())
+            .collect();
+        // Only a kill in the middle of a send can leave a message unconfirmed (exit 3).
+        expect(&next, if unconfirmed.is_empty() { 0 } else { 3 });
+        assert_eq!(table_counts(&ws), want_counts, "{delay_ms} ms: warehouse rows differ");
+        assert!(bytes_under(&ws.join("reports")) == want_reports, "{delay_ms} ms: reports differ");
+        let leftovers: Vec<PathBuf> = ["warehouse", "reports", "outbox", "runs"]
+            .iter()
+            .flat_map(|d| bytes_under(&ws.join(d)).into_keys())
+            .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{delay_ms} ms: {leftovers:?}");
+        let got = check_scopes(&ws, &server.messages());
+        assert!(got.values().all(|&n| n == 1), "{delay_ms} ms: a message was sent twice: {got:?}");
+        let covered: BTreeSet<String> = got.keys().map(|(a, _)| a.clone()).chain(unconfirmed.iter().cloned()).collect();
+        assert_eq!(covered.len(), pairs, "{delay_ms} ms: every recipient was sent to or is listed as unconfirmed");
+    }
+}
