@@ -2,7 +2,7 @@
 //! with a late file (更正 only to those whose reports changed), against a second concurrent
 //! run, and killed with SIGKILL at several points.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Command;
@@ -112,16 +112,44 @@ fn a_second_run_is_refused_while_the_first_holds_the_lock() {
     expect(&daily(&ws, &[]), 0);
 }
 
+/// What an uninterrupted run of the sample produces: rows per table, report bytes, and how
+/// many recipients there are.
+struct Uninterrupted {
+    counts: String,
+    reports: BTreeMap<PathBuf, Vec<u8>>,
+    recipients: usize,
+}
+
+impl Uninterrupted {
+    fn run(dir: &std::path::Path) -> Uninterrupted {
+        let reference = sample_copy(dir);
+        expect(&daily(&reference, &[]), 0);
+        Uninterrupted {
+            counts: table_counts(&reference),
+            reports: bytes_under(&reference.join("reports")),
+            recipients: recipients(&reference).len(),
+        }
+    }
+
+    /// The state a run after a kill must leave: the same rows and report bytes, no temporary
+    /// file anywhere.
+    fn assert_reached_by(&self, ws: &std::path::Path, case: &str) {
+        assert_eq!(table_counts(ws), self.counts, "{case}: warehouse rows differ from an uninterrupted run");
+        assert!(bytes_under(&ws.join("reports")) == self.reports, "{case}: reports differ from an uninterrupted run");
+        let leftovers: Vec<PathBuf> = ["warehouse", "reports", "outbox", "runs"]
+            .iter()
+            .flat_map(|d| bytes_under(&ws.join(d)).into_keys())
+            .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{case}: half-written files left: {leftovers:?}");
+    }
+}
+
 #[test]
 fn a_run_killed_at_any_point_is_completed_by_the_next_without_duplicates_or_double_sends() {
-    // What a run that was never interrupted produces.
     let dir = scratch();
-    let reference = sample_copy(&dir.path().join("reference"));
-    expect(&daily(&reference, &[]), 0);
-    let want_counts = table_counts(&reference);
-    let want_reports = bytes_under(&reference.join("reports"));
-    let pairs = recipients(&reference).len();
-
+    let want = Uninterrupted::run(&dir.path().join("reference"));
+    let pairs = want.recipients;
     for point in ["warehouse.file@7", "ingested", "reports.file@300", "delivery.recorded@3", "delivery.sending@2"] {
         let case = dir.path().join(point.replace(['@', '.'], "-"));
         let ws = sample_copy(&case);
@@ -136,14 +164,7 @@ fn a_run_killed_at_any_point_is_completed_by_the_next_without_duplicates_or_doub
         let next = daily(&ws, &[]);
         let unconfirmed = point.starts_with("delivery.sending");
         expect(&next, if unconfirmed { 3 } else { 0 });
-        assert_eq!(table_counts(&ws), want_counts, "{point}: warehouse rows differ from an uninterrupted run");
-        let leftovers: Vec<PathBuf> = ["warehouse", "reports", "outbox", "runs"]
-            .iter()
-            .flat_map(|d| bytes_under(&ws.join(d)).into_keys())
-            .filter(|p| p.to_string_lossy().ends_with(".tmp"))
-            .collect();
-        assert!(leftovers.is_empty(), "{point}: half-written files left: {leftovers:?}");
-        assert!(bytes_under(&ws.join("reports")) == want_reports, "{point}: reports differ from an uninterrupted run");
+        want.assert_reached_by(&ws, point);
         let got = check_scopes(&ws, &server.messages());
         assert!(got.values().all(|&n| n == 1), "{point}: a message was sent twice: {got:?}");
         if unconfirmed {
@@ -173,11 +194,8 @@ fn a_run_killed_from_outside_at_any_moment_is_completed_by_the_next() {
     // SIGKILL from outside after a delay, wherever the run happens to be (reading, writing
     // Parquet, running SQL, rendering, sending); the failpoint test above covers named points.
     let dir = scratch();
-    let reference = sample_copy(&dir.path().join("reference"));
-    expect(&daily(&reference, &[]), 0);
-    let want_counts = table_counts(&reference);
-    let want_reports = bytes_under(&reference.join("reports"));
-    let pairs = recipients(&reference).len();
+    let want = Uninterrupted::run(&dir.path().join("reference"));
+    let pairs = want.recipients;
     for delay_ms in [300u64, 1200, 2500, 3800] {
         let case = dir.path().join(format!("after-{delay_ms}ms"));
         let ws = sample_copy(&case);
@@ -202,14 +220,7 @@ fn a_run_killed_from_outside_at_any_moment_is_completed_by_the_next() {
             .collect();
         // Only a kill in the middle of a send can leave a message unconfirmed (exit 3).
         expect(&next, if unconfirmed.is_empty() { 0 } else { 3 });
-        assert_eq!(table_counts(&ws), want_counts, "{delay_ms} ms: warehouse rows differ");
-        assert!(bytes_under(&ws.join("reports")) == want_reports, "{delay_ms} ms: reports differ");
-        let leftovers: Vec<PathBuf> = ["warehouse", "reports", "outbox", "runs"]
-            .iter()
-            .flat_map(|d| bytes_under(&ws.join(d)).into_keys())
-            .filter(|p| p.to_string_lossy().ends_with(".tmp"))
-            .collect();
-        assert!(leftovers.is_empty(), "{delay_ms} ms: {leftovers:?}");
+        want.assert_reached_by(&ws, &format!("killed after {delay_ms} ms"));
         let got = check_scopes(&ws, &server.messages());
         assert!(got.values().all(|&n| n == 1), "{delay_ms} ms: a message was sent twice: {got:?}");
         let covered: BTreeSet<String> = got.keys().map(|(a, _)| a.clone()).chain(unconfirmed.iter().cloned()).collect();
