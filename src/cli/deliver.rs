@@ -34,7 +34,7 @@ pub fn run(workspace: &Path, args: DeliverArgs) -> CommandResult {
     let ws = Workspace::load(workspace).map_err(|e| Failure::usage(RunError::Config(e)))?;
     let started = crate::clock::now();
     let date = args.date.unwrap_or_else(|| started.date_naive());
-    let run_id = format!("{}-{}", started.format("%Y%m%dT%H%M%S"), std::process::id());
+    let run_id = daily::run_id(started);
     let _lock = lock::acquire(&ws.path(&ws.config.paths.runs), &format!("`wangge deliver --date {date}`"))
         .map_err(|e| Failure::run(e.into()))?;
     let recipients = daily::recipients(&ws).map_err(Failure::run)?;

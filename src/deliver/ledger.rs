@@ -64,6 +64,8 @@ pub struct History {
 pub struct Ledger {
     path: PathBuf,
     history: HashMap<(String, String, String), History>,
+    /// The file ends in a line cut short by a crash: the next record starts on a fresh line.
+    torn: bool,
 }
 
 impl Ledger {
@@ -86,7 +88,8 @@ impl Ledger {
                 h.delivered = Some((record.sha256, record.message_id));
             }
         }
-        Ok(Ledger { path: path.to_path_buf(), history })
+        let torn = !text.is_empty() && !text.ends_with('\n');
+        Ok(Ledger { path: path.to_path_buf(), history, torn })
     }
 
     pub fn history(&self, date: &str, address: &str, report: &str) -> History {
@@ -102,11 +105,12 @@ impl Ledger {
         let mut line = serde_json::to_string(record).map_err(std::io::Error::other)?;
         line.push('\n');
         // A line cut short by a crash would glue onto the next record; start on a fresh line.
-        if file.metadata()?.len() > 0 && !ends_with_newline(&self.path)? {
+        if self.torn {
             line.insert(0, '\n');
         }
         file.write_all(line.as_bytes())?;
         file.sync_data()?;
+        self.torn = false;
         let h = self.history.entry((record.date.clone(), record.address.clone(), record.report.clone())).or_default();
         h.last = Some(record.event);
         if matches!(record.event, Event::Sent | Event::Written) {
@@ -114,15 +118,6 @@ impl Ledger {
         }
         Ok(())
     }
-}
-
-fn ends_with_newline(path: &Path) -> std::io::Result<bool> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = std::fs::File::open(path)?;
-    file.seek(SeekFrom::End(-1))?;
-    let mut last = [0u8; 1];
-    file.read_exact(&mut last)?;
-    Ok(last[0] == b'\n')
 }
 
 #[cfg(test)]

@@ -59,15 +59,12 @@ fn notice_html(notices: &[String]) -> String {
     if notices.is_empty() {
         return String::new();
     }
-    let items: String = notices.iter().map(|n| format!("<p style=\"margin:4px 0\">{}</p>", escape(n))).collect();
+    let items: String =
+        notices.iter().map(|n| format!("<p style=\"margin:4px 0\">{}</p>", crate::report::escape_html(n))).collect();
     format!(
         "<div style=\"border:2px solid #c0392b;background:#fdecea;color:#7b241c;padding:8px 12px;margin:8px 0;\
          font-size:14px\">{items}</div>"
     )
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 /// Puts `insert` right after the page's `<body…>` tag (or first, if there is none).

@@ -5,6 +5,8 @@
 pub mod daily;
 pub mod definition;
 mod html;
+
+pub use html::escape as escape_html;
 pub mod returns;
 pub mod table;
 mod view;

@@ -51,6 +51,11 @@ pub fn recipients(ws: &Workspace) -> Result<Vec<deliver::recipients::Recipient>,
         .map_err(|e| RunError::Deliver(DeliverError::Recipients(e)))
 }
 
+/// A run's id: its start time, then the process id (sorts by start time).
+pub fn run_id(started: DateTime<FixedOffset>) -> String {
+    format!("{}-{}", started.format("%Y%m%dT%H%M%S"), std::process::id())
+}
+
 /// The folder of a date's run records.
 pub fn runs_dir(ws: &Workspace, date: NaiveDate) -> PathBuf {
     ws.path(&ws.config.paths.runs).join(date.to_string())

@@ -182,7 +182,6 @@ impl Manifest {
 
 /// The sha256 of a file, for the outputs list.
 pub fn output(root: &Path, path: &Path, rows: Option<usize>) -> Output {
-    use sha2::{Digest, Sha256};
-    let sha256 = std::fs::read(path).map(|b| crate::ingest::hex(&Sha256::digest(&b))).unwrap_or_default();
+    let sha256 = super::sha256_of(path).unwrap_or_default();
     Output { path: path.strip_prefix(root).unwrap_or(path).to_string_lossy().into_owned(), sha256, rows }
 }

@@ -158,7 +158,7 @@ fn forms_fingerprint(ws: &Workspace) -> String {
     ingest::hex(&hasher.finalize())
 }
 
-fn sha256_of(path: &Path) -> Option<String> {
+pub(crate) fn sha256_of(path: &Path) -> Option<String> {
     std::fs::read(path).ok().map(|bytes| ingest::hex(&Sha256::digest(&bytes)))
 }
 
