@@ -91,6 +91,10 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
             }
         }
     }
+    let streamed = report.outcome.files.iter().filter(|f| f.streamed && f.error.is_none()).count();
+    if streamed > 0 {
+        eprintln!("Read {streamed} large workbook(s) as a stream of rows ([ingest] stream_from_mib)");
+    }
     if !report.already_ingested.is_empty() {
         eprintln!("Skipped {} file(s) already ingested (same content)", report.already_ingested.len());
     }

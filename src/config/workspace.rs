@@ -25,6 +25,24 @@ pub struct WorkspaceConfig {
     pub delivery: DeliveryConfig,
     #[serde(default)]
     pub daily: DailyConfig,
+    #[serde(default)]
+    pub ingest: IngestConfig,
+}
+
+/// How files are read.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IngestConfig {
+    /// Workbooks (.xlsx/.xlsm) with a worksheet of at least this many MiB of XML are read as a
+    /// stream of rows, never whole in memory (16 MiB is about 30,000 rows of 16 columns).
+    /// Other formats are always read whole.
+    pub stream_from_mib: f64,
+}
+
+impl Default for IngestConfig {
+    fn default() -> Self {
+        IngestConfig { stream_from_mib: crate::ingest::stream::STREAM_FROM_BYTES as f64 / (1 << 20) as f64 }
+    }
 }
 
 /// The unattended daily job (`wangge daily`): what it runs, and when the data is bad enough
@@ -288,6 +306,11 @@ impl Workspace {
     /// Resolves a configured path against the workspace folder.
     pub fn path(&self, configured: &Path) -> PathBuf {
         if configured.is_absolute() { configured.to_path_buf() } else { self.root.join(configured) }
+    }
+
+    /// `[ingest] stream_from_mib` in bytes.
+    pub fn stream_from_bytes(&self) -> u64 {
+        (self.config.ingest.stream_from_mib.max(0.0) * (1 << 20) as f64) as u64
     }
 
     pub fn inbox(&self) -> PathBuf {

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use super::read::RawSheet;
+use super::read::{Merge, RawSheet};
 use crate::config::forms::FormConfig;
 use crate::normalize::header;
 use crate::normalize::value::Cell;
@@ -13,20 +13,22 @@ use crate::normalize::value::Cell;
 /// How many rows from the top are searched for a header.
 pub const HEADER_SCAN_ROWS: usize = 20;
 
-/// A sheet's cells with merged ranges filled from their top-left cell.
-pub struct Filled<'a> {
-    sheet: &'a RawSheet,
+/// A sheet's merged ranges as lookups: which cell each covered position shows, and how wide
+/// each row is once merged cells are counted. Built once per sheet.
+#[derive(Debug, Clone, Default)]
+pub struct Merged {
     /// Covered position → its range's top-left position.
     covered: HashMap<(usize, usize), (usize, usize)>,
     /// Row → width including merged cells that reach past its last value.
     merged_width: HashMap<usize, usize>,
+    /// Top-left row of a range → the last row the range covers.
+    anchors: HashMap<usize, usize>,
 }
 
-impl<'a> Filled<'a> {
-    pub fn new(sheet: &'a RawSheet) -> Filled<'a> {
-        let mut covered = HashMap::new();
-        let mut merged_width: HashMap<usize, usize> = HashMap::new();
-        for m in &sheet.merged {
+impl Merged {
+    pub fn new(merges: &[Merge]) -> Merged {
+        let mut merged = Merged::default();
+        for m in merges {
             // Guard against absurd ranges (a whole-column merge) blowing up the map.
             if (m.last_row - m.first_row + 1) * (m.last_col - m.first_col + 1) > 100_000 {
                 continue;
@@ -34,29 +36,79 @@ impl<'a> Filled<'a> {
             for r in m.first_row..=m.last_row {
                 for c in m.first_col..=m.last_col {
                     if (r, c) != (m.first_row, m.first_col) {
-                        covered.insert((r, c), (m.first_row, m.first_col));
+                        merged.covered.insert((r, c), (m.first_row, m.first_col));
                     }
-                    let w = merged_width.entry(r).or_default();
+                    let w = merged.merged_width.entry(r).or_default();
                     *w = (*w).max(c + 1);
                 }
             }
+            if m.last_row > m.first_row {
+                let last = merged.anchors.entry(m.first_row).or_default();
+                *last = (*last).max(m.last_row);
+            }
         }
-        Filled { sheet, covered, merged_width }
+        merged
+    }
+
+    /// Rows whose cells show in later rows through a merged range, with the last row each
+    /// reaches: a reader that passes rows on in pieces keeps these.
+    pub fn anchors(&self) -> &HashMap<usize, usize> {
+        &self.anchors
+    }
+}
+
+/// A sheet's cells with merged ranges filled from their top-left cell: the whole sheet, or a
+/// window of consecutive rows (with the earlier rows that merged ranges reach down from).
+pub struct Filled<'a> {
+    rows: &'a [Vec<Cell>],
+    /// The sheet row of `rows[0]`.
+    offset: usize,
+    /// Rows before the window that merged ranges reach into it from.
+    anchors: Option<&'a HashMap<usize, Vec<Cell>>>,
+    merged: std::borrow::Cow<'a, Merged>,
+}
+
+impl<'a> Filled<'a> {
+    pub fn new(sheet: &'a RawSheet) -> Filled<'a> {
+        Filled {
+            rows: &sheet.rows,
+            offset: 0,
+            anchors: None,
+            merged: std::borrow::Cow::Owned(Merged::new(&sheet.merged)),
+        }
+    }
+
+    /// Rows `offset..offset + rows.len()` of a sheet whose merges are `merged`.
+    pub fn window(
+        rows: &'a [Vec<Cell>],
+        offset: usize,
+        anchors: &'a HashMap<usize, Vec<Cell>>,
+        merged: &'a Merged,
+    ) -> Filled<'a> {
+        Filled { rows, offset, anchors: Some(anchors), merged: std::borrow::Cow::Borrowed(merged) }
+    }
+
+    fn row(&self, row: usize) -> Option<&'a Vec<Cell>> {
+        match row.checked_sub(self.offset).and_then(|r| self.rows.get(r)) {
+            Some(cells) => Some(cells),
+            None => self.anchors.and_then(|a| a.get(&row)),
+        }
     }
 
     pub fn get(&self, row: usize, col: usize) -> &'a Cell {
-        let (r, c) = self.covered.get(&(row, col)).copied().unwrap_or((row, col));
-        self.sheet.rows.get(r).and_then(|cells| cells.get(c)).unwrap_or(&Cell::Empty)
+        let (r, c) = self.merged.covered.get(&(row, col)).copied().unwrap_or((row, col));
+        self.row(r).and_then(|cells| cells.get(c)).unwrap_or(&Cell::Empty)
     }
 
     /// Number of columns in the row (merged cells to its right included).
     pub fn width(&self, row: usize) -> usize {
-        let own = self.sheet.rows.get(row).map_or(0, Vec::len);
-        own.max(self.merged_width.get(&row).copied().unwrap_or(0))
+        let own = self.row(row).map_or(0, Vec::len);
+        own.max(self.merged.merged_width.get(&row).copied().unwrap_or(0))
     }
 
+    /// One past the last row.
     pub fn height(&self) -> usize {
-        self.sheet.rows.len()
+        self.offset + self.rows.len()
     }
 
     pub fn label(&self, row: usize, col: usize) -> String {

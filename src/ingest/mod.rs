@@ -12,6 +12,7 @@ pub mod dedup;
 pub mod layout;
 pub mod read;
 pub mod rows;
+pub mod stream;
 mod xlsb;
 mod xlsx_merges;
 
@@ -41,6 +42,9 @@ pub struct IngestRequest<'a> {
     pub threads: usize,
     /// The workspace's pseudonymisation key: identities are stored keyed, never in clear.
     pub key: &'a [u8],
+    /// Workbooks with a worksheet of at least this many bytes of XML are streamed (see
+    /// `stream`); `stream::STREAM_FROM_BYTES` unless testing.
+    pub stream_from_bytes: u64,
 }
 
 /// What became of a sheet.
@@ -152,6 +156,28 @@ pub struct SheetResult {
     pub rejects: Vec<Reject>,
     pub warnings: Vec<Warning>,
     pub skips: Vec<(usize, SkipReason)>,
+    /// The data rows still to read, for a sheet of a streamed workbook (see `stream`).
+    pub pending: Option<stream::Pending>,
+}
+
+impl SheetResult {
+    /// Counts and keeps a run of validated rows; returns its accepted records.
+    fn absorb(&mut self, part: RowsOutcome) -> Vec<(usize, Record)> {
+        for (row, reason) in part.skips {
+            *self.counts.skipped.entry(reason.code()).or_default() += 1;
+            self.skips.push((row, reason));
+        }
+        for reject in part.rejects {
+            *self.counts.rejected.entry(reject.reason).or_default() += 1;
+            self.rejects.push(reject);
+        }
+        for warning in part.warnings {
+            *self.counts.warnings.entry(warning.code).or_default() += 1;
+            self.warnings.push(warning);
+        }
+        self.counts.accepted += part.records.len() as u64;
+        part.records
+    }
 }
 
 /// One file's outcome.
@@ -164,6 +190,8 @@ pub struct FileResult {
     pub kind: Option<FileKind>,
     /// Why the file could not be read at all.
     pub error: Option<String>,
+    /// Whether it was a large workbook read as a stream of rows (see `stream`).
+    pub streamed: bool,
     pub sheets: Vec<SheetResult>,
 }
 
@@ -178,11 +206,13 @@ struct Loaded {
     sha256: String,
     bytes: u64,
     read: Result<(FileKind, Vec<RawSheet>), String>,
+    /// A large workbook, open: only the head of each sheet is in `read`.
+    streamed: Option<stream::Workbook>,
 }
 
 /// Ingests the files of a request.
 pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
-    let mut loaded = read_all(request.inbox, &request.files, request.threads);
+    let mut loaded = read_all(request.inbox, &request.files, request.threads, request.stream_from_bytes);
     loaded.sort_by(|a, b| a.path.cmp(&b.path));
 
     // Recognise every sheet first; the order of validation depends on the forms found.
@@ -229,7 +259,7 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
         let (f, s, found) = &sheets[i];
         let file = &loaded[*f];
         let raw = &file.read.as_ref().expect("only read files have sheets").1[*s];
-        ((*f, *s), process_sheet(&file.path, raw, *s, found.as_ref(), &request, registry))
+        ((*f, *s), process_sheet(&file.path, raw, *s, found.as_ref(), file.streamed.as_ref(), &request, registry))
     };
     for i in registry_sheets {
         let (key, result) = process(i, &registry);
@@ -270,13 +300,14 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
             // Moved out, not cloned: a sheet's records can be hundreds of thousands of rows.
             let keys: Vec<(usize, usize)> = results.range((f, 0)..(f + 1, 0)).map(|(k, _)| *k).collect();
             let sheets = keys.iter().filter_map(|k| results.remove(k)).collect();
-            FileResult { path: file.path, sha256: file.sha256, bytes: file.bytes, kind, error, sheets }
+            let streamed = file.streamed.is_some();
+            FileResult { path: file.path, sha256: file.sha256, bytes: file.bytes, kind, error, streamed, sheets }
         })
         .collect();
     IngestOutcome { files, registry }
 }
 
-fn read_all(inbox: &Path, files: &[PathBuf], threads: usize) -> Vec<Loaded> {
+fn read_all(inbox: &Path, files: &[PathBuf], threads: usize, stream_from_bytes: u64) -> Vec<Loaded> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let out = std::sync::Mutex::new(Vec::with_capacity(files.len()));
     std::thread::scope(|scope| {
@@ -285,7 +316,7 @@ fn read_all(inbox: &Path, files: &[PathBuf], threads: usize) -> Vec<Loaded> {
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(path) = files.get(i) else { break };
-                    let loaded = load(inbox, path);
+                    let loaded = load(inbox, path, stream_from_bytes);
                     out.lock().expect("no reader panics while holding the lock").push(loaded);
                 }
             });
@@ -294,19 +325,41 @@ fn read_all(inbox: &Path, files: &[PathBuf], threads: usize) -> Vec<Loaded> {
     out.into_inner().expect("readers finished")
 }
 
-fn load(inbox: &Path, path: &Path) -> Loaded {
+fn load(inbox: &Path, path: &Path, stream_from_bytes: u64) -> Loaded {
     let relative = path.strip_prefix(inbox).unwrap_or(path).to_string_lossy().replace('\\', "/");
+    if stream::is_large(path, stream_from_bytes) {
+        if let Some(loaded) = load_large(&relative, path) {
+            return loaded;
+        }
+    }
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
-            return Loaded { path: relative, sha256: String::new(), bytes: 0, read: Err(format!("cannot open: {e}")) };
+            let read = Err(format!("cannot open: {e}"));
+            return Loaded { path: relative, sha256: String::new(), bytes: 0, read, streamed: None };
         }
     };
     let sha256 = hex(&Sha256::digest(&bytes));
     let size = bytes.len() as u64;
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_string();
     let read = read::read(bytes, &extension).map_err(|e| e.to_string());
-    Loaded { path: relative, sha256, bytes: size, read }
+    Loaded { path: relative, sha256, bytes: size, read, streamed: None }
+}
+
+/// A large workbook: hashed from its file and only the head of each sheet read (see `stream`).
+fn load_large(relative: &str, path: &Path) -> Option<Loaded> {
+    let mut file = std::io::BufReader::new(std::fs::File::open(path).ok()?);
+    let mut hasher = Sha256::new();
+    let size = std::io::copy(&mut file, &mut hasher).ok()?;
+    let sha256 = hex(&hasher.finalize());
+    let path_string = relative.to_string();
+    Some(match read::guarded(|| stream::read_head(path)) {
+        Ok((sheets, workbook)) => {
+            let read = Ok((FileKind::Package, sheets));
+            Loaded { path: path_string, sha256, bytes: size, read, streamed: Some(workbook) }
+        }
+        Err(e) => Loaded { path: path_string, sha256, bytes: size, read: Err(e.to_string()), streamed: None },
+    })
 }
 
 /// HMAC-SHA256 of `text` under `key`, in hex: how identities and person keys are stored.
@@ -347,6 +400,7 @@ fn process_sheet(
     raw: &RawSheet,
     index: usize,
     found: Option<&Result<layout::Layout, layout::NoForm>>,
+    streamed: Option<&stream::Workbook>,
     request: &IngestRequest<'_>,
     registry: &Registry,
 ) -> SheetResult {
@@ -382,6 +436,7 @@ fn process_sheet(
         rejects: Vec::new(),
         warnings: Vec::new(),
         skips: Vec::new(),
+        pending: None,
     };
     let layout = match (raw.visibility, found) {
         (Visibility::Hidden | Visibility::VeryHidden, _) => {
@@ -435,6 +490,33 @@ fn process_sheet(
         skip(&mut result, row, SkipReason::Header);
     }
     let first_data = layout.header_rows.last().expect("header") + 1;
+    if let Some(workbook) = streamed {
+        let pending = stream::Pending {
+            workbook: workbook.clone(),
+            layout: layout.clone(),
+            merges: raw.merged.clone(),
+            head: raw.rows[..first_data.min(raw.rows.len())].to_vec(),
+            first_data,
+        };
+        if form.form != "grids" {
+            // Read when the walk in processing order reaches the sheet (see `dedup`).
+            result.pending = Some(pending);
+            return result;
+        }
+        // The registry is needed whole before any other sheet is validated: read it now.
+        let streamed = stream::validate_rows(&pending, &raw.name, form, &ctx, request.key, request.threads, |part| {
+            let records = result.absorb(part);
+            result.records.extend(records);
+            Ok::<(), std::convert::Infallible>(())
+        });
+        match streamed {
+            Ok(Ok(height)) => result.counts.rows_read = height as u64,
+            Ok(Err(never)) => match never {},
+            Err(e) => result.status = SheetStatus::Unrecognised { closest: None, missing: vec![e.to_string()] },
+        }
+        result.skips.sort_by_key(|(row, _)| *row);
+        return result;
+    }
     let height = filled.height();
     // Rows are independent once the registry and context are known: a big sheet's rows are
     // validated in chunks on every worker thread, then put back in row order.
@@ -456,19 +538,8 @@ fn process_sheet(
         })
     };
     for part in parts {
-        for (row, reason) in part.skips {
-            skip(&mut result, row - 1, reason);
-        }
-        for reject in part.rejects {
-            *result.counts.rejected.entry(reject.reason).or_default() += 1;
-            result.rejects.push(reject);
-        }
-        for warning in part.warnings {
-            *result.counts.warnings.entry(warning.code).or_default() += 1;
-            result.warnings.push(warning);
-        }
-        result.counts.accepted += part.records.len() as u64;
-        result.records.extend(part.records);
+        let records = result.absorb(part);
+        result.records.extend(records);
     }
     result.skips.sort_by_key(|(row, _)| *row);
     result.counts.rows_read = filled.height() as u64;
@@ -501,6 +572,7 @@ impl RowsJob<'_> {
         let (filled, layout, form) = (self.filled, self.layout, self.form);
         let mut out = RowsOutcome::default();
         let keyer = Keyer::new(self.key);
+        let mut memo = rows::Memo::default();
         let header_of = |column: usize| {
             layout.columns.iter().find(|(c, _, _)| *c == column).map(|(_, _, h)| h.clone()).unwrap_or_default()
         };
@@ -509,7 +581,7 @@ impl RowsJob<'_> {
                 out.skips.push((row + 1, reason));
                 continue;
             }
-            match rows::validate(filled, row, layout, form, self.ctx) {
+            match rows::validate(filled, row, layout, form, self.ctx, &mut memo) {
                 Err(issue) => out.rejects.push(Reject {
                     row: row + 1,
                     column: issue.column,

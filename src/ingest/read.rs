@@ -143,7 +143,7 @@ pub fn read(bytes: Vec<u8>, extension: &str) -> Result<(FileKind, Vec<RawSheet>)
     Ok((kind, sheets))
 }
 
-fn guarded<T>(f: impl FnOnce() -> Result<T, ReadError>) -> Result<T, ReadError> {
+pub(super) fn guarded<T>(f: impl FnOnce() -> Result<T, ReadError>) -> Result<T, ReadError> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(result) => result,
         Err(payload) => {
@@ -221,18 +221,7 @@ fn xlsx_rows(xlsx: &mut calamine::Xlsx<Cursor<Vec<u8>>>, name: &str) -> Result<V
     let mut rows: Vec<Vec<Cell>> = Vec::new();
     let (mut height, mut width) = (0u64, 0u64);
     while let Some(cell) = reader.next_cell().map_err(corrupt)? {
-        let value = match cell.get_value() {
-            DataRef::Empty => continue,
-            DataRef::SharedString(s) => Cell::Text((*s).to_string()),
-            DataRef::String(s) => Cell::Text(s.clone()),
-            DataRef::Float(f) => Cell::Number(*f),
-            DataRef::Int(i) => Cell::Number(*i as f64),
-            DataRef::Bool(b) => Cell::Bool(*b),
-            DataRef::DateTime(dt) => to_cell(&Data::DateTime(*dt)),
-            DataRef::DateTimeIso(s) => to_cell(&Data::DateTimeIso(s.clone())),
-            DataRef::DurationIso(s) => Cell::Text(s.clone()),
-            DataRef::Error(e) => Cell::Error(e.to_string()),
-        };
+        let Some(value) = cell_of(cell.get_value()) else { continue };
         let (r, c) = (cell.get_position().0 as usize, cell.get_position().1 as usize);
         height = height.max(r as u64 + 1);
         width = width.max(c as u64 + 1);
@@ -257,6 +246,22 @@ fn xlsx_rows(xlsx: &mut calamine::Xlsx<Cursor<Vec<u8>>>, name: &str) -> Result<V
         rows.pop();
     }
     Ok(rows)
+}
+
+/// A cell from calamine's streaming reader; `None` for an empty one.
+pub(super) fn cell_of(value: &DataRef<'_>) -> Option<Cell> {
+    Some(match value {
+        DataRef::Empty => return None,
+        DataRef::SharedString(s) => Cell::Text((*s).to_string()),
+        DataRef::String(s) => Cell::Text(s.clone()),
+        DataRef::Float(f) => Cell::Number(*f),
+        DataRef::Int(i) => Cell::Number(*i as f64),
+        DataRef::Bool(b) => Cell::Bool(*b),
+        DataRef::DateTime(dt) => to_cell(&Data::DateTime(*dt)),
+        DataRef::DateTimeIso(s) => to_cell(&Data::DateTimeIso(s.clone())),
+        DataRef::DurationIso(s) => Cell::Text(s.clone()),
+        DataRef::Error(e) => Cell::Error(e.to_string()),
+    })
 }
 
 /// The cells of a sheet read into a `Range` (xls, xlsb, ods).

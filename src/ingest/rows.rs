@@ -6,9 +6,9 @@ use chrono::{NaiveDate, NaiveDateTime};
 use super::layout::{Filled, Layout};
 use crate::config::forms::{FieldType, FormConfig, OnInvalid};
 use crate::normalize::citizen_id::CitizenId;
-use crate::normalize::grid::{Registry, ResolvedGrid};
+use crate::normalize::grid::{GridError, Registry, ResolvedGrid};
+use crate::normalize::text;
 use crate::normalize::value::{self, Cell, ValueError};
-use crate::normalize::{header, text};
 
 /// Why a row is not data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -148,7 +148,7 @@ pub fn classify(filled: &Filled<'_>, row: usize, layout: &Layout) -> Option<Skip
             let cleaned = text::clean_str(t);
             !cleaned.is_empty()
                 && (cleaned == as_written.as_str()
-                    || (cleaned.len() <= 2 * normalized.len() + 8 && header::normalize(&cleaned) == *normalized))
+                    || (cleaned.len() <= 2 * normalized.len() + 8 && text::compacts_to(&cleaned, normalized)))
         })
         .count();
     if same >= 2 && same * 2 >= layout.columns.len() {
@@ -165,6 +165,52 @@ fn is_data_like(filled: &Filled<'_>, row: usize, layout: &Layout) -> bool {
     values.len() >= 3
 }
 
+/// What validating earlier rows of a sheet already worked out: a sheet names the same few grids
+/// and communities on thousands of rows, and resolving a name searches the registry.
+#[derive(Default)]
+pub struct Memo {
+    grids: std::collections::HashMap<(String, Option<String>, Option<String>), Result<ResolvedGrid, GridError>>,
+    communities: std::collections::HashMap<String, Option<String>>,
+}
+
+impl Memo {
+    /// Entries kept before the memo starts again, so that a sheet of all-different names
+    /// cannot grow it without bound.
+    const LIMIT: usize = 4096;
+
+    fn grid(
+        &mut self,
+        registry: &Registry,
+        raw: &str,
+        community: Option<&str>,
+        town: Option<&str>,
+    ) -> Result<ResolvedGrid, GridError> {
+        let key = (raw.to_string(), community.map(str::to_string), town.map(str::to_string));
+        if let Some(known) = self.grids.get(&key) {
+            return known.clone();
+        }
+        if self.grids.len() >= Self::LIMIT {
+            self.grids.clear();
+        }
+        let resolved = registry.resolve(raw, community, town);
+        self.grids.insert(key, resolved.clone());
+        resolved
+    }
+
+    fn community(&mut self, registry: &Registry, name: &str) -> Option<String> {
+        if let Some(known) = self.communities.get(name) {
+            return known.clone();
+        }
+        if self.communities.len() >= Self::LIMIT {
+            self.communities.clear();
+        }
+        let named = registry.communities_named(name);
+        let code = (named.len() == 1).then(|| named[0].code.clone());
+        self.communities.insert(name.to_string(), code.clone());
+        code
+    }
+}
+
 /// Validates a data row: every field in declared order; the first rejecting problem wins.
 pub fn validate(
     filled: &Filled<'_>,
@@ -172,6 +218,7 @@ pub fn validate(
     layout: &Layout,
     form: &FormConfig,
     ctx: &RowContext<'_>,
+    memo: &mut Memo,
 ) -> Result<Record, Issue> {
     let mut values = vec![Value::Null; form.fields.len()];
     let mut warnings = Vec::new();
@@ -182,10 +229,8 @@ pub fn validate(
         column_of(i).map(|c| filled.get(row, c))
     };
     let community_cell = cell_of("community");
-    let row_community: Option<String> = community_cell.map(|c| c.text()).filter(|t| !t.is_empty()).and_then(|t| {
-        let named = ctx.registry.communities_named(&t);
-        (named.len() == 1).then(|| named[0].code.clone())
-    });
+    let row_community: Option<String> =
+        community_cell.map(|c| c.text()).filter(|t| !t.is_empty()).and_then(|t| memo.community(ctx.registry, &t));
     let row_town: Option<String> = cell_of("town").map(|c| c.text()).filter(|t| !t.is_empty());
     // Rows that name their community in a column but leave it empty have no community: the
     // file's community is only the context of files that belong to one community.
@@ -194,18 +239,18 @@ pub fn validate(
     for (i, field) in form.fields.iter().enumerate() {
         let Some(col) = column_of(i) else { continue };
         let cell = filled.get(row, col);
-        // Most cells are text: borrow it rather than copy it for every field of every row.
-        let raw_text = match cell {
+        // Most cells are text: borrow it rather than copy it. Other cells (dates, numbers) are
+        // spelled out only for a message, not for every field of every row.
+        let raw = || match cell {
             Cell::Text(t) => std::borrow::Cow::Borrowed(t.as_str()),
             other => std::borrow::Cow::Owned(other.display()),
         };
-        let raw: &str = &raw_text;
         let issue = |reason: &'static str, message: String| Issue {
             field: i,
             column: col,
             reason,
             message,
-            raw: raw.to_string(),
+            raw: raw().into_owned(),
         };
         if cell.is_blank() {
             if field.required {
@@ -215,26 +260,26 @@ pub fn validate(
         }
         let result: Result<Value, (&'static str, String)> = match field.kind {
             FieldType::Text | FieldType::Code => {
-                Ok(Value::Text(if field.kind == FieldType::Code { text::compact(&raw) } else { cell.text() }))
+                Ok(Value::Text(if field.kind == FieldType::Code { text::compact(&raw()) } else { cell.text() }))
             }
             FieldType::Integer => {
-                value::integer(cell).map(Value::Int).map_err(|e| (e.reason(), e.message(&field.label, raw)))
+                value::integer(cell).map(Value::Int).map_err(|e| (e.reason(), e.message(&field.label, &raw())))
             }
             FieldType::Boolean => {
-                value::boolean(cell).map(Value::Bool).map_err(|e| (e.reason(), e.message(&field.label, raw)))
+                value::boolean(cell).map(Value::Bool).map_err(|e| (e.reason(), e.message(&field.label, &raw())))
             }
             FieldType::Gender => value::gender(cell)
                 .map(|g| Value::Text(g.into()))
-                .map_err(|e| (e.reason(), e.message(&field.label, raw))),
+                .map_err(|e| (e.reason(), e.message(&field.label, &raw()))),
             FieldType::Date => value::date(cell, ctx.run_date)
                 .map(|d| Value::Date(d.date))
-                .map_err(|e| (e.reason(), e.message(&field.label, raw))),
+                .map_err(|e| (e.reason(), e.message(&field.label, &raw()))),
             FieldType::Datetime => value::date(cell, ctx.run_date)
                 .map(|d| Value::DateTime(d.datetime()))
-                .map_err(|e| (e.reason(), e.message(&field.label, raw))),
+                .map_err(|e| (e.reason(), e.message(&field.label, &raw()))),
             FieldType::CitizenId => value::citizen_id(cell, ctx.run_date)
                 .map(|id| Value::Id(Box::new(id)))
-                .map_err(|e| (e.reason(), e.message(&field.label, raw))),
+                .map_err(|e| (e.reason(), e.message(&field.label, &raw()))),
             FieldType::Phone => {
                 let phones = value::phones(cell);
                 if phones.invalid.is_empty() {
@@ -242,17 +287,16 @@ pub fn validate(
                 } else {
                     let e = ValueError::InvalidPhone(phones.invalid.clone());
                     if phones.valid.is_empty() || field.on_invalid == OnInvalid::Reject {
-                        Err((e.reason(), e.message(&field.label, raw)))
+                        Err((e.reason(), e.message(&field.label, &raw())))
                     } else {
                         // Keep the valid numbers and warn about the rest.
-                        warnings.push(issue(e.reason(), e.message(&field.label, raw)));
+                        warnings.push(issue(e.reason(), e.message(&field.label, &raw())));
                         Ok(Value::Phones(phones.valid))
                     }
                 }
             }
-            FieldType::Grid => ctx
-                .registry
-                .resolve(&raw, community, row_town.as_deref())
+            FieldType::Grid => memo
+                .grid(ctx.registry, &raw(), community, row_town.as_deref())
                 .map(|g| Value::Grid(Box::new(g)))
                 .map_err(|e| (e.reason(), e.to_string())),
             FieldType::Enum => {
@@ -260,7 +304,7 @@ pub fn validate(
                 match map {
                     Some(map) => value::enumeration(cell, map.iter())
                         .map(Value::Text)
-                        .map_err(|e| (e.reason(), e.message(&field.label, raw))),
+                        .map_err(|e| (e.reason(), e.message(&field.label, &raw()))),
                     None => Ok(Value::Text(cell.text())),
                 }
             }

@@ -6,7 +6,7 @@
 //! costs a fraction of that, and runs on its own thread while the cells are read.
 
 use std::collections::HashMap;
-use std::io::{Cursor, Read};
+use std::io::{Cursor, Read, Seek};
 use std::sync::LazyLock;
 
 use regex::Regex;
@@ -22,7 +22,12 @@ static MERGE_REF: LazyLock<Regex> =
 /// Merged ranges by sheet name; `None` if the package cannot be understood (the cell reader
 /// reports that), an empty list for a sheet without merges.
 pub fn by_sheet(bytes: &[u8]) -> Option<HashMap<String, Vec<Merge>>> {
-    let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).ok()?;
+    by_sheet_of(Cursor::new(bytes))
+}
+
+/// `by_sheet` of a package read from anywhere (a large workbook is read from its file).
+pub fn by_sheet_of<R: Read + Seek>(package: R) -> Option<HashMap<String, Vec<Merge>>> {
+    let mut zip = zip::ZipArchive::new(package).ok()?;
     let workbook = entry_text(&mut zip, "xl/workbook.xml")?;
     let rels = entry_text(&mut zip, "xl/_rels/workbook.xml.rels")?;
     let targets: HashMap<String, String> = RELATIONSHIP
@@ -51,7 +56,7 @@ pub fn by_sheet(bytes: &[u8]) -> Option<HashMap<String, Vec<Merge>>> {
     Some(out)
 }
 
-fn entry_text(zip: &mut zip::ZipArchive<Cursor<&[u8]>>, name: &str) -> Option<String> {
+fn entry_text<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, name: &str) -> Option<String> {
     let mut text = String::new();
     zip.by_name(name).ok()?.read_to_string(&mut text).ok()?;
     Some(text)
@@ -59,7 +64,7 @@ fn entry_text(zip: &mut zip::ZipArchive<Cursor<&[u8]>>, name: &str) -> Option<St
 
 /// The sheet XML from its `mergeCells` element to the end (empty if it has none), read in
 /// chunks so the whole sheet is never held in memory.
-fn merge_cells_tail(zip: &mut zip::ZipArchive<Cursor<&[u8]>>, path: &str) -> Option<String> {
+fn merge_cells_tail<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, path: &str) -> Option<String> {
     const NEEDLE: &[u8] = b"mergeCells";
     let mut entry = zip.by_name(path).ok()?;
     let mut chunk = vec![0u8; 256 * 1024];

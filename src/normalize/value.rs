@@ -29,6 +29,14 @@ impl Cell {
         }
     }
 
+    /// `display`, borrowed when the cell is text (nearly always): it runs on every cell.
+    pub fn as_text(&self) -> std::borrow::Cow<'_, str> {
+        match self {
+            Cell::Text(s) => std::borrow::Cow::Borrowed(s),
+            other => std::borrow::Cow::Owned(other.display()),
+        }
+    }
+
     /// The cell as text, as a user would read it.
     pub fn display(&self) -> String {
         match self {
@@ -119,7 +127,7 @@ pub fn date(cell: &Cell, run_date: NaiveDate) -> Result<date::ParsedDate, ValueE
             Ok(date::ParsedDate { date: t.date(), time, inferred_year: false })
         }
         Cell::Number(n) => date::parse_serial(*n).ok_or(ValueError::InvalidDate),
-        other => date::parse_text(&other.display(), run_date).ok_or(ValueError::InvalidDate),
+        other => date::parse_text(&other.as_text(), run_date).ok_or(ValueError::InvalidDate),
     }
 }
 
@@ -127,7 +135,7 @@ pub fn date(cell: &Cell, run_date: NaiveDate) -> Result<date::ParsedDate, ValueE
 pub fn phones(cell: &Cell) -> phone::Phones {
     match cell {
         Cell::Number(n) => phone::from_number(*n),
-        other => phone::parse(&other.display()),
+        other => phone::parse(&other.as_text()),
     }
 }
 
@@ -136,7 +144,7 @@ pub fn integer(cell: &Cell) -> Result<i64, ValueError> {
     match cell {
         Cell::Number(n) if n.fract() == 0.0 => Ok(*n as i64),
         other => {
-            let t = text::compact(&other.display());
+            let t = text::compact_cow(&other.as_text()).into_owned();
             let digits = t.trim_end_matches(['人', '户', '个', '名', '次', '天', '小', '时']);
             digits.parse().map_err(|_| ValueError::InvalidInteger)
         }
@@ -145,7 +153,7 @@ pub fn integer(cell: &Cell) -> Result<i64, ValueError> {
 
 /// 男/女 from the usual spellings.
 pub fn gender(cell: &Cell) -> Result<&'static str, ValueError> {
-    match text::compact(&cell.display()).as_str() {
+    match text::compact_cow(&cell.as_text()).as_ref() {
         "男" | "男性" | "1" | "M" | "m" => Ok("男"),
         "女" | "女性" | "2" | "F" | "f" => Ok("女"),
         _ => Err(ValueError::UnknownValue { allowed: vec!["男".into(), "女".into()] }),
@@ -157,7 +165,7 @@ pub fn boolean(cell: &Cell) -> Result<bool, ValueError> {
     if let Cell::Bool(b) = cell {
         return Ok(*b);
     }
-    match text::compact(&cell.display()).to_uppercase().as_str() {
+    match text::compact_cow(&cell.as_text()).to_uppercase().as_str() {
         "是" | "√" | "✓" | "有" | "1" | "Y" | "YES" | "TRUE" => Ok(true),
         "否" | "×" | "✗" | "X" | "无" | "0" | "N" | "NO" | "FALSE" => Ok(false),
         _ => Err(ValueError::UnknownValue { allowed: vec!["是".into(), "否".into()] }),
@@ -169,9 +177,10 @@ pub fn enumeration<'a>(
     cell: &Cell,
     map: impl IntoIterator<Item = (&'a String, &'a Vec<String>)> + Clone,
 ) -> Result<String, ValueError> {
-    let t = text::compact(&cell.display());
+    let shown = cell.as_text();
+    let t = text::compact_cow(&shown);
     for (canonical, spellings) in map.clone() {
-        if *canonical == t || spellings.iter().any(|s| text::compact(s) == t) {
+        if canonical.as_str() == t || spellings.iter().any(|s| text::compact_cow(s) == t) {
             return Ok(canonical.clone());
         }
     }

@@ -213,6 +213,7 @@ pub fn ingest(
         registry,
         threads,
         key: &privacy.key,
+        stream_from_bytes: ws.stream_from_bytes(),
     });
     // Duplicates are judged against the warehouse too, except against the files this run
     // corrects.
@@ -230,12 +231,21 @@ pub fn ingest(
         }
     }
     let prior = warehouse.prior_identities(&forms, &superseded)?;
-    ingest::dedup::deduplicate(&mut outcome, &forms, &prior);
+    // Duplicates are judged in processing order; large sheets are read now, their rows judged
+    // and written as they come.
+    let registry = std::mem::take(&mut outcome.registry);
+    let streaming =
+        ingest::dedup::Streaming { forms: &forms, registry: &registry, run_date, key: &privacy.key, threads };
+    let mut streamed = crate::warehouse::streamed::StreamedTables::new(&warehouse, &privacy);
+    ingest::dedup::judge_all(&mut outcome, &streaming, &prior, &mut streamed)?;
+    outcome.registry = registry;
+    let streamed = streamed.finish()?;
     // The 退回修改 workbooks before the warehouse: the ledger, written last, marks the files as
     // done, so a run killed in between must not leave them without their returns.
     let reports = ws.path(&ws.config.paths.reports);
     let returns = crate::report::returns::write_all(&outcome, &inbox, &reports, &forms, &outcome.registry, &privacy)?;
-    let written = warehouse.write(&outcome, &forms, &privacy, &run_date.to_string(), &superseded, &fingerprint)?;
+    let written =
+        warehouse.write(&outcome, &forms, &privacy, &run_date.to_string(), &superseded, &fingerprint, streamed)?;
     Ok(IngestReport { outcome, already_ingested, reconciled, returns, written })
 }
 

@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod parquet_io;
 mod rejects;
 pub mod replace;
+pub mod streamed;
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
@@ -312,7 +313,8 @@ impl Warehouse {
     }
 
     /// Writes an ingest's results: data tables, rejects, then the ledger. The `superseded`
-    /// files (see [`Warehouse::superseded`]) leave every table first.
+    /// files (see [`Warehouse::superseded`]) leave every table first; the `streamed` files,
+    /// already written, are put in place before the ledger.
     pub fn write(
         &self,
         outcome: &IngestOutcome,
@@ -321,6 +323,7 @@ impl Warehouse {
         run_date: &str,
         superseded: &BTreeSet<Replaced>,
         forms_sha256: &str,
+        streamed: Vec<streamed::StreamedFile>,
     ) -> Result<WriteSummary, WarehouseError> {
         let mut summary = WriteSummary::default();
         replace::apply(self, superseded)?;
@@ -356,6 +359,11 @@ impl Warehouse {
                 *summary.rows.entry(table).or_default() += rows;
                 summary.files_written += 1;
             }
+        }
+        for file in streamed {
+            parquet_io::put_in_place(&file.tmp, &file.path)?;
+            *summary.rows.entry(file.table).or_default() += file.rows;
+            summary.files_written += 1;
         }
         // The ledger last: a file counts as ingested only once all its rows are in place.
         for file in &outcome.files {

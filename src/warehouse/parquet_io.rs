@@ -28,26 +28,55 @@ fn pq(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> WarehouseErr
 /// Files with fewer rows than this are written uncompressed (see the module comment).
 const COMPRESS_FROM_ROWS: usize = 5_000;
 
+fn properties(compression: Compression, row_group_rows: Option<usize>) -> WriterProperties {
+    let builder = WriterProperties::builder()
+        .set_compression(compression)
+        .set_created_by(format!("wangge {}", env!("CARGO_PKG_VERSION")));
+    match row_group_rows {
+        Some(rows) => builder.set_max_row_group_row_count(Some(rows)).build(),
+        None => builder.build(),
+    }
+}
+
+fn zstd() -> Compression {
+    Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level"))
+}
+
 /// Writes a batch to `path` atomically (temporary name in the same folder, then rename).
 pub fn write(path: &Path, schema: Arc<Schema>, batch: &RecordBatch) -> Result<(), WarehouseError> {
     let dir = path.parent().expect("warehouse files live in a folder");
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     let tmp: PathBuf = crate::atomic_file::temporary_name(path);
     let file = File::create(&tmp).map_err(io(&tmp))?;
-    let compression = if batch.num_rows() < COMPRESS_FROM_ROWS {
-        Compression::UNCOMPRESSED
-    } else {
-        Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level"))
-    };
-    let props = WriterProperties::builder()
-        .set_compression(compression)
-        .set_created_by(format!("wangge {}", env!("CARGO_PKG_VERSION")))
-        .build();
-    let mut writer = ArrowWriter::try_new(file, schema, Some(props)).map_err(pq(&tmp))?;
+    let compression = if batch.num_rows() < COMPRESS_FROM_ROWS { Compression::UNCOMPRESSED } else { zstd() };
+    let mut writer = ArrowWriter::try_new(file, schema, Some(properties(compression, None))).map_err(pq(&tmp))?;
     writer.write(batch).map_err(pq(&tmp))?;
     let file = writer.into_inner().map_err(pq(&tmp))?;
     file.sync_all().map_err(io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(io(path))?;
+    crate::failpoint::hit("warehouse.file");
+    Ok(())
+}
+
+/// Opens a zstd writer for `path` under its temporary name, for a file filled batch by batch
+/// (a large sheet's rows): row groups of `row_group_rows`. Returns the temporary path.
+pub fn create(
+    path: &Path,
+    schema: Arc<Schema>,
+    row_group_rows: usize,
+) -> Result<(PathBuf, ArrowWriter<File>), WarehouseError> {
+    let dir = path.parent().expect("warehouse files live in a folder");
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let tmp: PathBuf = crate::atomic_file::temporary_name(path);
+    let file = File::create(&tmp).map_err(io(&tmp))?;
+    let writer =
+        ArrowWriter::try_new(file, schema, Some(properties(zstd(), Some(row_group_rows)))).map_err(pq(&tmp))?;
+    Ok((tmp, writer))
+}
+
+/// Puts a file written by `create` in place.
+pub fn put_in_place(tmp: &Path, path: &Path) -> Result<(), WarehouseError> {
+    std::fs::rename(tmp, path).map_err(io(path))?;
     crate::failpoint::hit("warehouse.file");
     Ok(())
 }

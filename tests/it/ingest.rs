@@ -36,6 +36,7 @@ pub fn ingest_sample(sample: &Path) -> IngestOutcome {
         registry: Registry::default(),
         threads: 2,
         key: b"test key",
+        stream_from_bytes: u64::MAX,
     });
     ingest::dedup::deduplicate(&mut outcome, &forms, &Default::default());
     outcome

@@ -12,6 +12,7 @@ mod pipelines;
 mod quirks;
 mod reports;
 mod returns;
+mod streaming;
 mod truth;
 mod warehouse;
 mod workspace;
