@@ -168,6 +168,9 @@ pipeline = "daily"
 max_missing_submissions = 0  # more communities than this are 应报未报
 max_reject_share = 0.05      # more than this share of the day's rows is rejected
 fail_on_checks = true        # or any other pipeline check fails
+
+[ingest]
+stream_from_mib = 16         # workbooks with a sheet of this much XML or more are read as a stream
 "#,
         name = d.name,
         short = d.short_name,

@@ -119,6 +119,25 @@ fn read_head_rows(path: &Path) -> Result<(Vec<RawSheet>, Xlsx<BufReader<File>>),
     Ok((sheets, xlsx))
 }
 
+/// Only the given rows (0-based) of a sheet of a large workbook, read as a stream: what a
+/// 退回修改 workbook needs of it. Other rows are left empty.
+pub fn read_rows(path: &Path, sheet: &str, wanted: &std::collections::BTreeSet<usize>) -> Option<RawSheet> {
+    let last = *wanted.last()?;
+    let file = File::open(path).ok()?;
+    let mut xlsx: Xlsx<_> = Xlsx::new(BufReader::new(file)).ok()?;
+    let mut rows: Vec<Vec<Cell>> = vec![Vec::new(); last + 1];
+    let read = read::guarded(|| {
+        each_row(&mut xlsx, sheet, |r, cells| {
+            if wanted.contains(&r) {
+                rows[r] = cells;
+            }
+            r < last
+        })
+    });
+    read.ok()?;
+    Some(RawSheet { name: sheet.to_string(), visibility: Visibility::Visible, rows, merged: Vec::new() })
+}
+
 /// Calls `each` with every row that has a value, in order: (0-based row, cells up to the last
 /// value). Stops when `each` returns false.
 fn each_row<RS: Read + Seek>(

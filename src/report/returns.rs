@@ -118,7 +118,15 @@ fn workbook(
     for block in blocks {
         let s = &block.file.sheets[block.sheet_index];
         let form = forms.iter().find(|f| Some(&f.form) == s.form.as_ref());
-        let raw = sheets_of(cache, inbox, block.file).get(s.index).cloned();
+        // A large workbook is read again as a stream, for its rejected rows only.
+        let streamed_rows = block.file.streamed.then(|| {
+            let wanted = block.rejects.iter().map(|r| r.row - 1).collect();
+            crate::ingest::stream::read_rows(&inbox.join(&block.file.path), &s.name, &wanted)
+        });
+        let raw = match &streamed_rows {
+            Some(rows) => rows.as_ref(),
+            None => sheets_of(cache, inbox, block.file).get(s.index),
+        };
         let ws = wb.add_worksheet();
         let base =
             if s.name.is_empty() { form.map_or("数据".to_string(), |f| f.label.clone()) } else { s.name.clone() };
@@ -168,7 +176,6 @@ fn workbook(
             ws.write_number_with_format(row, 0, r.row as f64, &cell)?;
             for c in 0..width {
                 let value = raw
-                    .as_ref()
                     .and_then(|sheet| sheet.rows.get(r.row - 1))
                     .and_then(|cells| cells.get(c))
                     .map(|v| v.display())
