@@ -165,11 +165,14 @@ fn is_data_like(filled: &Filled<'_>, row: usize, layout: &Layout) -> bool {
     values.len() >= 3
 }
 
+/// A grid cell's text with the row's community and town.
+type GridQuery = (String, Option<String>, Option<String>);
+
 /// What validating earlier rows of a sheet already worked out: a sheet names the same few grids
 /// and communities on thousands of rows, and resolving a name searches the registry.
 #[derive(Default)]
 pub struct Memo {
-    grids: std::collections::HashMap<(String, Option<String>, Option<String>), Result<ResolvedGrid, GridError>>,
+    grids: std::collections::HashMap<GridQuery, Result<ResolvedGrid, GridError>>,
     communities: std::collections::HashMap<String, Option<String>>,
 }
 

@@ -23,7 +23,7 @@ use calamine::{Reader, SheetVisible, Xlsx};
 use super::layout::{Filled, HEADER_SCAN_ROWS, Layout, Merged};
 use super::read::{self, Merge, RawSheet, ReadError, Visibility};
 use super::rows::RowContext;
-use super::{RowsJob, RowsOutcome};
+use super::sheet::{RowsJob, RowsOutcome};
 use crate::config::forms::FormConfig;
 use crate::normalize::value::Cell;
 
@@ -157,10 +157,10 @@ fn each_row<RS: Read + Seek>(
                 return Err(ReadError::Corrupt(format!("sheet `{name}`: row {} comes after row {}", r + 1, row + 1)));
             }
             _ => {
-                if let Some((row, cells)) = current.take() {
-                    if !each(row, cells) {
-                        return Ok(());
-                    }
+                if let Some((row, cells)) = current.take()
+                    && !each(row, cells)
+                {
+                    return Ok(());
                 }
                 current = Some((r, Vec::new()));
             }
@@ -304,11 +304,11 @@ pub(super) fn validate_rows<E>(
             waiting.insert(seq, outcome);
             while let Some(outcome) = waiting.remove(&next) {
                 next += 1;
-                if failure.is_none() {
-                    if let Err(e) = each(outcome) {
-                        failure = Some(e);
-                        stop.store(true, Ordering::Relaxed);
-                    }
+                if failure.is_none()
+                    && let Err(e) = each(outcome)
+                {
+                    failure = Some(e);
+                    stop.store(true, Ordering::Relaxed);
                 }
             }
         }

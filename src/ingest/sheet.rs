@@ -1,0 +1,298 @@
+//! One sheet, once its table is found: context (report date, community), the title and header
+//! rows skipped, and the data rows validated into records, rejects, warnings and skips. Rows
+//! of a big sheet are validated in chunks on every thread; a streamed workbook's rows are
+//! left for later (see `stream`), except the grid registry's, which every other sheet needs.
+
+use std::collections::BTreeMap;
+
+use super::context::ContextTexts;
+use super::layout::{self, Filled};
+use super::read::{RawSheet, Visibility};
+use super::rows::{self, Record, RowContext, SkipReason, Value};
+use super::{Counts, HeaderColumn, IngestRequest, Keyer, Reject, SheetResult, SheetStatus, Warning, stream};
+use crate::config::forms::{Dedup, FormConfig};
+use crate::normalize::grid::{Registry, RegistryCommunity};
+
+pub(super) fn process_sheet(
+    path: &str,
+    raw: &RawSheet,
+    index: usize,
+    found: Option<&Result<layout::Layout, layout::NoForm>>,
+    streamed: Option<&stream::Workbook>,
+    request: &IngestRequest<'_>,
+    registry: &Registry,
+) -> SheetResult {
+    let file_name = path.rsplit('/').next().unwrap_or(path);
+    let file_stem = file_name.rsplit_once('.').map_or(file_name, |(stem, _)| stem);
+    let folders: Vec<&str> =
+        path.split('/').collect::<Vec<_>>().split_last().map(|(_, f)| f.to_vec()).unwrap_or_default();
+    let filled = Filled::new(raw);
+    let first_header = match found {
+        Some(Ok(l)) => l.header_rows[0],
+        _ => 0,
+    };
+    let title: Vec<String> = (0..first_header)
+        .flat_map(|r| (0..filled.width(r)).map(move |c| (r, c)))
+        .map(|(r, c)| filled.label(r, c))
+        .filter(|t| !t.is_empty())
+        .collect();
+    let texts = ContextTexts { title: title.join(" "), sheet_name: &raw.name, file_stem, folders };
+    let (report_date, date_source) = texts.report_date(request.run_date);
+    let community = texts.community(registry).map(|(code, _)| code);
+    let mut result = SheetResult {
+        name: raw.name.clone(),
+        index,
+        status: SheetStatus::Read,
+        form: None,
+        report_date,
+        date_source,
+        community,
+        header_rows: Vec::new(),
+        headers: BTreeMap::new(),
+        counts: Counts::default(),
+        records: Vec::new(),
+        rejects: Vec::new(),
+        warnings: Vec::new(),
+        skips: Vec::new(),
+        pending: None,
+    };
+    let layout = match (raw.visibility, found) {
+        (Visibility::Hidden | Visibility::VeryHidden, _) => {
+            result.status = SheetStatus::Hidden;
+            return result;
+        }
+        (_, None) => {
+            result.status = SheetStatus::Empty;
+            return result;
+        }
+        (_, Some(Err(no_form))) => {
+            result.status = SheetStatus::Unrecognised {
+                closest: no_form.closest.as_ref().map(|(f, _)| request.forms[*f].form.clone()),
+                missing: no_form.closest.as_ref().map(|(_, m)| m.clone()).unwrap_or_default(),
+            };
+            return result;
+        }
+        (_, Some(Ok(layout))) => layout,
+    };
+    let form = &request.forms[layout.form];
+    result.form = Some(form.form.clone());
+    result.header_rows = layout.header_rows.iter().map(|r| r + 1).collect();
+    let width = layout.header_rows.iter().map(|r| filled.width(*r)).max().unwrap_or(0);
+    result.headers = (0..width)
+        .map(|c| {
+            let mapped = layout.columns.iter().find(|(col, _, _)| *col == c);
+            let label = match mapped {
+                Some((_, _, label)) => label.clone(),
+                None => layout
+                    .header_rows
+                    .iter()
+                    .rev()
+                    .map(|r| filled.label(*r, c))
+                    .find(|l| !l.is_empty())
+                    .unwrap_or_default(),
+            };
+            (c, HeaderColumn { label, field: mapped.map(|(_, f, _)| form.fields[*f].name.clone()) })
+        })
+        .collect();
+    let community = result.community.clone();
+    let ctx = RowContext { registry, community: community.as_deref(), run_date: request.run_date };
+    let skip = |result: &mut SheetResult, row: usize, reason: SkipReason| {
+        *result.counts.skipped.entry(reason.code()).or_default() += 1;
+        result.skips.push((row + 1, reason));
+    };
+    for row in 0..layout.header_rows[0] {
+        let blank = (0..filled.width(row)).all(|c| filled.label(row, c).is_empty());
+        skip(&mut result, row, if blank { SkipReason::Blank } else { SkipReason::Title });
+    }
+    for &row in &layout.header_rows {
+        skip(&mut result, row, SkipReason::Header);
+    }
+    let first_data = layout.header_rows.last().expect("header") + 1;
+    if let Some(workbook) = streamed {
+        let pending = stream::Pending {
+            workbook: workbook.clone(),
+            layout: layout.clone(),
+            merges: raw.merged.clone(),
+            head: raw.rows[..first_data.min(raw.rows.len())].to_vec(),
+            first_data,
+        };
+        if form.form != "grids" {
+            // Read when the walk in processing order reaches the sheet (see `dedup`).
+            result.pending = Some(pending);
+            return result;
+        }
+        // The registry is needed whole before any other sheet is validated: read it now.
+        let streamed = stream::validate_rows(&pending, &raw.name, form, &ctx, request.key, request.threads, |part| {
+            let records = result.absorb(part);
+            result.records.extend(records);
+            Ok::<(), std::convert::Infallible>(())
+        });
+        match streamed {
+            Ok(Ok(height)) => result.counts.rows_read = height as u64,
+            Ok(Err(never)) => match never {},
+            Err(e) => result.status = SheetStatus::Unrecognised { closest: None, missing: vec![e.to_string()] },
+        }
+        result.skips.sort_by_key(|(row, _)| *row);
+        return result;
+    }
+    let height = filled.height();
+    // Rows are independent once the registry and context are known: a big sheet's rows are
+    // validated in chunks on every worker thread, then put back in row order.
+    let threads = if height - first_data.min(height) >= PARALLEL_ROWS { request.threads.max(1) } else { 1 };
+    let chunk = (height.saturating_sub(first_data)).div_ceil(threads).max(1);
+    let rows = RowsJob { filled: &filled, layout, form, ctx: &ctx, key: request.key };
+    let parts: Vec<RowsOutcome> = if threads == 1 {
+        vec![rows.run(first_data..height)]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (first_data..height)
+                .step_by(chunk)
+                .map(|start| {
+                    let rows = &rows;
+                    scope.spawn(move || rows.run(start..(start + chunk).min(height)))
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().expect("row validation does not panic")).collect()
+        })
+    };
+    for part in parts {
+        let records = result.absorb(part);
+        result.records.extend(records);
+    }
+    result.skips.sort_by_key(|(row, _)| *row);
+    result.counts.rows_read = filled.height() as u64;
+    result
+}
+
+/// Sheets with at least this many data rows are validated on several threads.
+const PARALLEL_ROWS: usize = 4096;
+
+/// What validating a run of rows gives; rows are 1-based.
+#[derive(Default)]
+pub(super) struct RowsOutcome {
+    pub(super) skips: Vec<(usize, SkipReason)>,
+    pub(super) rejects: Vec<Reject>,
+    pub(super) warnings: Vec<Warning>,
+    pub(super) records: Vec<(usize, Record)>,
+}
+
+/// Everything needed to validate the data rows of one sheet.
+pub(super) struct RowsJob<'a> {
+    pub(super) filled: &'a Filled<'a>,
+    pub(super) layout: &'a layout::Layout,
+    pub(super) form: &'a FormConfig,
+    pub(super) ctx: &'a RowContext<'a>,
+    pub(super) key: &'a [u8],
+}
+
+impl RowsJob<'_> {
+    pub(super) fn run(&self, rows: std::ops::Range<usize>) -> RowsOutcome {
+        let (filled, layout, form) = (self.filled, self.layout, self.form);
+        let mut out = RowsOutcome::default();
+        let keyer = Keyer::new(self.key);
+        let mut memo = rows::Memo::default();
+        let header_of = |column: usize| {
+            layout.columns.iter().find(|(c, _, _)| *c == column).map(|(_, _, h)| h.clone()).unwrap_or_default()
+        };
+        for row in rows {
+            if let Some(reason) = rows::classify(filled, row, layout) {
+                out.skips.push((row + 1, reason));
+                continue;
+            }
+            match rows::validate(filled, row, layout, form, self.ctx, &mut memo) {
+                Err(issue) => out.rejects.push(Reject {
+                    row: row + 1,
+                    column: issue.column,
+                    header: header_of(issue.column),
+                    field: form.fields[issue.field].name.clone(),
+                    reason: issue.reason,
+                    message: issue.message,
+                    raw: issue.raw,
+                    kept: None,
+                }),
+                Ok(mut record) => {
+                    record.identity = dedup_key(form, &record).map(|(key, field)| {
+                        let column = layout.columns.iter().find(|(_, f, _)| *f == field).map_or(0, |(c, _, _)| *c);
+                        rows::Identity { key: keyer.keyed(&key), field, column, raw: filled.get(row, column).display() }
+                    });
+                    for w in &record.warnings {
+                        out.warnings.push(Warning {
+                            row: row + 1,
+                            column: w.column,
+                            field: form.fields[w.field].name.clone(),
+                            code: w.reason,
+                            message: w.message.clone(),
+                            raw: w.raw.clone(),
+                        });
+                    }
+                    out.records.push((row + 1, record));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The identity a form deduplicates on, and the field reported for a duplicate.
+fn dedup_key(form: &FormConfig, record: &Record) -> Option<(String, usize)> {
+    let field = |name: &str| form.fields.iter().position(|f| f.name == name);
+    let value = |name: &str| field(name).map(|i| &record.values[i]);
+    let text = |name: &str| match value(name) {
+        Some(Value::Text(t)) => Some(t.clone()),
+        Some(Value::Grid(g)) => Some(g.grid_code.clone()),
+        _ => None,
+    };
+    let id = || match value("citizen_id") {
+        Some(Value::Id(id)) => Some(id.number.clone()),
+        _ => None,
+    };
+    match form.dedup {
+        Dedup::CitizenId => Some((format!("id:{}", id()?), field("citizen_id")?)),
+        Dedup::CitizenIdAndCategory => {
+            Some((format!("id:{}:{}", id()?, text("category").unwrap_or_default()), field("citizen_id")?))
+        }
+        Dedup::CitizenIdOrPhone => match id() {
+            Some(id) => Some((format!("id:{id}"), field("citizen_id")?)),
+            None => match value("phone") {
+                Some(Value::Phones(p)) if !p.is_empty() => Some((format!("phone:{}", p[0]), field("phone")?)),
+                _ => None,
+            },
+        },
+        Dedup::GridAddressHouseholdHead => Some((
+            format!("{}|{}|{}", text("grid")?, text("address").unwrap_or_default(), text("household_head")?),
+            field("household_head")?,
+        )),
+        Dedup::OrderId => Some((text("order_id")?, field("order_id")?)),
+        Dedup::SubGridCode => Some((text("sub_grid_code")?, field("sub_grid_code")?)),
+    }
+}
+
+/// Adds a grid registry sheet's accepted rows to the registry.
+pub(super) fn add_to_registry(registry: &mut Registry, form: &FormConfig, sheet: &SheetResult) {
+    let index = |name: &str| form.fields.iter().position(|f| f.name == name);
+    let (Some(town), Some(community), Some(community_code), Some(grid_code), Some(sub_grid_code)) =
+        (index("town"), index("community"), index("community_code"), index("grid_code"), index("sub_grid_code"))
+    else {
+        return;
+    };
+    let text = |record: &Record, i: usize| match &record.values[i] {
+        Value::Text(t) => t.clone(),
+        _ => String::new(),
+    };
+    for (_, record) in &sheet.records {
+        let code = text(record, community_code);
+        let grid = text(record, grid_code);
+        if code.len() != 12 || grid.len() != 17 {
+            continue;
+        }
+        registry.communities.entry(code.clone()).or_insert_with(|| RegistryCommunity {
+            code: code.clone(),
+            name: text(record, community),
+            town_code: code[..9].to_string(),
+            town_name: text(record, town),
+        });
+        let number = grid[12..15].parse().unwrap_or(0);
+        registry.grids.insert(grid.clone(), (code, number));
+        registry.sub_grids.insert(text(record, sub_grid_code), grid);
+    }
+}
