@@ -4,6 +4,7 @@
 //! so a test can hold a run at that point. Unset (always, outside the tests) it does nothing.
 //!
 //! Points: `locked` (workspace lock taken), `warehouse.file` (a warehouse file written),
+//! `warehouse.rows` (a chunk of a streamed sheet's rows written to its temporary file),
 //! `ingested`, `pipeline.done`, `reports.file` (a report file written), `reports.done`,
 //! `delivery.sending` (the intent to send recorded, nothing sent yet), `delivery.recorded`
 //! (a delivery's outcome recorded).

@@ -107,6 +107,7 @@ impl AcceptedRows for StreamedTables<'_> {
         let batch = RecordBatch::try_new(open.schema.clone(), arrays).expect("columns match the schema");
         open.writer.write(&batch).map_err(|source| WarehouseError::Parquet { path: open.tmp.clone(), source })?;
         open.rows += rows.len() as u64;
+        crate::failpoint::hit("warehouse.rows");
         Ok(())
     }
 

@@ -221,6 +221,19 @@ fn large_workspace(dir: &Path) -> PathBuf {
     ws
 }
 
+/// The same workspace, pseudonymisation key included, under `dir`.
+fn copy_workspace(ws: &Path, dir: &Path) -> PathBuf {
+    let copy = dir.join("ws");
+    let mut files = Vec::new();
+    files_under(ws, &mut files);
+    for f in files {
+        let to = copy.join(f.strip_prefix(ws).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &to).unwrap();
+    }
+    copy
+}
+
 fn query(ws: &Path, sql: &str) -> String {
     text(&wangge_expect(&["--workspace", ws.to_str().unwrap(), "query", "--format", "csv", sql], 0).stdout)
 }
@@ -229,15 +242,7 @@ fn query(ws: &Path, sql: &str) -> String {
 fn a_sheet_of_many_chunks_streamed_gives_the_same_rows_and_counts() {
     let (a, b) = (scratch(), scratch());
     let whole = large_workspace(a.path());
-    // The same workspace, pseudonymisation key included.
-    let streamed = b.path().join("ws");
-    let mut files = Vec::new();
-    files_under(&whole, &mut files);
-    for f in files {
-        let to = streamed.join(f.strip_prefix(&whole).unwrap());
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(&f, &to).unwrap();
-    }
+    let streamed = copy_workspace(&whole, b.path());
     assert_same_ingest(&whole, &streamed);
 
     // And what both agree on is right: every row accounted for, the merged grid filled down
@@ -277,4 +282,37 @@ fn a_sheet_of_many_chunks_streamed_gives_the_same_rows_and_counts() {
     let merged_accepted = (997..=1097).filter(|i| i % 97 != 5).count();
     assert_eq!(lines.len(), 1, "the merged grid fills all its rows: {grids}");
     assert!(lines[0].ends_with(&format!("00200,{merged_accepted}")), "{grids}");
+}
+
+#[test]
+fn a_streamed_ingest_killed_mid_sheet_is_completed_by_the_next_run() {
+    let (a, b) = (scratch(), scratch());
+    let reference = large_workspace(a.path());
+    stream_every_workbook(&reference);
+    let killed = copy_workspace(&reference, b.path());
+    ingest(&reference);
+
+    // Killed (SIGKILL) once the second chunk of the large sheet's rows is written.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wangge"))
+        .args(["--workspace", killed.to_str().unwrap(), "ingest", "--date", "2022-05-10"])
+        .env("WANGGE_FAILPOINT", "warehouse.rows@2")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), None, "the run was to be killed: {}", text(&out.stderr));
+    let mut left = Vec::new();
+    files_under(&killed.join("warehouse"), &mut left);
+    let names: Vec<String> = left.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().any(|n| n.ends_with(".tmp")), "killed mid-sheet, a temporary file is left: {names:?}");
+    assert!(
+        !left.iter().any(|p| p.components().any(|c| c.as_os_str() == "ingest_files")),
+        "nothing is in the ledger before every row is in place: {names:?}"
+    );
+
+    let said = ingest(&killed);
+    assert!(said.contains("left by an interrupted run"), "{said}");
+    let (want, got) = (warehouse_rows(&reference), warehouse_rows(&killed));
+    assert_eq!(want.keys().collect::<Vec<_>>(), got.keys().collect::<Vec<_>>());
+    for (path, rows) in &want {
+        assert!(rows == &got[path], "`{path}` differs after the killed run was completed");
+    }
 }
