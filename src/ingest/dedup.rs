@@ -137,9 +137,12 @@ pub fn judge_all<S: AcceptedRows>(
             }
             Ok(Err(e)) => return Err(e),
             Err(e) => {
-                // Unreadable part-way: the file fails as a whole, as if it had failed at once.
+                // Unreadable part-way: the file fails as a whole, as if it had failed at once;
+                // sheets judged after it do not count its rows as kept.
                 sink.discard(&sha256);
+                claims.forget_file(&path);
                 file.error = Some(e.to_string());
+                file.kind = None;
                 failed.push(f);
             }
         }
@@ -189,6 +192,13 @@ impl Claims {
                 (self.places.len() - 1) as u32
             }
         }
+    }
+
+    /// Forgets every identity kept from a file.
+    fn forget_file(&mut self, file: &str) {
+        let places: std::collections::HashSet<u32> =
+            (self.prior_places..self.places.len()).filter(|p| self.places[*p].0 == file).map(|p| p as u32).collect();
+        self.kept.retain(|_, (place, _)| !places.contains(place));
     }
 
     /// Keeps the records whose identity is new; moves the others to the sheet's rejects.

@@ -21,7 +21,11 @@ fn stream_every_workbook(ws: &Path) {
 
 /// What `wangge ingest` says, with the workspace's own path taken out.
 fn ingest(ws: &Path) -> String {
-    let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "ingest", "--date", "2022-05-10"], 0);
+    ingest_expect(ws, 0)
+}
+
+fn ingest_expect(ws: &Path, code: i32) -> String {
+    let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "ingest", "--date", "2022-05-10"], code);
     text(&out.stderr).replace(ws.to_str().unwrap(), "WS")
 }
 
@@ -66,9 +70,13 @@ fn returns(ws: &Path) -> BTreeMap<String, Vec<u8>> {
 /// Ingests `whole` as it is and `streamed` with every workbook streamed; asserts that they
 /// agree and returns what the streamed ingest said.
 fn assert_same_ingest(whole: &Path, streamed: &Path) -> String {
+    assert_same_ingest_exiting(whole, streamed, 0)
+}
+
+fn assert_same_ingest_exiting(whole: &Path, streamed: &Path, code: i32) -> String {
     stream_every_workbook(streamed);
-    let said_whole = ingest(whole);
-    let said_streamed = ingest(streamed);
+    let said_whole = ingest_expect(whole, code);
+    let said_streamed = ingest_expect(streamed, code);
     let note = said_streamed.lines().find(|l| l.contains("as a stream of rows")).map(str::to_string);
     assert!(note.is_some(), "nothing was streamed:\n{said_streamed}");
     assert!(!said_whole.contains("as a stream of rows"), "{said_whole}");
@@ -315,4 +323,48 @@ fn a_streamed_ingest_killed_mid_sheet_is_completed_by_the_next_run() {
     for (path, rows) in &want {
         assert!(rows == &got[path], "`{path}` differs after the killed run was completed");
     }
+}
+
+/// Rewrites a workbook with text cell `cell` of its first sheet pointing past the end of the
+/// shared strings, as a damaged file would have it.
+fn damage(path: &Path, cell: &str) {
+    use std::io::{Read, Write};
+    let bytes = std::fs::read(path).unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut out = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).unwrap();
+        let name = entry.name().unwrap().to_string();
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).unwrap();
+        if name == "xl/worksheets/sheet1.xml" {
+            let xml = String::from_utf8(content).unwrap();
+            let at = xml.find(&format!("r=\"{cell}\"")).expect("the cell is in the sheet");
+            let open = at + xml[at..].find("<v>").unwrap() + 3;
+            let close = open + xml[open..].find("</v>").unwrap();
+            assert!(xml[at..open].contains("t=\"s\""), "a shared-string cell");
+            content = format!("{}99999999{}", &xml[..open], &xml[close..]).into_bytes();
+        }
+        out.start_file(name, zip::write::SimpleFileOptions::default()).unwrap();
+        out.write_all(&content).unwrap();
+    }
+    std::fs::write(path, out.finish().unwrap().into_inner()).unwrap();
+}
+
+#[test]
+fn a_large_workbook_damaged_past_its_first_chunk_fails_as_a_whole_and_the_others_go_on() {
+    let (a, b) = (scratch(), scratch());
+    let whole = large_workspace(a.path());
+    // Row 2004 is in the second chunk: by then the first chunk's rows were judged and written.
+    damage(&whole.join("inbox/荣馨园社区5.10.xlsx"), "B2004");
+    let streamed = copy_workspace(&whole, b.path());
+    let said = assert_same_ingest_exiting(&whole, &streamed, 1);
+    assert!(said.contains("error: `荣馨园社区5.10.xlsx`: cannot read the workbook: sheet `来返登记`"), "{said}");
+    let returnees =
+        query(&streamed, "select source_file, count(*) as n from returnees group by source_file order by 1");
+    assert_eq!(
+        returnees.lines().skip(1).collect::<Vec<_>>(),
+        ["0补报/荣馨园社区5.10.csv,1", "荣馨园社区5.10补报.csv,1"],
+        "the damaged file's rows are gone, and rows after it are not duplicates of them"
+    );
 }
