@@ -263,6 +263,16 @@ impl Workspace {
                 ));
             }
         }
+        // Also false for NaN.
+        if !(config.ingest.stream_from_mib >= 0.0) {
+            errors.push(ConfigError::whole_file(
+                &file,
+                format!(
+                    "`ingest.stream_from_mib` is a size in MiB, 0 or more (0 streams every workbook), got {}",
+                    config.ingest.stream_from_mib
+                ),
+            ));
+        }
         if config.delivery.from.parse::<lettre::message::Mailbox>().is_err() {
             errors.push(ConfigError::whole_file(
                 &file,

@@ -303,3 +303,24 @@ fn query_writes_every_format_and_duckdb_and_openpyxl_open_the_files() {
         "{tables}"
     );
 }
+
+#[test]
+fn a_mart_left_with_only_a_temporary_file_by_a_killed_run_does_not_stop_the_next() {
+    let dir = scratch();
+    let ws = sample_copy(dir.path());
+    ingest(&ws);
+    // What a run killed while writing its first mart leaves: the partition folder and a
+    // hidden, half-written temporary file.
+    let partition = ws.join("warehouse/marts/stg_returnees_latest/report_date=2022-05-10");
+    std::fs::create_dir_all(&partition).unwrap();
+    std::fs::write(partition.join(".0123456789abcdef.parquet.tmp"), b"PAR1 half").unwrap();
+    let out = run_daily(&ws, "2022-05-10");
+    assert!(
+        matches!(out.status.code(), Some(0 | 1)) && !text(&out.stderr).contains("registering mart"),
+        "{:?}\n{}",
+        out.status,
+        text(&out.stderr)
+    );
+    let rows = query_json(&ws, "select count(*) as n from stg_returnees_latest");
+    assert!(rows[0]["n"].as_i64().unwrap() > 0, "{rows:?}");
+}

@@ -82,8 +82,11 @@ fn unknown_keys_and_bad_values_are_all_reported_with_file_and_line() {
     // uv-style: the valid choices are listed.
     assert!(stderr.contains("`eml`") && stderr.contains("`smtp`"), "{stderr}");
 
-    // With the unknown keys fixed, the semantic check of the district code reports its line.
-    let bad_code = original.replace("code = \"130273\"", "code = \"13027\"");
+    // With the unknown keys fixed, the semantic check of the district code reports its line,
+    // and the other semantic checks report at the same time.
+    let bad_code = original
+        .replace("code = \"130273\"", "code = \"13027\"")
+        .replace("stream_from_mib = 16", "stream_from_mib = -1");
     std::fs::write(&config, &bad_code).unwrap();
     let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "validate"], 2);
     let stderr = text(&out.stderr);
@@ -92,6 +95,7 @@ fn unknown_keys_and_bad_values_are_all_reported_with_file_and_line() {
         stderr.contains("6-digit statistical code") && stderr.contains(&format!("wangge.toml:{line}:")),
         "{stderr}"
     );
+    assert!(stderr.contains("`ingest.stream_from_mib` is a size in MiB, 0 or more"), "{stderr}");
 }
 
 #[test]
