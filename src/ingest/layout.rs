@@ -23,6 +23,9 @@ pub struct Merged {
     merged_width: HashMap<usize, usize>,
     /// Top-left row of a range → the last row the range covers.
     anchors: HashMap<usize, usize>,
+    /// The first and last rows any range covers: most rows are outside, and need no lookup
+    /// (the lookups were a few percent of ingesting the sample district).
+    rows: Option<(usize, usize)>,
 }
 
 impl Merged {
@@ -42,6 +45,10 @@ impl Merged {
                     *w = (*w).max(c + 1);
                 }
             }
+            merged.rows = Some(match merged.rows {
+                Some((first, last)) => (first.min(m.first_row), last.max(m.last_row)),
+                None => (m.first_row, m.last_row),
+            });
             if m.last_row > m.first_row {
                 let last = merged.anchors.entry(m.first_row).or_default();
                 *last = (*last).max(m.last_row);
@@ -95,14 +102,24 @@ impl<'a> Filled<'a> {
         }
     }
 
+    fn in_merges(&self, row: usize) -> bool {
+        self.merged.rows.is_some_and(|(first, last)| (first..=last).contains(&row))
+    }
+
     pub fn get(&self, row: usize, col: usize) -> &'a Cell {
-        let (r, c) = self.merged.covered.get(&(row, col)).copied().unwrap_or((row, col));
+        let (r, c) = match self.in_merges(row) {
+            true => self.merged.covered.get(&(row, col)).copied().unwrap_or((row, col)),
+            false => (row, col),
+        };
         self.row(r).and_then(|cells| cells.get(c)).unwrap_or(&Cell::Empty)
     }
 
     /// Number of columns in the row (merged cells to its right included).
     pub fn width(&self, row: usize) -> usize {
         let own = self.row(row).map_or(0, Vec::len);
+        if !self.in_merges(row) {
+            return own;
+        }
         own.max(self.merged.merged_width.get(&row).copied().unwrap_or(0))
     }
 

@@ -348,8 +348,7 @@ pub async fn register_mart(ctx: &SessionContext, folder: &Path, name: &str) -> R
     };
     let has_files = std::fs::read_dir(folder)
         .map(|d| {
-            d.flatten()
-                .any(|p| std::fs::read_dir(p.path()).map(|mut f| f.flatten().any(|f| finished(&f))).unwrap_or(false))
+            d.flatten().any(|p| std::fs::read_dir(p.path()).map(|f| f.flatten().any(|f| finished(&f))).unwrap_or(false))
         })
         .unwrap_or(false);
     if !has_files {
