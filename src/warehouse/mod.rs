@@ -278,7 +278,7 @@ impl Warehouse {
         date: &str,
         forms: &[FormConfig],
         privacy: &Privacy,
-    ) -> Result<Vec<(String, u64)>, WarehouseError> {
+    ) -> Result<Vec<(String, u64, PathBuf)>, WarehouseError> {
         let mut written = Vec::new();
         for form in forms {
             let rows: Vec<RowRef<'_>> = file
@@ -302,12 +302,14 @@ impl Warehouse {
             let schema = columns::schema(&cols);
             let arrays = cols.iter().map(|c| columns::build(c, &rows, privacy)).collect();
             let batch = RecordBatch::try_new(schema.clone(), arrays).expect("columns match the schema");
-            parquet_io::write(&self.file(&form.form, date, &file.sha256), schema, &batch)?;
-            written.push((form.form.clone(), rows.len() as u64));
+            let path = self.file(&form.form, date, &file.sha256);
+            parquet_io::write_unsynced(&path, schema, &batch)?;
+            written.push((form.form.clone(), rows.len() as u64, path));
         }
         if let Some(batch) = rejects::batch(file, date, forms, privacy) {
-            parquet_io::write(&self.file(REJECTS, date, &file.sha256), batch.schema(), &batch)?;
-            written.push((REJECTS.to_string(), batch.num_rows() as u64));
+            let path = self.file(REJECTS, date, &file.sha256);
+            parquet_io::write_unsynced(&path, batch.schema(), &batch)?;
+            written.push((REJECTS.to_string(), batch.num_rows() as u64, path));
         }
         Ok(written)
     }
@@ -337,46 +339,54 @@ impl Warehouse {
             .collect();
         let next = std::sync::atomic::AtomicUsize::new(0);
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len()).max(1);
-        let mut results: Vec<(usize, Result<Vec<(String, u64)>, WarehouseError>)> = std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..threads)
-                .map(|_| {
-                    scope.spawn(|| {
-                        let mut done = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some((file, date)) = jobs.get(i) else { break };
-                            done.push((i, self.write_file_date(file, date, forms, privacy)));
-                        }
-                        done
+        let mut results: Vec<(usize, Result<Vec<(String, u64, PathBuf)>, WarehouseError>)> =
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut done = Vec::new();
+                            loop {
+                                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                let Some((file, date)) = jobs.get(i) else { break };
+                                done.push((i, self.write_file_date(file, date, forms, privacy)));
+                            }
+                            done
+                        })
                     })
-                })
-                .collect();
-            handles.into_iter().flat_map(|h| h.join().expect("writers do not panic")).collect()
-        });
+                    .collect();
+                handles.into_iter().flat_map(|h| h.join().expect("writers do not panic")).collect()
+            });
         results.sort_by_key(|(i, _)| *i);
+        let mut written = Vec::new();
         for (_, result) in results {
-            for (table, rows) in result? {
+            for (table, rows, path) in result? {
                 *summary.rows.entry(table).or_default() += rows;
-                summary.files_written += 1;
+                written.push(path);
             }
         }
         for file in streamed {
             parquet_io::put_in_place(&file.tmp, &file.path)?;
             *summary.rows.entry(file.table).or_default() += file.rows;
-            summary.files_written += 1;
+            written.push(file.path);
         }
-        // The ledger last: a file counts as ingested only once all its rows are in place.
+        summary.files_written += written.len();
+        // The ledger last: a file counts as ingested only once all its rows are on disk.
+        parquet_io::sync_written(&self.root, &written)?;
+        let mut ledger_files = Vec::new();
         for file in &outcome.files {
             let file_date = file_date(file, run_date);
             for date in ledger::dates(file, &file_date) {
                 let batch = ledger::batch(file, &date, &file_date, forms_sha256);
                 if batch.num_rows() > 0 {
                     *summary.rows.entry(LEDGER.into()).or_default() += batch.num_rows() as u64;
-                    parquet_io::write(&self.file(LEDGER, &date, &file.sha256), ledger::schema(), &batch)?;
-                    summary.files_written += 1;
+                    let path = self.file(LEDGER, &date, &file.sha256);
+                    parquet_io::write_unsynced(&path, ledger::schema(), &batch)?;
+                    ledger_files.push(path);
                 }
             }
         }
+        summary.files_written += ledger_files.len();
+        parquet_io::sync_written(&self.root, &ledger_files)?;
         Ok(summary)
     }
 }

@@ -52,15 +52,12 @@ impl<'a> StreamedTables<'a> {
         StreamedTables { warehouse, privacy, open: BTreeMap::new() }
     }
 
-    /// Closes every file (synced to disk); they are put in place by `Warehouse::write`.
+    /// Closes every file; they are put in place, and synced, by `Warehouse::write`.
     pub fn finish(self) -> Result<Vec<StreamedFile>, WarehouseError> {
         let mut out = Vec::new();
         for (_, open) in self.open {
-            let file = open
-                .writer
-                .into_inner()
-                .map_err(|source| WarehouseError::Parquet { path: open.tmp.clone(), source })?;
-            file.sync_all().map_err(|source| WarehouseError::Io { path: open.tmp.clone(), source })?;
+            // Made durable with the other files of the ingest (`parquet_io::sync_written`).
+            open.writer.into_inner().map_err(|source| WarehouseError::Parquet { path: open.tmp.clone(), source })?;
             out.push(StreamedFile { table: open.table, tmp: open.tmp, path: open.path, rows: open.rows });
         }
         Ok(out)
