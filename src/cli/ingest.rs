@@ -80,6 +80,7 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
                 ),
                 crate::ingest::SheetStatus::Hidden => "hidden sheet, not read".to_string(),
                 crate::ingest::SheetStatus::Empty => "empty sheet".to_string(),
+                crate::ingest::SheetStatus::Unreadable(e) => format!("cannot be read, no row kept: {e}"),
                 // Reported, not counted as a problem: workbooks carry instructions and lookup sheets.
                 crate::ingest::SheetStatus::Unrecognised { closest, missing } => match closest {
                     Some(form) => format!("matches no form; closest is `{form}`, which needs {}", missing.join("、")),

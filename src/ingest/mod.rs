@@ -61,6 +61,9 @@ pub enum SheetStatus {
     },
     /// No cells at all.
     Empty,
+    /// Its rows could not be read past its head (a large workbook damaged part-way); none of
+    /// them are kept.
+    Unreadable(String),
 }
 
 impl SheetStatus {
@@ -70,6 +73,7 @@ impl SheetStatus {
             SheetStatus::Hidden => "hidden",
             SheetStatus::Unrecognised { .. } => "unrecognised",
             SheetStatus::Empty => "empty",
+            SheetStatus::Unreadable(_) => "error",
         }
     }
 }

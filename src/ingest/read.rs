@@ -187,11 +187,7 @@ fn read_cells(bytes: Vec<u8>) -> Result<Vec<RawSheet>, ReadError> {
     let metadata = workbook.sheets_metadata().to_vec();
     let mut sheets = Vec::new();
     for meta in metadata {
-        let visibility = match meta.visible {
-            SheetVisible::Visible => Visibility::Visible,
-            SheetVisible::Hidden => Visibility::Hidden,
-            SheetVisible::VeryHidden => Visibility::VeryHidden,
-        };
+        let visibility = visibility(meta.visible);
         if visibility != Visibility::Visible {
             // Hidden sheets are reported, never read.
             sheets.push(RawSheet { name: meta.name, visibility, rows: Vec::new(), merged: Vec::new() });
@@ -246,6 +242,14 @@ fn xlsx_rows(xlsx: &mut calamine::Xlsx<Cursor<Vec<u8>>>, name: &str) -> Result<V
         rows.pop();
     }
     Ok(rows)
+}
+
+pub(super) fn visibility(visible: SheetVisible) -> Visibility {
+    match visible {
+        SheetVisible::Visible => Visibility::Visible,
+        SheetVisible::Hidden => Visibility::Hidden,
+        SheetVisible::VeryHidden => Visibility::VeryHidden,
+    }
 }
 
 /// A cell from calamine's streaming reader; `None` for an empty one.

@@ -130,7 +130,18 @@ pub(super) fn process_sheet(
         match streamed {
             Ok(Ok(height)) => result.counts.rows_read = height as u64,
             Ok(Err(never)) => match never {},
-            Err(e) => result.status = SheetStatus::Unrecognised { closest: None, missing: vec![e.to_string()] },
+            Err(e) => {
+                // Half a registry would resolve grids wrongly: keep none of it.
+                result = SheetResult {
+                    status: SheetStatus::Unreadable(e.to_string()),
+                    records: Vec::new(),
+                    rejects: Vec::new(),
+                    warnings: Vec::new(),
+                    skips: Vec::new(),
+                    counts: Counts::default(),
+                    ..result
+                };
+            }
         }
         result.skips.sort_by_key(|(row, _)| *row);
         return result;

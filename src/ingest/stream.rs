@@ -18,7 +18,7 @@ use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
-use calamine::{Reader, SheetVisible, Xlsx};
+use calamine::{Reader, Xlsx};
 
 use super::layout::{Filled, HEADER_SCAN_ROWS, Layout, Merged};
 use super::read::{self, Merge, RawSheet, ReadError, Visibility};
@@ -98,11 +98,7 @@ fn read_head_rows(path: &Path) -> Result<(Vec<RawSheet>, Xlsx<BufReader<File>>),
     let mut xlsx: Xlsx<_> = Xlsx::new(BufReader::new(file)).map_err(|e| ReadError::Corrupt(e.to_string()))?;
     let mut sheets = Vec::new();
     for meta in xlsx.sheets_metadata().to_vec() {
-        let visibility = match meta.visible {
-            SheetVisible::Visible => Visibility::Visible,
-            SheetVisible::Hidden => Visibility::Hidden,
-            SheetVisible::VeryHidden => Visibility::VeryHidden,
-        };
+        let visibility = read::visibility(meta.visible);
         let mut rows: Vec<Vec<Cell>> = Vec::new();
         if visibility == Visibility::Visible {
             each_row(&mut xlsx, &meta.name, |r, cells| {

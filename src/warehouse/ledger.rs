@@ -90,6 +90,7 @@ pub fn batch(file: &FileResult, report_date: &str, file_date: &str, forms_sha256
                 None => "matches no form".to_string(),
             }),
             crate::ingest::SheetStatus::Hidden => Some("hidden sheet, not read".into()),
+            crate::ingest::SheetStatus::Unreadable(e) => Some(e.clone()),
             _ => None,
         };
         let c = &s.counts;
