@@ -18,3 +18,8 @@ pub mod report;
 pub mod runner;
 pub mod sql;
 pub mod warehouse;
+
+/// One allocator for every program built on this crate (the binary, its tests and benchmarks),
+/// so that the benchmarks measure what users run.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -4,6 +4,7 @@
 
 pub mod checks;
 pub mod engine;
+mod local_files;
 pub mod pipeline;
 pub mod query;
 pub mod run;

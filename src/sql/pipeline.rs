@@ -355,7 +355,7 @@ pub async fn register_mart(ctx: &SessionContext, folder: &Path, name: &str) -> R
         return Ok(None);
     }
     let folder = std::path::absolute(folder).map_err(|source| SqlError::Io { path: folder.to_path_buf(), source })?;
-    let options = super::engine::partitioned_parquet();
+    let options = super::engine::partitioned_parquet(ctx);
     let _ = ctx.deregister_table(name);
     ctx.register_listing_table(name, format!("{}/", folder.display()), options, None, None)
         .await
