@@ -154,6 +154,7 @@ fn run(cmd: &mut Command) {
 }
 
 fn main() {
+    wangge::configure_allocator();
     let args: Vec<String> = std::env::args().collect();
     if args.len() == 4 && args[1] == "--child" {
         return child(&args[2], Path::new(&args[3]));

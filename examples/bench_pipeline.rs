@@ -85,6 +85,7 @@ fn run(cmd: &mut Command) {
 }
 
 fn main() {
+    wangge::configure_allocator();
     let args: Vec<String> = std::env::args().collect();
     if args.len() == 3 && args[1] == "--child" {
         return child(Path::new(&args[2]));

@@ -117,6 +117,7 @@ enum Command {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
+    crate::configure_allocator();
     logging::init();
     let cli = Cli::parse();
     let outcome = match cli.command {
