@@ -341,15 +341,9 @@ LEFT JOIN submitted s ON s.community_code = e.community_code AND s.form = e.form
 /// Only finished files count: a run killed while writing a mart leaves its partition folder
 /// holding nothing but a hidden temporary file, which the engine does not list.
 pub async fn register_mart(ctx: &SessionContext, folder: &Path, name: &str) -> Result<Option<TableInfo>, SqlError> {
-    let finished = |file: &std::fs::DirEntry| {
-        let name = file.file_name();
-        let name = name.to_string_lossy();
-        name.ends_with(".parquet") && !name.starts_with('.')
-    };
+    let finished = |f: std::fs::DirEntry| crate::warehouse::parquet_io::is_finished(&f.path());
     let has_files = std::fs::read_dir(folder)
-        .map(|d| {
-            d.flatten().any(|p| std::fs::read_dir(p.path()).map(|f| f.flatten().any(|f| finished(&f))).unwrap_or(false))
-        })
+        .map(|d| d.flatten().any(|p| std::fs::read_dir(p.path()).is_ok_and(|f| f.flatten().any(finished))))
         .unwrap_or(false);
     if !has_files {
         return Ok(None);

@@ -105,8 +105,7 @@ impl Warehouse {
             let Ok(files) = std::fs::read_dir(p.path()) else { continue };
             for f in files.flatten() {
                 let path = f.path();
-                if path.extension().is_some_and(|e| e == "parquet") && !f.file_name().to_string_lossy().starts_with('.')
-                {
+                if parquet_io::is_finished(&path) {
                     out.push((date.to_string(), path));
                 }
             }

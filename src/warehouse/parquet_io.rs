@@ -73,6 +73,13 @@ fn write_file(path: &Path, schema: Arc<Schema>, batch: &RecordBatch, sync: bool)
     Ok(())
 }
 
+/// Whether `path` is a finished Parquet file, not a temporary one that `write` (or a killed
+/// run) left under a hidden name: the files a table is read from.
+pub fn is_finished(path: &Path) -> bool {
+    let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+    path.extension().is_some_and(|e| e == "parquet") && !hidden
+}
+
 /// Makes files written by `write_unsynced` (or put in place by `put_in_place`) under `root`
 /// durable: on Linux one `syncfs` of the filesystem holding `root` (its contents and the
 /// renames), elsewhere, or if that fails, each file's own fsync.
