@@ -13,6 +13,11 @@ pub fn fold_width(s: &str) -> String {
         .collect()
 }
 
+/// Display width of text in a spreadsheet column: CJK (any non-ASCII) characters count double.
+pub fn display_width(text: &str) -> usize {
+    text.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
+}
+
 fn is_invisible(c: char) -> bool {
     matches!(c, '\u{200B}' | '\u{200C}' | '\u{200D}' | '\u{2060}' | '\u{FEFF}')
 }

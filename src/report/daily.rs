@@ -5,7 +5,7 @@
 //! `…/grid/<grid code>-<community><grid>.…`; names from data pass through
 //! [`super::safe_file_component`], so none can leave the reports folder.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{Datelike, NaiveDate};
@@ -36,6 +36,9 @@ pub enum ReportError {
         source: tera::Error,
     },
 }
+
+/// Row numbers of a step's table by (step, scope column) and the unit code in that column.
+type RowGroups<'a> = HashMap<(&'a str, &'static str), HashMap<&'a str, Vec<usize>>>;
 
 /// One unit a report is made for.
 #[derive(Debug, Clone)]
@@ -114,21 +117,21 @@ impl DailyReports<'_> {
     }
 
     /// Writes one unit's workbook and HTML; returns their paths.
-    fn write_unit(&self, unit: &Unit) -> Result<[PathBuf; 2], ReportError> {
+    fn write_unit(&self, unit: &Unit, groups: &RowGroups) -> Result<[PathBuf; 2], ReportError> {
+        let empty = Table::default();
         let sections: Vec<view::SectionView> = self
             .definition
             .sections
             .iter()
             .filter(|s| s.scopes.contains(&unit.scope))
             .map(|s| {
-                let empty = Table::default();
                 let table = self.tables.get(&s.step).unwrap_or(&empty);
                 // Only the unit's own rows.
-                let scoped = match unit.scope.column() {
-                    None => table.clone(),
-                    Some(column) => table.filtered(column, &unit.code),
-                };
-                view::section(s, &scoped)
+                let rows = unit.scope.column().map(|column| {
+                    let rows = groups.get(&(s.step.as_str(), column)).and_then(|g| g.get(unit.code.as_str()));
+                    rows.map_or(&[][..], Vec::as_slice)
+                });
+                view::section(s, table, rows)
             })
             .collect();
         let title = self.title(unit);
@@ -136,13 +139,18 @@ impl DailyReports<'_> {
         let dir = stem.parent().expect("a scope folder").to_path_buf();
         std::fs::create_dir_all(&dir).map_err(|source| ReportError::Io { path: dir.clone(), source })?;
         let workbook = stem.with_extension("xlsx");
-        xlsx::write(&workbook, &title, &sections, self.report_date)
+        let options = xlsx::Options {
+            constant_memory_from_rows: self.definition.constant_memory_from_rows,
+            temp_dir: self.out_dir,
+        };
+        xlsx::write(&workbook, &title, &sections, self.report_date, &options)
             .map_err(|source| ReportError::Xlsx { path: workbook.clone(), source })?;
         let mut context = tera::Context::new();
         context.insert("title", &title);
         context.insert("unit", &unit.name);
         context.insert("report_date", &chinese_date(self.report_date));
-        context.insert("sections", &sections.iter().map(html::section).collect::<Vec<_>>());
+        let max_rows = self.definition.html_max_rows;
+        context.insert("sections", &sections.iter().map(|s| html::section(s, max_rows)).collect::<Vec<_>>());
         let page = stem.with_extension("html");
         write_html(self.templates, "daily.html", &context, &page)?;
         Ok([workbook, page])
@@ -151,11 +159,13 @@ impl DailyReports<'_> {
     /// Writes every unit's reports (in parallel) and the index; returns every path written.
     pub fn write_all(&self) -> Result<Vec<PathBuf>, ReportError> {
         let units = units(&self.district, self.tables);
+        let groups = self.row_groups();
+        let groups = &groups;
         let chunk = units.len().div_ceil(self.threads.max(1)).max(1);
         let results: Vec<Result<[PathBuf; 2], ReportError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = units
                 .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().map(|u| self.write_unit(u)).collect::<Vec<_>>()))
+                .map(|part| scope.spawn(move || part.iter().map(|u| self.write_unit(u, groups)).collect::<Vec<_>>()))
                 .collect();
             handles.into_iter().flat_map(|h| h.join().expect("report writers do not panic")).collect()
         });
@@ -165,6 +175,18 @@ impl DailyReports<'_> {
         }
         written.push(self.write_index(&units)?);
         Ok(written)
+    }
+
+    /// Each section step's rows grouped by each scope column it is cut on.
+    fn row_groups(&self) -> RowGroups<'_> {
+        let mut groups = RowGroups::new();
+        for section in &self.definition.sections {
+            let Some(table) = self.tables.get(&section.step) else { continue };
+            for column in section.scopes.iter().filter_map(|s| s.column()) {
+                groups.entry((section.step.as_str(), column)).or_insert_with(|| table.row_groups(column));
+            }
+        }
+        groups
     }
 
     fn write_index(&self, units: &[Unit]) -> Result<PathBuf, ReportError> {

@@ -13,7 +13,24 @@ use crate::config::strict;
 pub struct ReportDefinition {
     /// The report's title; `{district}`, `{unit}` and `{date}` are filled in.
     pub title: String,
+    /// A section of at least this many rows is written as a sheet in rust_xlsxwriter's
+    /// constant-memory mode: rows go to a temporary file as they are written instead of being
+    /// held in memory until the workbook is saved.
+    #[serde(default = "default_constant_memory_from_rows")]
+    pub constant_memory_from_rows: usize,
+    /// At most this many rows of a section in the HTML report (a page for email and phones);
+    /// the page says how many more the workbook holds.
+    #[serde(default = "default_html_max_rows")]
+    pub html_max_rows: usize,
     pub sections: Vec<Section>,
+}
+
+fn default_constant_memory_from_rows() -> usize {
+    5_000
+}
+
+fn default_html_max_rows() -> usize {
+    1_000
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]

@@ -26,13 +26,16 @@ pub struct SectionContext {
     /// One or two header rows.
     pub header_rows: Vec<Vec<HeaderCell>>,
     pub rows: Vec<Vec<Cell>>,
+    /// Rows beyond the page's limit, shown only in the workbook.
+    pub rows_omitted: usize,
     pub total: Option<Vec<Cell>>,
     /// An inline SVG chart, built from escaped text (the template marks it safe).
     pub chart_svg: Option<String>,
     pub empty: bool,
 }
 
-pub fn section(view: &SectionView) -> SectionContext {
+/// A section for the template, with at most `max_rows` rows.
+pub fn section(view: &SectionView, max_rows: usize) -> SectionContext {
     let mut header_rows = vec![Vec::new()];
     if view.has_groups() {
         header_rows.push(Vec::new());
@@ -90,7 +93,8 @@ pub fn section(view: &SectionView) -> SectionContext {
     SectionContext {
         title: view.title.clone(),
         header_rows,
-        rows: view.rows.iter().map(cells).collect(),
+        rows: view.rows.iter().take(max_rows).map(cells).collect(),
+        rows_omitted: view.rows.len().saturating_sub(max_rows),
         total: view.total.as_ref().map(cells),
         chart_svg: view.chart.as_ref().map(svg),
         empty: view.rows.is_empty(),

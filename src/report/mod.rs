@@ -9,8 +9,8 @@ mod html;
 pub use html::escape as escape_html;
 pub mod returns;
 pub mod table;
-mod view;
-mod xlsx;
+pub mod view;
+pub mod xlsx;
 
 /// A file-name component from data: path separators, `..`, control and Windows-reserved
 /// characters are replaced, so a name can never leave its folder.

@@ -31,11 +31,16 @@ pub struct Chart {
     pub series: Vec<(String, Vec<f64>)>,
 }
 
-/// Builds a section's view from its step's rows for one unit.
-pub fn section(def: &Section, table: &Table) -> SectionView {
+/// Builds a section's view from its step's rows for one unit: `rows` are the unit's row numbers
+/// in `table`, or none for all of them (the district), so the table is never copied whole.
+pub fn section(def: &Section, table: &Table, rows: Option<&[usize]>) -> SectionView {
+    let picked: Vec<&Vec<Value>> = match rows {
+        None => table.rows.iter().collect(),
+        Some(rows) => rows.iter().map(|&r| &table.rows[r]).collect(),
+    };
     let indices: Vec<Option<usize>> = def.columns.iter().map(|c| table.index(&c.column)).collect();
     let rows: Vec<Vec<Value>> =
-        table.rows.iter().map(|r| indices.iter().map(|i| i.map_or(Value::Null, |i| r[i].clone())).collect()).collect();
+        picked.iter().map(|r| indices.iter().map(|i| i.map_or(Value::Null, |i| r[i].clone())).collect()).collect();
     let mut groups: Vec<(Option<String>, usize)> = Vec::new();
     for c in &def.columns {
         match groups.last_mut() {
@@ -64,7 +69,7 @@ pub fn section(def: &Section, table: &Table) -> SectionView {
     let chart = def.chart.as_ref().map(|chart| {
         let x = table.index(&chart.x);
         let mut by_x: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        for r in &table.rows {
+        for r in &picked {
             let label = x.map(|i| label(&r[i])).unwrap_or_default();
             let sums = by_x.entry(label).or_insert_with(|| vec![0.0; chart.series.len()]);
             for (k, s) in chart.series.iter().enumerate() {

@@ -16,9 +16,25 @@ use rust_xlsxwriter::{
 use super::definition::{Alert, Format as ColumnFormat};
 use super::table::Value;
 use super::view::SectionView;
+use crate::normalize::text::display_width;
+
+/// How a workbook is written.
+pub struct Options<'a> {
+    /// Sections of at least this many rows become constant-memory sheets.
+    pub constant_memory_from_rows: usize,
+    /// Where constant-memory sheets keep their rows until the workbook is saved: beside the
+    /// reports, on disk, rather than a temporary folder that may be in memory.
+    pub temp_dir: &'a Path,
+}
 
 /// Writes a report workbook.
-pub fn write(path: &Path, title: &str, sections: &[SectionView], report_date: NaiveDate) -> Result<(), XlsxError> {
+pub fn write(
+    path: &Path,
+    title: &str,
+    sections: &[SectionView],
+    report_date: NaiveDate,
+    options: &Options,
+) -> Result<(), XlsxError> {
     let mut workbook = Workbook::new();
     // Fast deflate: these workbooks are small and many (one per grid); level 1 saves most of
     // the compression time for a few percent of size.
@@ -27,9 +43,14 @@ pub fn write(path: &Path, title: &str, sections: &[SectionView], report_date: Na
         ExcelDateTime::from_ymd(report_date.year_ce().1 as u16, report_date.month() as u8, report_date.day() as u8)?;
     workbook
         .set_properties(&DocProperties::new().set_title(title).set_author("wangge").set_creation_datetime(&created));
+    let large = |section: &SectionView| section.rows.len() >= options.constant_memory_from_rows;
+    if sections.iter().any(large) {
+        workbook.set_tempdir(options.temp_dir)?;
+    }
     let mut used_names: Vec<String> = Vec::new();
     for section in sections {
-        let sheet = workbook.add_worksheet();
+        let sheet =
+            if large(section) { workbook.add_worksheet_with_constant_memory()? } else { workbook.add_worksheet() };
         let name = sheet_name(&section.title, &used_names);
         used_names.push(name.clone());
         sheet.set_name(&name)?;
@@ -61,23 +82,50 @@ fn sheet_name(title: &str, used: &[String]) -> String {
     name
 }
 
-/// Display width of text: CJK characters count double.
-fn width(text: &str) -> usize {
-    text.chars().map(|c| if c.is_ascii() { 1 } else { 2 }).sum()
+/// The cell formats of a data row (or, bold, of the 合计 row), built once per sheet: cloning a
+/// format per cell showed in profiles.
+struct RowStyle {
+    text: Format,
+    int: Format,
+    float: Format,
+    percent: Format,
+    date: Format,
+}
+
+struct Styles {
+    header: Format,
+    data: RowStyle,
+    total: RowStyle,
+}
+
+impl Styles {
+    fn new() -> Styles {
+        let border = Format::new().set_border(FormatBorder::Thin);
+        let row = |base: &Format| RowStyle {
+            text: base.clone(),
+            int: base.clone().set_num_format("0"),
+            float: base.clone().set_num_format("0.00"),
+            percent: base.clone().set_num_format("0.0%"),
+            date: base.clone().set_num_format("yyyy-mm-dd"),
+        };
+        Styles {
+            header: border
+                .clone()
+                .set_bold()
+                .set_background_color("#EAEEF2")
+                .set_align(FormatAlign::Center)
+                .set_text_wrap(),
+            data: row(&border),
+            total: row(&border.clone().set_bold()),
+        }
+    }
 }
 
 fn write_section(sheet: &mut Worksheet, title: &str, section: &SectionView, date: NaiveDate) -> Result<(), XlsxError> {
     let ncols = section.columns.len().max(1) as u16;
-    let border = Format::new().set_border(FormatBorder::Thin);
     let title_format = Format::new().set_bold().set_font_size(14).set_align(FormatAlign::Center);
-    let header =
-        border.clone().set_bold().set_background_color("#EAEEF2").set_align(FormatAlign::Center).set_text_wrap();
-    let text = border.clone();
-    let int = border.clone().set_num_format("0");
-    let float = border.clone().set_num_format("0.00");
-    let percent = border.clone().set_num_format("0.0%");
-    let date_format = border.clone().set_num_format("yyyy-mm-dd");
-    let bold = |f: &Format| f.clone().set_bold();
+    let styles = Styles::new();
+    let header = &styles.header;
 
     let heading = format!("{title} · {}", section.title);
     if ncols > 1 {
@@ -85,64 +133,82 @@ fn write_section(sheet: &mut Worksheet, title: &str, section: &SectionView, date
     } else {
         sheet.write_string_with_format(0, 0, &heading, &title_format)?;
     }
-    // Header rows: a group row above where columns group.
+    // Header rows: a group row above where columns group. Row 1 is written whole before row 2:
+    // a sheet in constant-memory mode cannot go back to an earlier row.
     let header_rows: u32 = if section.has_groups() { 2 } else { 1 };
     let mut c = 0u16;
     for (group, span) in &section.groups {
         let span = *span as u16;
         match group {
+            Some(g) if header_rows == 2 && span > 1 => {
+                sheet.merge_range(1, c, 1, c + span - 1, g, header)?;
+            }
             Some(g) if header_rows == 2 => {
-                if span > 1 {
-                    sheet.merge_range(1, c, 1, c + span - 1, g, &header)?;
-                } else {
-                    sheet.write_string_with_format(1, c, g, &header)?;
-                }
-                for k in 0..span {
-                    sheet.write_string_with_format(2, c + k, &section.columns[(c + k) as usize].header, &header)?;
-                }
+                sheet.write_string_with_format(1, c, g, header)?;
             }
             _ => {
                 for k in 0..span {
                     let h = &section.columns[(c + k) as usize].header;
                     if header_rows == 2 {
-                        sheet.merge_range(1, c + k, 2, c + k, h, &header)?;
+                        sheet.merge_range(1, c + k, 2, c + k, h, header)?;
                     } else {
-                        sheet.write_string_with_format(1, c + k, h, &header)?;
+                        sheet.write_string_with_format(1, c + k, h, header)?;
                     }
                 }
             }
         }
         c += span;
     }
+    if header_rows == 2 {
+        let mut c = 0u16;
+        for (group, span) in &section.groups {
+            let span = *span as u16;
+            if group.is_some() {
+                for k in 0..span {
+                    sheet.write_string_with_format(2, c + k, &section.columns[(c + k) as usize].header, header)?;
+                }
+            }
+            c += span;
+        }
+    }
     let last_header = header_rows;
     let first_data = last_header + 1;
-    let mut widths: Vec<usize> = section.columns.iter().map(|c| width(&c.header).max(6)).collect();
+    let mut widths: Vec<usize> = section.columns.iter().map(|c| display_width(&c.header).max(6)).collect();
     let all_rows = section.rows.iter().map(|r| (r, false)).chain(section.total.iter().map(|r| (r, true)));
     let mut row = first_data;
     for (values, is_total) in all_rows {
+        let style = if is_total { &styles.total } else { &styles.data };
         for (i, (value, column)) in values.iter().zip(&section.columns).enumerate() {
             let col = i as u16;
-            let pick = |f: &Format| if is_total { bold(f) } else { f.clone() };
+            let percent = column.format == Some(ColumnFormat::Percent);
             match value {
                 Value::Null => {
-                    sheet.write_blank(row, col, &pick(&text))?;
+                    sheet.write_blank(row, col, &style.text)?;
                 }
                 Value::Int(n) => {
-                    let f = if column.format == Some(ColumnFormat::Percent) { &percent } else { &int };
-                    sheet.write_number_with_format(row, col, *n as f64, &pick(f))?;
+                    sheet.write_number_with_format(
+                        row,
+                        col,
+                        *n as f64,
+                        if percent { &style.percent } else { &style.int },
+                    )?;
                 }
                 Value::Float(x) => {
-                    let f = if column.format == Some(ColumnFormat::Percent) { &percent } else { &float };
-                    sheet.write_number_with_format(row, col, *x, &pick(f))?;
+                    sheet.write_number_with_format(
+                        row,
+                        col,
+                        *x,
+                        if percent { &style.percent } else { &style.float },
+                    )?;
                 }
                 // Always a string cell: `=…`, `+…`, `-…` and `@…` stay text.
                 Value::Text(t) => {
-                    sheet.write_string_with_format(row, col, t, &pick(&text))?;
-                    widths[i] = widths[i].max(width(t));
+                    sheet.write_string_with_format(row, col, t, &style.text)?;
+                    widths[i] = widths[i].max(display_width(t));
                 }
                 Value::Date(d) => {
                     let day = ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)?;
-                    sheet.write_datetime_with_format(row, col, &day, &pick(&date_format))?;
+                    sheet.write_datetime_with_format(row, col, &day, &style.date)?;
                     widths[i] = widths[i].max(10);
                 }
             }
@@ -181,22 +247,26 @@ fn write_section(sheet: &mut Worksheet, title: &str, section: &SectionView, date
     sheet.set_footer(format!("&C第 &P 页 共 &N 页    报告日期：{date}"));
 
     if let Some(chart) = &section.chart {
-        // The chart's data below the table, then a native line chart beside it.
+        // The chart's data below the table, row by row (a constant-memory sheet cannot go back
+        // to an earlier row), then a native line chart beside it.
         let top = row + 2;
-        sheet.write_string_with_format(top, 0, "日期", &header)?;
+        sheet.write_string_with_format(top, 0, "日期", header)?;
+        for (s, (name, _)) in chart.series.iter().enumerate() {
+            sheet.write_string_with_format(top, 1 + s as u16, name, header)?;
+        }
         for (k, label) in chart.labels.iter().enumerate() {
-            sheet.write_string_with_format(top + 1 + k as u32, 0, label, &text)?;
+            let r = top + 1 + k as u32;
+            sheet.write_string_with_format(r, 0, label, &styles.data.text)?;
+            for (s, (_, values)) in chart.series.iter().enumerate() {
+                sheet.write_number_with_format(r, 1 + s as u16, values[k], &styles.data.int)?;
+            }
         }
         let mut line = Chart::new(ChartType::Line);
         line.title().set_name(&section.title);
         let last = top + chart.labels.len() as u32;
-        for (s, (name, values)) in chart.series.iter().enumerate() {
+        let sheet_name = sheet.name();
+        for s in 0..chart.series.len() {
             let col = 1 + s as u16;
-            sheet.write_string_with_format(top, col, name, &header)?;
-            for (k, v) in values.iter().enumerate() {
-                sheet.write_number_with_format(top + 1 + k as u32, col, *v, &int)?;
-            }
-            let sheet_name = sheet.name();
             line.add_series()
                 .set_name((sheet_name.as_str(), top, col))
                 .set_categories((sheet_name.as_str(), top + 1, 0, last, 0))

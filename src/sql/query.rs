@@ -126,12 +126,27 @@ pub fn write_file(format: Format, schema: &SchemaRef, batches: &[RecordBatch], p
     }
 }
 
+/// From this many rows on, a query's workbook is written in rust_xlsxwriter's constant-memory
+/// mode: rows stream to a temporary file beside the output instead of being held until saved.
+const CONSTANT_MEMORY_FROM_ROWS: usize = 5_000;
+
 fn write_xlsx(schema: &SchemaRef, batches: &[RecordBatch], path: &Path) -> Result<(), rust_xlsxwriter::XlsxError> {
     use rust_xlsxwriter::{Format as CellFormat, Workbook};
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    let large = rows >= CONSTANT_MEMORY_FROM_ROWS;
     let mut workbook = Workbook::new();
-    let sheet = workbook.add_worksheet();
+    let sheet = if large {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        workbook.set_tempdir(dir)?;
+        workbook.add_worksheet_with_constant_memory()?
+    } else {
+        workbook.add_worksheet()
+    };
     sheet.set_name("查询结果")?;
     let bold = CellFormat::new().set_bold();
+    // Widths from the header and the first rows: autofit sees only rows still in memory.
+    let mut widths: Vec<usize> =
+        schema.fields().iter().map(|f| crate::normalize::text::display_width(f.name())).collect();
     for (c, field) in schema.fields().iter().enumerate() {
         sheet.write_string_with_format(0, c as u16, field.name(), &bold)?;
     }
@@ -140,6 +155,9 @@ fn write_xlsx(schema: &SchemaRef, batches: &[RecordBatch], path: &Path) -> Resul
         for row in 0..batch.num_rows() {
             for (c, (field, column)) in schema.fields().iter().zip(batch.columns()).enumerate() {
                 let Some(text) = cell_text(column.as_ref(), row) else { continue };
+                if r <= 200 {
+                    widths[c] = widths[c].max(crate::normalize::text::display_width(&text));
+                }
                 let numeric = field.data_type().is_numeric();
                 match text.parse::<f64>() {
                     Ok(n) if numeric => sheet.write_number(r, c as u16, n)?,
@@ -150,7 +168,13 @@ fn write_xlsx(schema: &SchemaRef, batches: &[RecordBatch], path: &Path) -> Resul
             r += 1;
         }
     }
-    sheet.autofit();
+    if large {
+        for (c, w) in widths.iter().enumerate() {
+            sheet.set_column_width(c as u16, (*w).min(50) as f64 + 1.0)?;
+        }
+    } else {
+        sheet.autofit();
+    }
     workbook.save(path)
 }
 

@@ -76,3 +76,9 @@ pub fn tree(root: &Path) -> Vec<PathBuf> {
 pub fn truth(sample: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(sample.join("truth.json")).unwrap()).unwrap()
 }
+
+/// One part of a zip package (an xlsx workbook's sheet XML), as text.
+pub fn zip_part(path: &Path, name: &str) -> String {
+    let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
+    std::io::read_to_string(archive.by_name(name).unwrap()).unwrap()
+}

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{repo, scratch, text, truth, wangge, wangge_expect};
+use crate::common::{repo, scratch, text, truth, wangge, wangge_expect, zip_part};
 use crate::warehouse::{ingest, sample_copy};
 
 const MARTS: &[&str] = &[
@@ -289,6 +289,20 @@ fn query_writes_every_format_and_duckdb_and_openpyxl_open_the_files() {
     assert_eq!(got["header"], serde_json::json!(["town_code", "returnees", "first_arrival", "formula_like"]));
     assert_eq!(got["formula_like"], "=1+1", "text, not a formula");
     assert_eq!(got["kinds"][3], "s", "the cell is a string cell");
+
+    // A large result streams through a constant-memory sheet: every row arrives, text stays text.
+    let large = dir.path().join("large.xlsx");
+    let sql =
+        "SELECT value AS n, concat('=', value) AS formula_like, '临江社区' AS community FROM generate_series(1, 12000)";
+    wangge_expect(&["--workspace", ws_arg, "query", sql, "--format", "xlsx", "--output", large.to_str().unwrap()], 0);
+    let mut book = calamine::open_workbook_auto(&large).unwrap();
+    let range = calamine::Reader::worksheet_range(&mut book, "查询结果").unwrap();
+    assert_eq!(range.height(), 12_001, "header and every row");
+    let last: Vec<String> = range.rows().last().unwrap().iter().map(|c| c.to_string()).collect();
+    assert_eq!(last, ["12000", "=12000", "临江社区"]);
+    let sheet = zip_part(&large, "xl/worksheets/sheet1.xml");
+    assert!(sheet.contains("t=\"inlineStr\""), "a constant-memory sheet writes its strings inline");
+    assert!(!sheet.contains("<f>"), "no formula");
 
     // Errors name what is wrong and list the valid choices.
     let out = wangge(&["--workspace", ws_arg, "query", "SELECT * FROM returnes"]);

@@ -8,7 +8,7 @@ use std::process::Command;
 
 use calamine::{Reader, open_workbook_auto};
 
-use crate::common::{repo, scratch, text, wangge_expect};
+use crate::common::{repo, scratch, text, wangge_expect, zip_part};
 use crate::warehouse::{ingest, sample_copy};
 
 const DATE: &str = "2022-05-10";
@@ -362,4 +362,50 @@ fn report_snapshots_and_libreoffice_opens_the_workbooks() {
             std::fs::read(&pdf).unwrap_or_else(|_| panic!("no PDF for {}: {}", workbook.display(), text(&out.stderr)));
         assert!(bytes.starts_with(b"%PDF") && bytes.len() > 2000, "{}", pdf.display());
     }
+}
+
+/// Sections at or over `constant_memory_from_rows` are written as constant-memory sheets, and read
+/// back exactly as the in-memory sheets do (the same snapshots); `html_max_rows` cuts long
+/// sections in the HTML page, which says how many rows the workbook holds beyond it.
+#[test]
+fn constant_memory_sheets_match_the_snapshots_and_html_pages_say_what_they_leave_out() {
+    let dir = scratch();
+    let ws = sample_copy(dir.path());
+    ingest(&ws);
+    let definitions = ws.join("pipelines/daily/reports.toml");
+    let toml = std::fs::read_to_string(&definitions).unwrap();
+    let toml = toml.replacen("\ntitle = ", "\nconstant_memory_from_rows = 1\nhtml_max_rows = 3\ntitle = ", 1);
+    assert!(toml.contains("html_max_rows = 3"));
+    std::fs::write(&definitions, toml).unwrap();
+    wangge_expect(&["--workspace", ws.to_str().unwrap(), "run", "daily", "--date", DATE], 0);
+    let day = ws.join("reports").join(DATE);
+    let snapshots = repo().join("tests/snapshots/reports");
+    for (name, stem) in [
+        ("district", day.join("district/130273-唐山高新区")),
+        ("town-130273101", day.join("town/130273101-老庄子镇")),
+        ("grid-13027300100100100", day.join("grid/13027300100100100-荣馨园社区第1网格")),
+    ] {
+        let workbook = stem.with_extension("xlsx");
+        let view =
+            Command::new("python3").arg(repo().join("tests/it/py/workbook_view.py")).arg(&workbook).output().unwrap();
+        assert!(view.status.success(), "{}", text(&view.stderr));
+        let want = std::fs::read_to_string(snapshots.join(format!("{name}.xlsx.txt"))).unwrap();
+        assert!(text(&view.stdout) == want, "{name}: a constant-memory workbook differs from the in-memory snapshot");
+        let sheet = zip_part(&workbook, "xl/worksheets/sheet1.xml");
+        assert!(sheet.contains("t=\"inlineStr\""), "{name}: the first sheet was written in constant-memory mode");
+    }
+    // The district's sections: 4 towns and 40 communities, cut to 3 rows each in HTML.
+    let html = std::fs::read_to_string(day.join("district/130273-唐山高新区.html")).unwrap();
+    assert!(html.contains("另有 1 行未显示，完整名单见 Excel 报表。"), "4 towns, 3 shown");
+    assert!(html.contains("另有 37 行未显示，完整名单见 Excel 报表。"), "40 communities, 3 shown");
+    for table in html.split("<tbody>").skip(1) {
+        let body = &table[..table.find("</tbody>").unwrap()];
+        let rows = body.matches("<tr>").count();
+        assert!(rows <= 3, "at most 3 data rows (the 合计 row apart): {rows}");
+    }
+    // The workbook keeps every community.
+    let mut book = open_workbook_auto(day.join("district/130273-唐山高新区.xlsx")).unwrap();
+    let names = book.sheet_names();
+    let communities = book.worksheet_range(&names[1]).unwrap();
+    assert_eq!(communities.height(), 3 + 40 + 1, "title, two header rows, 40 communities and 合计");
 }
