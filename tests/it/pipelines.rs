@@ -292,8 +292,7 @@ fn query_writes_every_format_and_duckdb_and_openpyxl_open_the_files() {
 
     // A large result streams through a constant-memory sheet: every row arrives, text stays text.
     let large = dir.path().join("large.xlsx");
-    let sql =
-        "SELECT value AS n, concat('=', value) AS formula_like, '临江社区' AS community FROM generate_series(1, 12000)";
+    let sql = "SELECT value AS n, concat('=', value) AS formula_like, '临江社区' AS community FROM generate_series(1, 12000) ORDER BY n";
     wangge_expect(&["--workspace", ws_arg, "query", sql, "--format", "xlsx", "--output", large.to_str().unwrap()], 0);
     let mut book = calamine::open_workbook_auto(&large).unwrap();
     let range = calamine::Reader::worksheet_range(&mut book, "查询结果").unwrap();
