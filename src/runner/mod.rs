@@ -172,10 +172,10 @@ pub fn ingest(
     let forms = load_forms(ws)?;
     let privacy = privacy(ws)?;
     let warehouse = Warehouse::new(ws.path(&ws.config.paths.warehouse));
-    let reconciled = warehouse.reconcile()?;
     // A file is done once ingested, unless it could not be read or a sheet matched no form and
     // the forms have changed since: then it is tried again.
     let ledger = warehouse.ledger()?;
+    let reconciled = warehouse.reconcile(&ledger)?;
     let fingerprint = forms_fingerprint(ws);
     let unfinished: HashMap<String, String> = ledger
         .iter()
@@ -230,7 +230,9 @@ pub fn ingest(
             });
         }
     }
-    let prior = warehouse.prior_identities(&forms, &superseded)?;
+    let dates: std::collections::BTreeSet<NaiveDate> =
+        outcome.files.iter().flat_map(|f| f.sheets.iter()).map(|s| s.report_date).collect();
+    let prior = warehouse.prior_identities(&forms, &superseded, &dates)?;
     // Duplicates are judged in processing order; large sheets are read now, their rows judged
     // and written as they come.
     let registry = std::mem::take(&mut outcome.registry);

@@ -383,6 +383,23 @@ fn duplicates_are_kept_once_within_a_file_and_across_communities() {
     assert_eq!(got.report.written.rows.get("returnees"), Some(&2), "two people in the warehouse");
 }
 
+/// A duplicate of a row kept by an earlier run on the same report date is rejected too: the
+/// warehouse's identities of the run's report dates count, not only the run's own files.
+#[test]
+fn duplicates_count_against_rows_an_earlier_run_kept_on_the_same_day() {
+    let first = ingest(&["duplicates_a_荣馨园社区.xlsx"], "2022-05-10");
+    let ws = first._dir.path().join("ws");
+    let name = "duplicates_b_临江社区.xlsx";
+    std::fs::copy(repo().join("tests/fixtures/quirks").join(name), ws.join("inbox").join(name)).unwrap();
+    let date = NaiveDate::from_ymd_opt(2022, 5, 10).unwrap();
+    let report = runner::ingest(&Workspace::load(&ws).unwrap(), date, &[], 2).unwrap();
+    assert_eq!(report.outcome.files.len(), 1, "only the new file is read");
+    let b = report.outcome.files[0].sheets.iter().find(|s| s.status.code() == "read").unwrap();
+    assert_eq!(fates(b), ["skip:title", "skip:header", "reject:duplicate"]);
+    let kept = reject(b, 3).kept.clone().expect("points at the kept row");
+    assert_eq!((kept.file.as_str(), kept.row), ("duplicates_a_荣馨园社区.xlsx", 3));
+}
+
 #[test]
 fn report_date_and_community_come_from_title_sheet_file_name_or_folder() {
     let files = [
