@@ -6,7 +6,7 @@ pub mod lock;
 pub mod manifest;
 mod problems;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -172,18 +172,9 @@ pub fn ingest(
     let forms = load_forms(ws)?;
     let privacy = privacy(ws)?;
     let warehouse = Warehouse::new(ws.path(&ws.config.paths.warehouse));
-    // A file is done once ingested, unless it could not be read or a sheet matched no form and
-    // the forms have changed since: then it is tried again.
-    let ledger = warehouse.ledger()?;
-    let reconciled = warehouse.reconcile(&ledger)?;
+    let index = warehouse.ledger_index();
+    let reconciled = warehouse.reconcile(&index)?;
     let fingerprint = forms_fingerprint(ws);
-    let unfinished: HashMap<String, String> = ledger
-        .iter()
-        .filter(|e| (e.status == "error" || e.status == "unrecognised") && e.forms_sha256 != fingerprint)
-        .map(|e| (e.sha256.clone(), e.path.clone()))
-        .collect();
-    let known: HashSet<String> =
-        ledger.into_iter().map(|e| e.sha256).filter(|sha| !unfinished.contains_key(sha)).collect();
     let inbox = ws.inbox();
     let candidates = if paths.is_empty() {
         list_files(&inbox)?
@@ -194,14 +185,28 @@ pub fn ingest(
         }
         all
     };
+    // A file is done once ingested, unless it could not be read or a sheet matched no form and
+    // the forms have changed since: then it is tried again (`unfinished`: its hash and the path
+    // it had).
     let mut files = Vec::new();
     let mut already_ingested = Vec::new();
+    let mut unfinished: HashMap<String, String> = HashMap::new();
     for path in candidates {
-        match sha256_of(&path) {
-            Some(sha) if known.contains(&sha) => {
-                already_ingested.push(path.strip_prefix(&inbox).unwrap_or(&path).to_string_lossy().into_owned())
-            }
-            _ => files.push(path),
+        let Some(sha) = sha256_of(&path) else {
+            files.push(path);
+            continue;
+        };
+        let entries = warehouse.ledger_of(&index, &sha)?;
+        let retry = entries
+            .iter()
+            .find(|e| (e.status == "error" || e.status == "unrecognised") && e.forms_sha256 != fingerprint);
+        if let Some(e) = retry {
+            unfinished.insert(sha, e.path.clone());
+            files.push(path);
+        } else if entries.is_empty() {
+            files.push(path);
+        } else {
+            already_ingested.push(path.strip_prefix(&inbox).unwrap_or(&path).to_string_lossy().into_owned());
         }
     }
     let registry = warehouse.registry()?;

@@ -160,8 +160,13 @@ fn a_new_header_wording_is_one_synonym_line_in_the_form() {
         }
         other => panic!("expected unrecognised, got {other:?}"),
     }
-    // The data officer adds 到唐日期 to the form's synonyms and runs again.
+    // Run again with the forms unchanged: nothing is read again.
     let ws = got._dir.path().join("ws");
+    let date = NaiveDate::from_ymd_opt(2022, 5, 10).unwrap();
+    let unchanged = runner::ingest(&Workspace::load(&ws).unwrap(), date, &[], 1).unwrap();
+    assert!(unchanged.outcome.files.is_empty(), "{:?}", unchanged.outcome.files);
+    assert_eq!(unchanged.already_ingested, ["header_new_variant.xlsx", "台账/registry.xlsx"]);
+    // The data officer adds 到唐日期 to the form's synonyms and runs again.
     let form = ws.join("pipelines/forms/returnees.toml");
     let text = std::fs::read_to_string(&form).unwrap();
     let edited = text.replace(r#""抵达日期"]"#, r#""抵达日期", "到唐日期"]"#);
@@ -169,9 +174,7 @@ fn a_new_header_wording_is_one_synonym_line_in_the_form() {
     std::fs::write(&form, edited).unwrap();
     // The same file is read again (the sheet matched no form last time), and replaces its
     // earlier ledger rows.
-    let workspace = Workspace::load(&ws).unwrap();
-    let date = NaiveDate::from_ymd_opt(2022, 5, 10).unwrap();
-    let again = runner::ingest(&workspace, date, &[], 1).unwrap();
+    let again = runner::ingest(&Workspace::load(&ws).unwrap(), date, &[], 1).unwrap();
     assert_eq!(again.already_ingested, ["台账/registry.xlsx"]);
     let s = &again.outcome.files[0].sheets[0];
     assert_eq!((s.form.as_deref(), s.counts.accepted), (Some("returnees"), 1), "{:?}", s.status);
