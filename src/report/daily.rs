@@ -161,16 +161,30 @@ impl DailyReports<'_> {
         let units = units(&self.district, self.tables);
         let groups = self.row_groups();
         let groups = &groups;
-        let chunk = units.len().div_ceil(self.threads.max(1)).max(1);
-        let results: Vec<Result<[PathBuf; 2], ReportError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = units
-                .chunks(chunk)
-                .map(|part| scope.spawn(move || part.iter().map(|u| self.write_unit(u, groups)).collect::<Vec<_>>()))
+        // Each thread takes the next unit as it finishes one: the district and town reports are
+        // much larger than a grid's, so fixed shares would leave a thread idle at the end.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let next = &next;
+        let units_ref = &units;
+        let mut results: Vec<(usize, Result<[PathBuf; 2], ReportError>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..self.threads.clamp(1, units.len().max(1)))
+                .map(|_| {
+                    scope.spawn(move || {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let Some(unit) = units_ref.get(i) else { break };
+                            done.push((i, self.write_unit(unit, groups)));
+                        }
+                        done
+                    })
+                })
                 .collect();
             handles.into_iter().flat_map(|h| h.join().expect("report writers do not panic")).collect()
         });
+        results.sort_by_key(|(i, _)| *i);
         let mut written = Vec::new();
-        for r in results {
+        for (_, r) in results {
             written.extend(r?);
         }
         written.push(self.write_index(&units)?);
