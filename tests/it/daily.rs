@@ -126,10 +126,10 @@ fn report_of(ws: &Path, scope: &str) -> String {
     for folder in folders {
         for e in std::fs::read_dir(day.join(folder)).unwrap().flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if let Some(stem) = name.strip_suffix(".xlsx") {
-                if stem.starts_with(&prefix) {
-                    return format!("{folder}/{stem}");
-                }
+            if let Some(stem) = name.strip_suffix(".xlsx")
+                && stem.starts_with(&prefix)
+            {
+                return format!("{folder}/{stem}");
             }
         }
     }
@@ -247,7 +247,7 @@ fn daily_sends_each_recipient_its_scope_once_retries_and_sends_the_missed_next_t
     assert_eq!(got.len(), who.len() - 1, "every recipient but the refused one: {got:?}");
     assert!(got.values().all(|&n| n == 1), "{got:?}");
     // No town leader received another town's report.
-    for ((address, report), _) in &got {
+    for (address, report) in got.keys() {
         let scope = &who[address].0;
         if scope.len() == 9 {
             assert!(report.starts_with(&format!("town/{scope}-")), "{address} got {report}");

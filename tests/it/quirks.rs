@@ -92,7 +92,7 @@ fn date(v: &Value) -> String {
     }
 }
 
-fn reject<'a>(sheet: &'a SheetResult, row: usize) -> &'a wangge::ingest::Reject {
+fn reject(sheet: &SheetResult, row: usize) -> &wangge::ingest::Reject {
     sheet.rejects.iter().find(|r| r.row == row).unwrap_or_else(|| panic!("row {row} not rejected"))
 }
 

@@ -65,14 +65,11 @@ fn duckdb_reads_the_warehouse_with_the_counts_of_truth_json() {
     let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
     for f in t["files"].as_array().unwrap() {
         for s in f["sheets"].as_array().unwrap() {
-            if let Some(form) = s["form"].as_str() {
-                if s["accepted"].as_u64().unwrap() > 0 {
-                    *want
-                        .entry(form.into())
-                        .or_default()
-                        .entry(f["report_date"].as_str().unwrap().into())
-                        .or_default() += s["accepted"].as_u64().unwrap();
-                }
+            if let Some(form) = s["form"].as_str()
+                && s["accepted"].as_u64().unwrap() > 0
+            {
+                *want.entry(form.into()).or_default().entry(f["report_date"].as_str().unwrap().into()).or_default() +=
+                    s["accepted"].as_u64().unwrap();
             }
             for key in ["rejected", "warnings"] {
                 for (reason, n) in s[key].as_object().unwrap() {
