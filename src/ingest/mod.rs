@@ -207,6 +207,13 @@ pub struct IngestOutcome {
     pub registry: Registry,
 }
 
+impl IngestOutcome {
+    /// The report dates of every sheet read: the warehouse partitions this run can touch.
+    pub fn report_dates(&self) -> std::collections::BTreeSet<NaiveDate> {
+        self.files.iter().flat_map(|f| f.sheets.iter()).map(|s| s.report_date).collect()
+    }
+}
+
 struct Loaded {
     path: String,
     sha256: String,

@@ -155,8 +155,7 @@ fn stages(
     tracing::info!(files = m.ingest.files_read, rows = m.ingest.rows_read, accepted = m.ingest.accepted, "ingested");
     crate::failpoint::hit("ingested");
     let warehouse = Warehouse::new(ws.path(&ws.config.paths.warehouse));
-    m.inputs =
-        warehouse.ledger_on(&[date.to_string()].into())?.into_iter().filter(|e| e.status != "superseded").collect();
+    m.inputs = warehouse.ledger_on(&[date].into())?.into_iter().filter(|e| e.status != "superseded").collect();
 
     progress(Progress::Stage { name: "pipeline", n: 2, of: STAGES });
     let clock = crate::clock::stopwatch();

@@ -235,9 +235,7 @@ pub fn ingest(
             });
         }
     }
-    let dates: std::collections::BTreeSet<NaiveDate> =
-        outcome.files.iter().flat_map(|f| f.sheets.iter()).map(|s| s.report_date).collect();
-    let prior = warehouse.prior_identities(&forms, &superseded, &dates)?;
+    let prior = warehouse.prior_identities(&forms, &superseded, &outcome.report_dates())?;
     // Duplicates are judged in processing order; large sheets are read now, their rows judged
     // and written as they come.
     let registry = std::mem::take(&mut outcome.registry);

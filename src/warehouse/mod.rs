@@ -159,31 +159,16 @@ impl Warehouse {
     }
 
     /// The ledger's entries of some report dates only (their partitions).
-    pub fn ledger_on(&self, dates: &BTreeSet<String>) -> Result<Vec<LedgerEntry>, WarehouseError> {
-        self.ledger_where(|date| dates.contains(date))
+    pub fn ledger_on(&self, dates: &BTreeSet<NaiveDate>) -> Result<Vec<LedgerEntry>, WarehouseError> {
+        self.ledger_where(|date| NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok_and(|d| dates.contains(&d)))
     }
 
-    /// Read on every core: the ledger grows by a file per source file and day.
     fn ledger_where(&self, keep: impl Fn(&str) -> bool) -> Result<Vec<LedgerEntry>, WarehouseError> {
-        let files: Vec<(String, PathBuf)> = self.table_files(LEDGER).into_iter().filter(|(d, _)| keep(d)).collect();
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = files.len().div_ceil(threads).max(1);
-        let read = |part: &[(String, PathBuf)]| -> Result<Vec<LedgerEntry>, WarehouseError> {
-            let mut entries = Vec::new();
-            for (date, path) in part {
-                for batch in parquet_io::read(path, &[])? {
-                    entries.extend(ledger::entries(&batch, date));
-                }
-            }
-            Ok(entries)
-        };
-        let parts: Vec<Result<Vec<LedgerEntry>, WarehouseError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = files.chunks(chunk).map(|part| scope.spawn(move || read(part))).collect();
-            handles.into_iter().map(|h| h.join().expect("ledger readers do not panic")).collect()
-        });
         let mut entries = Vec::new();
-        for part in parts {
-            entries.extend(part?);
+        for (date, path) in self.table_files(LEDGER).into_iter().filter(|(date, _)| keep(date)) {
+            for batch in parquet_io::read(&path, &[])? {
+                entries.extend(ledger::entries(&batch, &date));
+            }
         }
         Ok(entries)
     }
@@ -252,9 +237,7 @@ impl Warehouse {
     /// The sheets already in the warehouse that this ingest's sheets replace: same form,
     /// community and report date, from a file with other content.
     pub fn superseded(&self, outcome: &IngestOutcome) -> Result<BTreeSet<Replaced>, WarehouseError> {
-        let dates: BTreeSet<String> =
-            outcome.files.iter().flat_map(|f| f.sheets.iter()).map(|s| s.report_date.to_string()).collect();
-        let ledger = self.ledger_on(&dates)?;
+        let ledger = self.ledger_on(&outcome.report_dates())?;
         let new: BTreeSet<&str> = outcome.files.iter().map(|f| f.sha256.as_str()).collect();
         let mut superseded = BTreeSet::new();
         for file in &outcome.files {
