@@ -16,6 +16,8 @@ mod sheet;
 pub mod stream;
 mod xlsb;
 mod xlsx_merges;
+mod xlsx_parts;
+pub mod xlsx_scan;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

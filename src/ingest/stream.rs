@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
@@ -24,6 +24,7 @@ use super::layout::{Filled, HEADER_SCAN_ROWS, Layout, Merged};
 use super::read::{self, Merge, RawSheet, ReadError, Visibility};
 use super::rows::RowContext;
 use super::sheet::{RowsJob, RowsOutcome};
+use super::xlsx_scan;
 use crate::config::forms::FormConfig;
 use crate::normalize::value::Cell;
 
@@ -54,7 +55,15 @@ pub fn is_large(path: &Path, threshold: u64) -> bool {
 /// A large workbook, open on its file (never read whole into memory): its shared strings are
 /// parsed once, for the head and the rows. It is closed when the last of its sheets has been
 /// read.
-pub type Workbook = Arc<Mutex<Xlsx<BufReader<File>>>>;
+pub type Workbook = Arc<Large>;
+
+/// A large workbook as the fast reader (`xlsx_scan`) reads it if it can, and as calamine does
+/// (opened only when needed: opening parses the shared strings).
+pub struct Large {
+    path: PathBuf,
+    fast: Option<xlsx_scan::Package>,
+    xlsx: Mutex<Option<Xlsx<BufReader<File>>>>,
+}
 
 /// What is left to read of a sheet whose head was read: its data rows.
 #[derive(Clone)]
@@ -84,18 +93,52 @@ pub fn read_head(path: &Path) -> Result<(Vec<RawSheet>, Workbook), ReadError> {
             let file = File::open(path).ok()?;
             super::xlsx_merges::by_sheet_of(BufReader::new(file))
         });
-        let (mut sheets, workbook) = read_head_rows(path)?;
+        let fast = read::guarded(|| Ok(xlsx_scan::Package::open(path))).ok().flatten();
+        let (mut sheets, xlsx) = match fast.as_ref().and_then(fast_head) {
+            Some(sheets) => (sheets, None),
+            None => {
+                let (sheets, xlsx) = read_head_rows(path)?;
+                (sheets, Some(xlsx))
+            }
+        };
         let merges = merges.join().ok().flatten().unwrap_or_default();
         for sheet in &mut sheets {
             sheet.merged = merges.get(&sheet.name).cloned().unwrap_or_default();
         }
-        Ok((sheets, Arc::new(Mutex::new(workbook))))
+        Ok((sheets, Arc::new(Large { path: path.to_path_buf(), fast, xlsx: Mutex::new(xlsx) })))
     })
 }
 
-fn read_head_rows(path: &Path) -> Result<(Vec<RawSheet>, Xlsx<BufReader<File>>), ReadError> {
+/// The heads of the sheets from the fast reader; `None` if it stops in one.
+fn fast_head(package: &xlsx_scan::Package) -> Option<Vec<RawSheet>> {
+    let mut sheets = Vec::new();
+    for (name, visibility) in package.sheets() {
+        let mut rows: Vec<Vec<Cell>> = Vec::new();
+        if visibility == Visibility::Visible {
+            let read = read::guarded(|| {
+                Ok(package.each_row(name, |r, cells| {
+                    if r >= HEADER_SCAN_ROWS {
+                        return false;
+                    }
+                    rows.resize_with(r, Vec::new);
+                    rows.push(cells);
+                    true
+                }))
+            });
+            read.ok()?.ok()?;
+        }
+        sheets.push(RawSheet { name: name.to_string(), visibility, rows, merged: Vec::new() });
+    }
+    Some(sheets)
+}
+
+fn open(path: &Path) -> Result<Xlsx<BufReader<File>>, ReadError> {
     let file = File::open(path).map_err(|e| ReadError::Corrupt(e.to_string()))?;
-    let mut xlsx: Xlsx<_> = Xlsx::new(BufReader::new(file)).map_err(|e| ReadError::Corrupt(e.to_string()))?;
+    Xlsx::new(BufReader::new(file)).map_err(|e| ReadError::Corrupt(e.to_string()))
+}
+
+fn read_head_rows(path: &Path) -> Result<(Vec<RawSheet>, Xlsx<BufReader<File>>), ReadError> {
+    let mut xlsx = open(path)?;
     let mut sheets = Vec::new();
     for meta in xlsx.sheets_metadata().to_vec() {
         let visibility = read::visibility(meta.visible);
@@ -132,6 +175,36 @@ pub fn read_rows(path: &Path, sheet: &str, wanted: &std::collections::BTreeSet<u
     });
     read.ok()?;
     Some(RawSheet { name: sheet.to_string(), visibility: Visibility::Visible, rows, merged: Vec::new() })
+}
+
+/// Calls `each` with every row of a sheet of a large workbook that has a value, in order: from
+/// the fast reader, and from calamine after the last row it handed on if it stopped.
+pub fn rows_of(workbook: &Large, sheet: &str, mut each: impl FnMut(usize, Vec<Cell>) -> bool) -> Result<(), ReadError> {
+    let after = match &workbook.fast {
+        Some(fast) => match fast.each_row(sheet, &mut each) {
+            Ok(()) => return Ok(()),
+            Err(stopped) => stopped.last_row,
+        },
+        None => None,
+    };
+    let mut xlsx = workbook.xlsx.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if xlsx.is_none() {
+        *xlsx = Some(open(&workbook.path)?);
+    }
+    let xlsx = xlsx.as_mut().expect("opened above");
+    each_row(xlsx, sheet, |r, cells| after.is_some_and(|last| r <= last) || each(r, cells))
+}
+
+/// Every row of a sheet with a value, as calamine's streaming reader gives them: what the fast
+/// reader (`xlsx_scan`) must give too.
+pub fn calamine_rows(path: &Path, sheet: &str) -> Result<Vec<(usize, Vec<Cell>)>, ReadError> {
+    let mut xlsx = open(path)?;
+    let mut rows = Vec::new();
+    each_row(&mut xlsx, sheet, |r, cells| {
+        rows.push((r, cells));
+        true
+    })?;
+    Ok(rows)
 }
 
 /// Calls `each` with every row that has a value, in order: (0-based row, cells up to the last
@@ -255,7 +328,6 @@ pub(super) fn validate_rows<E>(
         let (merged, stop) = (&merged, &stop);
         let reader = scope.spawn(move || {
             read::guarded(|| {
-                let mut xlsx = pending.workbook.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
                 let mut chunker = Chunker {
                     merged,
                     next_row: pending.first_data,
@@ -270,7 +342,7 @@ pub(super) fn validate_rows<E>(
                         chunker.live.insert(r, cells.clone());
                     }
                 }
-                each_row(&mut xlsx, sheet, |r, cells| {
+                rows_of(&pending.workbook, sheet, |r, cells| {
                     r < pending.first_data || (!stop.load(Ordering::Relaxed) && chunker.push(r, cells))
                 })?;
                 chunker.flush();

@@ -12,10 +12,8 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::read::Merge;
+use super::xlsx_parts;
 
-static SHEET: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"<(?:\w+:)?sheet\s[^>]*>").expect("valid regex"));
-static RELATIONSHIP: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"<(?:\w+:)?Relationship\s[^>]*>").expect("valid regex"));
 static MERGE_REF: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"mergeCell\s+ref="([A-Za-z]+[0-9]+)(?::([A-Za-z]+[0-9]+))?""#).expect("valid regex"));
 
@@ -28,20 +26,8 @@ pub fn by_sheet(bytes: &[u8]) -> Option<HashMap<String, Vec<Merge>>> {
 /// `by_sheet` of a package read from anywhere (a large workbook is read from its file).
 pub fn by_sheet_of<R: Read + Seek>(package: R) -> Option<HashMap<String, Vec<Merge>>> {
     let mut zip = zip::ZipArchive::new(package).ok()?;
-    let workbook = entry_text(&mut zip, "xl/workbook.xml")?;
-    let rels = entry_text(&mut zip, "xl/_rels/workbook.xml.rels")?;
-    let targets: HashMap<String, String> = RELATIONSHIP
-        .find_iter(&rels)
-        .filter_map(|m| Some((attribute(m.as_str(), "Id")?, attribute(m.as_str(), "Target")?)))
-        .collect();
     let mut out = HashMap::new();
-    for m in SHEET.find_iter(&workbook) {
-        let (Some(name), Some(id)) = (attribute(m.as_str(), "name"), attribute(m.as_str(), "r:id")) else { continue };
-        let Some(target) = targets.get(&id) else { continue };
-        let path = match target.strip_prefix('/') {
-            Some(absolute) => absolute.to_string(),
-            None => format!("xl/{target}"),
-        };
+    for (name, path) in xlsx_parts::sheet_paths(&mut zip)? {
         let Some(tail) = merge_cells_tail(&mut zip, &path) else { continue };
         let merges = MERGE_REF
             .captures_iter(&tail)
@@ -51,15 +37,9 @@ pub fn by_sheet_of<R: Read + Seek>(package: R) -> Option<HashMap<String, Vec<Mer
                 Some(Merge { first_row, first_col, last_row, last_col })
             })
             .collect();
-        out.insert(unescape(&name), merges);
+        out.insert(name, merges);
     }
     Some(out)
-}
-
-fn entry_text<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, name: &str) -> Option<String> {
-    let mut text = String::new();
-    zip.by_name(name).ok()?.read_to_string(&mut text).ok()?;
-    Some(text)
 }
 
 /// The sheet XML from its `mergeCells` element to the end (empty if it has none), read in
@@ -91,31 +71,6 @@ fn merge_cells_tail<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, path: &str) ->
     Some(tail.map(|t| String::from_utf8_lossy(&t).into_owned()).unwrap_or_default())
 }
 
-/// The value of `name="…"` in an element's text.
-fn attribute(element: &str, name: &str) -> Option<String> {
-    let mut rest = element;
-    while let Some(at) = rest.find(name) {
-        let before = rest[..at].chars().last();
-        let after = &rest[at + name.len()..];
-        if before.is_some_and(char::is_whitespace) {
-            if let Some(value) = after.trim_start().strip_prefix('=') {
-                let value = value.trim_start();
-                let quote = value.chars().next()?;
-                if quote == '"' || quote == '\'' {
-                    let end = value[1..].find(quote)?;
-                    return Some(value[1..1 + end].to_string());
-                }
-            }
-        }
-        rest = after;
-    }
-    None
-}
-
-fn unescape(text: &str) -> String {
-    text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
-}
-
 /// `B12` → (11, 1), 0-based.
 fn cell_ref(text: &str) -> Option<(usize, usize)> {
     let split = text.find(|c: char| c.is_ascii_digit())?;
@@ -132,14 +87,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cell_references_and_attributes() {
+    fn cell_references() {
         assert_eq!(cell_ref("A1"), Some((0, 0)));
         assert_eq!(cell_ref("AB12"), Some((11, 27)));
         assert_eq!(cell_ref("A0"), None);
-        let sheet = r#"<sheet name="来返登记 &amp; 随访" sheetId="1" r:id="rId3"/>"#;
-        assert_eq!(attribute(sheet, "name").as_deref(), Some("来返登记 &amp; 随访"));
-        assert_eq!(attribute(sheet, "r:id").as_deref(), Some("rId3"));
-        assert_eq!(attribute(sheet, "id"), None, "`r:id` is not `id`");
-        assert_eq!(unescape("a &amp; b"), "a & b");
     }
 }

@@ -5,6 +5,7 @@ mod corrections;
 mod daily;
 mod daily_recovery;
 mod demo_data;
+mod fast_reader;
 mod fixtures;
 mod formats;
 mod ingest;
