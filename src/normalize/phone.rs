@@ -15,6 +15,14 @@ pub struct Phones {
 
 /// Splits a cell into numbers and checks each.
 pub fn parse(raw: &str) -> Phones {
+    // Most cells hold one number in plain digits: nothing to fold, split or join.
+    let plain = raw.trim();
+    if (7..=12).contains(&plain.len())
+        && plain.bytes().all(|b| b.is_ascii_digit())
+        && let Some(n) = normalise_one(plain)
+    {
+        return Phones { valid: vec![n], invalid: Vec::new() };
+    }
     let folded = text::fold_width(&text::clean(raw));
     let mut phones = Phones::default();
     for part in folded.split(['/', '、', ',', '，', ';', '；', '\n', '|']) {

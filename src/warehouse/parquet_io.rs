@@ -14,6 +14,7 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 
 use super::WarehouseError;
 
@@ -28,10 +29,20 @@ fn pq(path: &Path) -> impl FnOnce(parquet::errors::ParquetError) -> WarehouseErr
 /// Files with fewer rows than this are written uncompressed (see the module comment).
 const COMPRESS_FROM_ROWS: usize = 5_000;
 
-fn properties(compression: Compression, row_group_rows: Option<usize>) -> WriterProperties {
-    let builder = WriterProperties::builder()
+/// Columns with a value of their own on (nearly) every row. A dictionary of them only costs:
+/// interning each value before the dictionary overflows and the writer falls back to plain
+/// values took a tenth of ingesting a 200,000-row sheet.
+fn one_value_per_row(column: &str) -> bool {
+    matches!(column, "person_key" | "id_masked" | "row_key" | "source_row" | "id_number") || column.ends_with("_masked")
+}
+
+fn properties(schema: &Schema, compression: Compression, row_group_rows: Option<usize>) -> WriterProperties {
+    let mut builder = WriterProperties::builder()
         .set_compression(compression)
         .set_created_by(format!("wangge {}", env!("CARGO_PKG_VERSION")));
+    for field in schema.fields().iter().filter(|f| one_value_per_row(f.name())) {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+    }
     match row_group_rows {
         Some(rows) => builder.set_max_row_group_row_count(Some(rows)).build(),
         None => builder.build(),
@@ -61,7 +72,8 @@ fn write_file(path: &Path, schema: Arc<Schema>, batch: &RecordBatch, sync: bool)
     let tmp: PathBuf = crate::atomic_file::temporary_name(path);
     let file = File::create(&tmp).map_err(io(&tmp))?;
     let compression = if batch.num_rows() < COMPRESS_FROM_ROWS { Compression::UNCOMPRESSED } else { zstd() };
-    let mut writer = ArrowWriter::try_new(file, schema, Some(properties(compression, None))).map_err(pq(&tmp))?;
+    let properties = properties(&schema, compression, None);
+    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(pq(&tmp))?;
     writer.write(batch).map_err(pq(&tmp))?;
     let file = writer.into_inner().map_err(pq(&tmp))?;
     if sync {
@@ -116,8 +128,8 @@ pub fn create(
     let tmp: PathBuf = crate::atomic_file::temporary_name(path);
     let file = File::create(&tmp).map_err(io(&tmp))?;
     let level1 = Compression::ZSTD(ZstdLevel::try_new(1).expect("valid zstd level"));
-    let writer =
-        ArrowWriter::try_new(file, schema, Some(properties(level1, Some(row_group_rows)))).map_err(pq(&tmp))?;
+    let properties = properties(&schema, level1, Some(row_group_rows));
+    let writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(pq(&tmp))?;
     Ok((tmp, writer))
 }
 
