@@ -327,30 +327,35 @@ impl<'a> Cursor<'a> {
     }
 }
 
-/// The bytes of a sheet's XML, inflated a piece at a time.
+/// The bytes of a sheet's XML, inflated a piece at a time into one buffer that is zeroed only
+/// when it grows.
 struct Bytes<R> {
     src: R,
     buf: Vec<u8>,
+    /// What is still to be parsed: `buf[pos..end]`.
     pos: usize,
+    end: usize,
 }
 
 impl<R: Read> Bytes<R> {
     fn new(src: R) -> Bytes<R> {
-        Bytes { src, buf: Vec::new(), pos: 0 }
+        Bytes { src, buf: Vec::new(), pos: 0, end: 0 }
     }
 
     fn rest(&self) -> &[u8] {
-        &self.buf[self.pos..]
+        &self.buf[self.pos..self.end]
     }
 
     /// Drops what was used and reads more; `None` at the end of the XML or on an error.
     fn more(&mut self) -> Option<()> {
-        self.buf.drain(..self.pos);
+        self.buf.copy_within(self.pos..self.end, 0);
+        self.end -= self.pos;
         self.pos = 0;
-        let old = self.buf.len();
-        self.buf.resize(old + READ_BYTES, 0);
-        let n = self.src.read(&mut self.buf[old..]).ok()?;
-        self.buf.truncate(old + n);
+        if self.buf.len() < self.end + READ_BYTES {
+            self.buf.resize(self.end + READ_BYTES, 0);
+        }
+        let n = self.src.read(&mut self.buf[self.end..self.end + READ_BYTES]).ok()?;
+        self.end += n;
         (n > 0).then_some(())
     }
 
@@ -373,7 +378,7 @@ impl<R: Read> Bytes<R> {
                 return Some(has_rows);
             }
             // Keep enough to find the name across two pieces.
-            self.pos = self.buf.len().saturating_sub(64).max(self.pos);
+            self.pos = self.end.saturating_sub(64).max(self.pos);
             if self.more().is_none() {
                 return Some(false);
             }

@@ -60,7 +60,9 @@ fn the_fast_reader_gives_calamines_rows_for_every_committed_workbook() {
     write_every_kind(&every_kind, false);
     let streamed = dir.path().join("every_kind_constant_memory.xlsx");
     write_every_kind(&streamed, true);
-    files.extend([every_kind, streamed]);
+    let long = dir.path().join("long.xlsx");
+    write_long(&long);
+    files.extend([every_kind, streamed, long]);
     assert!(files.len() > 100, "{} workbooks", files.len());
     let mut sheets_read = 0;
     for path in &files {
@@ -169,6 +171,29 @@ fn write_every_kind(path: &Path, constant_memory: bool) {
     hidden.write_string(0, 0, "隐藏的表").unwrap();
     hidden.set_hidden(true);
     wb.save(path).unwrap();
+}
+
+/// A sheet whose XML and shared strings are several times the reader's 1 MiB pieces, so that
+/// rows and strings are cut at the end of a piece and parsed again with the next.
+fn write_long(path: &Path) {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    let date = Format::new().set_num_format("yyyy/m/d");
+    let day = chrono::NaiveDate::from_ymd_opt(2022, 5, 10).unwrap();
+    for r in 0..20_000u32 {
+        ws.write_string(r, 0, format!("居民{r} 荣馨园{}号楼", r % 97)).unwrap();
+        ws.write_string(r, 1, format!("1302031985{:08}", r)).unwrap();
+        ws.write_number(r, 2, r as f64 / 3.0).unwrap();
+        ws.write_date_with_format(r, 3, day + chrono::Duration::days((r % 400) as i64), &date).unwrap();
+        ws.write_string(r, 4, format!("第{}网格 & 备注 <{r}>", r % 7)).unwrap();
+        if r % 5 != 0 {
+            ws.write_string(r, 7, format!("{r:x}")).unwrap();
+        }
+    }
+    wb.save(path).unwrap();
+    let sheet = crate::common::zip_part(path, "xl/worksheets/sheet1.xml");
+    let strings = crate::common::zip_part(path, "xl/sharedStrings.xml");
+    assert!(sheet.len() > 3 << 20 && strings.len() > 2 << 20, "{} and {} bytes", sheet.len(), strings.len());
 }
 
 /// Copies a package with one part's XML changed.
