@@ -119,39 +119,45 @@ pub fn classify(filled: &Filled<'_>, row: usize, layout: &Layout) -> Option<Skip
     let Some(first_col) = (0..width).find(|c| !filled.get(row, *c).is_blank()) else {
         return Some(SkipReason::Blank);
     };
+    // Borrowed where the text is already compact, as most cells are: this runs on every row.
     let short_text = |c: usize| match filled.get(row, c) {
-        Cell::Text(t) if t.len() <= 64 => Some(text::compact(t)),
+        Cell::Text(t) if t.len() <= 64 => Some(text::compact_cow(t)),
         _ => None,
     };
     if (0..width.min(2)).filter_map(short_text).any(|t| ["合计", "小计", "总计"].iter().any(|k| t.contains(k))) {
         return Some(SkipReason::Total);
     }
     let first = match filled.get(row, first_col) {
-        Cell::Text(t) => text::compact(t),
-        _ => String::new(),
+        Cell::Text(t) => text::compact_cow(t),
+        _ => std::borrow::Cow::Borrowed(""),
     };
     if NOTE_PREFIXES.iter().any(|p| first.starts_with(p)) && !is_data_like(filled, row, layout) {
         return Some(SkipReason::Note);
     }
     let zero = (first_col..width)
         .filter(|c| !filled.get(row, *c).is_blank())
-        .all(|c| short_text(c).is_some_and(|t| ZERO_WORDS.contains(&t.as_str())));
+        .all(|c| short_text(c).is_some_and(|t| ZERO_WORDS.contains(&t.as_ref())));
     if zero {
         return Some(SkipReason::ZeroReport);
     }
-    let same = layout
-        .columns
-        .iter()
-        .zip(&layout.header_texts)
-        .filter(|((c, _, _), (normalized, as_written))| {
-            let Cell::Text(t) = filled.get(row, *c) else { return false };
-            let cleaned = text::clean_str(t);
-            !cleaned.is_empty()
-                && (cleaned == as_written.as_str()
-                    || (cleaned.len() <= 2 * normalized.len() + 8 && text::compacts_to(&cleaned, normalized)))
-        })
-        .count();
-    if same >= 2 && same * 2 >= layout.columns.len() {
+    let is_header = |c: usize, normalized: &str, as_written: &str| {
+        let Cell::Text(t) = filled.get(row, c) else { return false };
+        let cleaned = text::clean_str(t);
+        !cleaned.is_empty()
+            && (cleaned == as_written
+                || (cleaned.len() <= 2 * normalized.len() + 8 && text::compacts_to(&cleaned, normalized)))
+    };
+    // A repeated header needs at least two cells, and half the mapped ones, to read as their
+    // header: stop looking once that can no longer happen (a data row, nearly always).
+    let total = layout.columns.len();
+    let mut same = 0;
+    for (i, ((c, _, _), (normalized, as_written))) in layout.columns.iter().zip(&layout.header_texts).enumerate() {
+        if (same + total - i) * 2 < total || same + total - i < 2 {
+            break;
+        }
+        same += usize::from(is_header(*c, normalized, as_written));
+    }
+    if same >= 2 && same * 2 >= total {
         return Some(SkipReason::RepeatedHeader);
     }
     None
