@@ -114,6 +114,25 @@ fn xml_the_fast_reader_does_not_expect_is_read_by_calamine_after_its_last_row() 
     assert_eq!(combined, expected);
 }
 
+/// A workbook whose dates count from 1904 (older Mac Excel): both readers shift them alike.
+#[test]
+fn dates_counted_from_1904_are_read_as_calamine_reads_them() {
+    let dir = scratch();
+    let written = dir.path().join("written.xlsx");
+    write_every_kind(&written, false);
+    let mac = dir.path().join("mac.xlsx");
+    rewrite_part(&written, &mac, "xl/workbook.xml", |xml| {
+        assert!(xml.contains("<workbookPr"), "{xml}");
+        xml.replacen("<workbookPr", r#"<workbookPr date1904="1""#, 1)
+    });
+    let name = &sheets_of(&mac)[0].0;
+    let (rows, result) = fast_rows(&Package::open(&mac).unwrap(), name);
+    assert_eq!(result, Ok(()));
+    assert_eq!(rows, calamine_rows(&mac, name).unwrap());
+    let (rows_1900, _) = fast_rows(&Package::open(&written).unwrap(), name);
+    assert_ne!(rows, rows_1900, "the dates moved");
+}
+
 /// Text with markup characters, spaces and line breaks, rich text, numbers, dates in several
 /// formats (Chinese built-in ones too), times, durations, booleans, errors, formulas with
 /// their results, blank formatted cells, a second and a hidden sheet.
