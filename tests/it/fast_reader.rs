@@ -114,6 +114,70 @@ fn xml_the_fast_reader_does_not_expect_is_read_by_calamine_after_its_last_row() 
     assert_eq!(combined, expected);
 }
 
+/// The same sheet written the ways other programs write XML: pretty-printed, with a namespace
+/// prefix, with a comment or CDATA in it. Wherever the fast reader stops, the rows the ingest
+/// reads are still calamine's.
+#[test]
+fn other_spellings_of_the_sheet_xml_give_calamines_rows() {
+    let dir = scratch();
+    let written = dir.path().join("written.xlsx");
+    write_every_kind(&written, false);
+    let name = sheets_of(&written)[0].0.clone();
+    let data = |xml: &str| {
+        let start = xml.find("<sheetData>").expect("sheetData");
+        let end = xml.find("</sheetData>").expect("sheetData's end") + "</sheetData>".len();
+        (start, end)
+    };
+    type Spelling = (&'static str, fn(&str) -> String, bool);
+    let spellings: [Spelling; 4] = [
+        ("pretty-printed", |rows| rows.replace("><", ">\n  <"), true),
+        (
+            "prefixed",
+            |rows| {
+                let mut out = rows.to_string();
+                for tag in ["sheetData", "row", "c", "v", "f", "is", "t", "r", "rPr"] {
+                    out = out.replace(&format!("<{tag}>"), &format!("<x:{tag}>"));
+                    out = out.replace(&format!("<{tag} "), &format!("<x:{tag} "));
+                    out = out.replace(&format!("</{tag}>"), &format!("</x:{tag}>"));
+                }
+                out
+            },
+            true,
+        ),
+        ("a comment", |rows| rows.replacen("<row r=\"8\"", "<!-- 第8行 --><row r=\"8\"", 1), false),
+        ("CDATA", |rows| rows.replacen("<v>", "<v><![CDATA[]]>", 40), false),
+    ];
+    for (label, spell, read_to_the_end) in spellings {
+        let path = dir.path().join(format!("{label}.xlsx"));
+        rewrite_part(&written, &path, "xl/worksheets/sheet1.xml", |xml| {
+            let (start, end) = data(&xml);
+            let mut out = xml[..start].to_string();
+            out.push_str(&spell(&xml[start..end]));
+            out.push_str(&xml[end..]);
+            if label == "prefixed" {
+                out = out.replacen(
+                    "<worksheet ",
+                    "<worksheet xmlns:x=\"http://schemas.openxmlformats.org/spreadsheetml/2006/main\" ",
+                    1,
+                );
+            }
+            out
+        });
+        let expected = calamine_rows(&path, &name).unwrap();
+        assert!(expected.len() > 10, "{label}");
+        let (_, result) = fast_rows(&Package::open(&path).unwrap(), &name);
+        assert_eq!(result.is_ok(), read_to_the_end, "{label}: {result:?}");
+        let (_, workbook) = wangge::ingest::stream::read_head(&path).unwrap();
+        let mut combined = Vec::new();
+        wangge::ingest::stream::rows_of(&workbook, &name, |r, cells| {
+            combined.push((r, cells));
+            true
+        })
+        .unwrap();
+        assert_eq!(combined, expected, "{label}");
+    }
+}
+
 /// A workbook whose dates count from 1904 (older Mac Excel): both readers shift them alike.
 #[test]
 fn dates_counted_from_1904_are_read_as_calamine_reads_them() {
