@@ -131,7 +131,8 @@ fn measure_in_turn(modes: &[(&str, &Path)], rounds: usize, fresh: impl Fn()) -> 
     best
 }
 
-/// A 200,000-row, 16-column returnee sheet as an office would fill it.
+/// A 200,000-row, 16-column returnee sheet as an office would fill it, one ID in a thousand
+/// mistyped.
 fn write_big_sheet(path: &Path) {
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
@@ -164,7 +165,12 @@ fn write_big_sheet(path: &Path) {
         let r = (i + 2) as u32;
         // Unique, valid IDs: 20,000 birth dates times 10 sequence numbers.
         let birth = NaiveDate::from_ymd_opt(1950, 1, 1).unwrap() + chrono::Duration::days((i % 20_000) as i64);
-        let id = wangge::normalize::citizen_id::compose("130203", birth, (i / 20_000 + 1) as u16);
+        let mut id = wangge::normalize::citizen_id::compose("130203", birth, (i / 20_000 + 1) as u16);
+        if i % 1000 == 999 {
+            // One ID in a thousand mistyped (its check digit wrong): rejected, and sent back.
+            let check = if id.ends_with('0') { "1" } else { "0" };
+            id.replace_range(17.., check);
+        }
         ws.write_number(r, 0, (i + 1) as f64).unwrap();
         ws.write_string(r, 1, format!("王{}", i % 9973)).unwrap();
         ws.write_string(r, 2, if i % 2 == 0 { "男" } else { "女" }).unwrap();

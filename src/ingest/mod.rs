@@ -26,6 +26,7 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
 use crate::config::forms::FormConfig;
+use crate::normalize;
 use crate::normalize::grid::Registry;
 use context::Source;
 use layout::Filled;
@@ -162,6 +163,10 @@ pub struct SheetResult {
     /// Accepted rows (1-based row, record).
     pub records: Vec<(usize, Record)>,
     pub rejects: Vec<Reject>,
+    /// The cells of rejected rows (1-based) of a streamed sheet, as read, up to
+    /// `stream::KEEP_REJECTED_ROWS` of them: what its 退回修改 workbook shows, without reading
+    /// the sheet again. Rows rejected as duplicates are not among them.
+    pub rejected_cells: BTreeMap<usize, Vec<normalize::value::Cell>>,
     pub warnings: Vec<Warning>,
     pub skips: Vec<(usize, SkipReason)>,
     /// The data rows still to read, for a sheet of a streamed workbook (see `stream`).
@@ -178,6 +183,11 @@ impl SheetResult {
         for reject in part.rejects {
             *self.counts.rejected.entry(reject.reason).or_default() += 1;
             self.rejects.push(reject);
+        }
+        for (row, cells) in part.rejected_cells {
+            if self.rejected_cells.len() < stream::KEEP_REJECTED_ROWS {
+                self.rejected_cells.insert(row, cells);
+            }
         }
         for warning in part.warnings {
             *self.counts.warnings.entry(warning.code).or_default() += 1;

@@ -52,6 +52,7 @@ pub(super) fn process_sheet(
         counts: Counts::default(),
         records: Vec::new(),
         rejects: Vec::new(),
+        rejected_cells: BTreeMap::new(),
         warnings: Vec::new(),
         skips: Vec::new(),
         pending: None,
@@ -136,6 +137,7 @@ pub(super) fn process_sheet(
                     status: SheetStatus::Unreadable(e.to_string()),
                     records: Vec::new(),
                     rejects: Vec::new(),
+                    rejected_cells: BTreeMap::new(),
                     warnings: Vec::new(),
                     skips: Vec::new(),
                     counts: Counts::default(),
@@ -183,6 +185,8 @@ const PARALLEL_ROWS: usize = 4096;
 pub(super) struct RowsOutcome {
     pub(super) skips: Vec<(usize, SkipReason)>,
     pub(super) rejects: Vec<Reject>,
+    /// Streamed rows only: the cells of each rejected row (1-based), as read.
+    pub(super) rejected_cells: Vec<(usize, Vec<crate::normalize::value::Cell>)>,
     pub(super) warnings: Vec<Warning>,
     pub(super) records: Vec<(usize, Record)>,
 }

@@ -35,6 +35,11 @@ pub const STREAM_FROM_BYTES: u64 = 16 << 20;
 /// Rows validated as one piece.
 const CHUNK_ROWS: usize = 1024;
 
+/// Rejected rows of a streamed sheet whose cells are kept for its 退回修改 workbook; past
+/// this many (a sheet of the wrong form, say) the workbook reads the sheet again instead of
+/// holding them all.
+pub const KEEP_REJECTED_ROWS: usize = 10_000;
+
 /// Whether a file is an xlsx/xlsm package with a worksheet of at least `threshold` bytes of
 /// XML (read from the zip directory, without inflating anything).
 pub fn is_large(path: &Path, threshold: u64) -> bool {
@@ -162,18 +167,26 @@ fn read_head_rows(path: &Path) -> Result<(Vec<RawSheet>, Xlsx<BufReader<File>>),
 /// 退回修改 workbook needs of it. Other rows are left empty.
 pub fn read_rows(path: &Path, sheet: &str, wanted: &std::collections::BTreeSet<usize>) -> Option<RawSheet> {
     let last = *wanted.last()?;
-    let file = File::open(path).ok()?;
-    let mut xlsx: Xlsx<_> = Xlsx::new(BufReader::new(file)).ok()?;
     let mut rows: Vec<Vec<Cell>> = vec![Vec::new(); last + 1];
-    let read = read::guarded(|| {
-        each_row(&mut xlsx, sheet, |r, cells| {
-            if wanted.contains(&r) {
-                rows[r] = cells;
-            }
-            r < last
-        })
-    });
-    read.ok()?;
+    let mut keep = |r: usize, cells: Vec<Cell>| {
+        if wanted.contains(&r) {
+            rows[r] = cells;
+        }
+        r < last
+    };
+    let fast = read::guarded(|| Ok(xlsx_scan::Package::open(path))).ok().flatten();
+    let after = match &fast {
+        Some(package) => match read::guarded(|| Ok(package.each_row(sheet, &mut keep))).ok()? {
+            Ok(()) => None,
+            Err(stopped) => Some(stopped.last_row),
+        },
+        None => Some(None),
+    };
+    if let Some(after) = after {
+        let mut xlsx = open(path).ok()?;
+        read::guarded(|| each_row(&mut xlsx, sheet, |r, cells| after.is_some_and(|a| r <= a) || keep(r, cells)))
+            .ok()?;
+    }
     Some(RawSheet { name: sheet.to_string(), visibility: Visibility::Visible, rows, merged: Vec::new() })
 }
 
@@ -357,7 +370,12 @@ pub(super) fn validate_rows<E>(
                     let Ok((seq, chunk)) = next else { break };
                     let filled = Filled::window(&chunk.rows, chunk.first, &chunk.anchors, merged);
                     let job = RowsJob { filled: &filled, layout, form, ctx, key };
-                    let outcome = job.run(chunk.first..chunk.first + chunk.rows.len());
+                    let mut outcome = job.run(chunk.first..chunk.first + chunk.rows.len());
+                    outcome.rejected_cells = outcome
+                        .rejects
+                        .iter()
+                        .filter_map(|r| Some((r.row, chunk.rows.get(r.row.checked_sub(1 + chunk.first)?)?.clone())))
+                        .collect();
                     if done_tx.send((seq, outcome)).is_err() {
                         break;
                     }

@@ -11,7 +11,7 @@ use rust_xlsxwriter::{Color, DocProperties, Format, FormatAlign, FormatBorder, W
 
 use super::safe_file_component;
 use crate::config::forms::FormConfig;
-use crate::ingest::read::{self, RawSheet};
+use crate::ingest::read::{self, RawSheet, Visibility};
 use crate::ingest::{FileResult, IngestOutcome, Reject};
 use crate::normalize::grid::Registry;
 use crate::warehouse::columns::Privacy;
@@ -118,11 +118,9 @@ fn workbook(
     for block in blocks {
         let s = &block.file.sheets[block.sheet_index];
         let form = forms.iter().find(|f| Some(&f.form) == s.form.as_ref());
-        // A large workbook is read again as a stream, for its rejected rows only.
-        let streamed_rows = block.file.streamed.then(|| {
-            let wanted = block.rejects.iter().map(|r| r.row - 1).collect();
-            crate::ingest::stream::read_rows(&inbox.join(&block.file.path), &s.name, &wanted)
-        });
+        // A large workbook's rejected rows were kept as it was read; rows it did not keep
+        // (duplicates, or past its limit) are read again as a stream.
+        let streamed_rows = block.file.streamed.then(|| streamed_rejected_rows(inbox, block));
         let raw = match &streamed_rows {
             Some(rows) => rows.as_ref(),
             None => sheets_of(cache, inbox, block.file).get(s.index),
@@ -193,4 +191,26 @@ fn workbook(
         ws.set_column_width(last_col, 48)?;
     }
     wb.save_to_buffer()
+}
+
+/// The rejected rows of a block of a streamed sheet, 0-based in a sheet of otherwise empty
+/// rows: those kept by the ingest, and the others read again from the file.
+fn streamed_rejected_rows(inbox: &Path, block: &Block<'_>) -> Option<RawSheet> {
+    let s = &block.file.sheets[block.sheet_index];
+    let missing: std::collections::BTreeSet<usize> =
+        block.rejects.iter().filter(|r| !s.rejected_cells.contains_key(&r.row)).map(|r| r.row - 1).collect();
+    let mut sheet = if missing.is_empty() {
+        RawSheet { name: s.name.clone(), visibility: Visibility::Visible, rows: Vec::new(), merged: Vec::new() }
+    } else {
+        crate::ingest::stream::read_rows(&inbox.join(&block.file.path), &s.name, &missing)?
+    };
+    for r in &block.rejects {
+        if let Some(cells) = s.rejected_cells.get(&r.row) {
+            if sheet.rows.len() < r.row {
+                sheet.rows.resize_with(r.row, Vec::new);
+            }
+            sheet.rows[r.row - 1] = cells.clone();
+        }
+    }
+    Some(sheet)
 }
