@@ -18,6 +18,7 @@ mod xlsb;
 mod xlsx_merges;
 mod xlsx_parts;
 pub mod xlsx_scan;
+mod xlsx_xml;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

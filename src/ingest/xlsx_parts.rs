@@ -14,7 +14,7 @@ use regex::Regex;
 use zip::ZipArchive;
 
 use super::read::Visibility;
-use super::xlsx_scan;
+use super::xlsx_xml;
 
 /// How a number in a cell of a format is shown (calamine's `CellFormat`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,7 +34,7 @@ pub struct Parts {
 
 pub fn read<R: Read + Seek>(zip: &mut ZipArchive<R>) -> Option<Parts> {
     let strings = match zip.by_name("xl/sharedStrings.xml") {
-        Ok(entry) => xlsx_scan::shared_strings(entry)?,
+        Ok(entry) => xlsx_xml::shared_strings(entry)?,
         Err(zip::result::ZipError::FileNotFound) => Vec::new(),
         Err(_) => return None,
     };
