@@ -13,7 +13,7 @@ use arrow::datatypes::Schema;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use super::WarehouseError;
@@ -41,7 +41,13 @@ fn properties(schema: &Schema, compression: Compression, row_group_rows: Option<
         .set_compression(compression)
         .set_created_by(format!("wangge {}", env!("CARGO_PKG_VERSION")));
     for field in schema.fields().iter().filter(|f| one_value_per_row(f.name())) {
-        builder = builder.set_column_dictionary_enabled(ColumnPath::from(field.name().as_str()), false);
+        let column = ColumnPath::from(field.name().as_str());
+        builder = builder.set_column_dictionary_enabled(column.clone(), false);
+        // Nor min/max statistics for the text ones: nobody filters on a range of hashes or
+        // masked numbers, and comparing every value to find them is not free.
+        if field.data_type() == &arrow::datatypes::DataType::Utf8 {
+            builder = builder.set_column_statistics_enabled(column, EnabledStatistics::None);
+        }
     }
     match row_group_rows {
         Some(rows) => builder.set_max_row_group_row_count(Some(rows)).build(),
