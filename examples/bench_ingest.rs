@@ -265,7 +265,7 @@ and calamine reads on wherever it meets XML it does not expect): {:.2} s and {:.
 dropped. The whole ingest took {:.2}× the streaming cell reader's time.\n\n\
 Targets (issue 3): at most 1.0× the plain read and under 100 MiB peak for the 200,000-row sheet.\n",
         row("sample district, 3 days, 125 files", sample_ingest, sample_plain),
-        row("one returnee sheet, 200,000 × 16 (+ registry)", big_ingest, big_plain),
+        row("one returnee sheet, 200,000 × 16, 200 IDs mistyped (+ registry)", big_ingest, big_plain),
         big_stream.0,
         big_stream.2,
         big_fast.0,
