@@ -194,10 +194,21 @@ pub fn read_rows(path: &Path, sheet: &str, wanted: &std::collections::BTreeSet<u
 /// the fast reader, and from calamine after the last row it handed on if it stopped.
 pub fn rows_of(workbook: &Large, sheet: &str, mut each: impl FnMut(usize, Vec<Cell>) -> bool) -> Result<(), ReadError> {
     let after = match &workbook.fast {
-        Some(fast) => match fast.each_row(sheet, &mut each) {
-            Ok(()) => return Ok(()),
-            Err(stopped) => stopped.last_row,
-        },
+        Some(fast) => {
+            // Should the fast reader panic, calamine still reads the rows it did not hand on.
+            let mut handed_on = None;
+            let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                fast.each_row(sheet, |r, cells| {
+                    handed_on = Some(r);
+                    each(r, cells)
+                })
+            }));
+            match read {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(stopped)) => stopped.last_row,
+                Err(_) => handed_on,
+            }
+        }
         None => None,
     };
     let mut xlsx = workbook.xlsx.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
