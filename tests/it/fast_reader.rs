@@ -86,11 +86,8 @@ fn the_fast_reader_gives_calamines_rows_for_every_committed_workbook() {
 #[test]
 fn xml_the_fast_reader_does_not_expect_is_read_by_calamine_after_its_last_row() {
     let dir = scratch();
-    let written = dir.path().join("written.xlsx");
-    write_every_kind(&written, false);
-    let odd = dir.path().join("odd.xlsx");
     // Row 6's cell B6 loses its reference (allowed: it is the cell after A6).
-    rewrite_part(&written, &odd, "xl/worksheets/sheet1.xml", |xml| {
+    let odd = every_kind_changed(dir.path(), "odd.xlsx", "xl/worksheets/sheet1.xml", |xml| {
         assert!(xml.contains(r#"<c r="B6""#), "{xml}");
         xml.replacen(r#"<c r="B6""#, "<c", 1)
     });
@@ -184,8 +181,7 @@ fn dates_counted_from_1904_are_read_as_calamine_reads_them() {
     let dir = scratch();
     let written = dir.path().join("written.xlsx");
     write_every_kind(&written, false);
-    let mac = dir.path().join("mac.xlsx");
-    rewrite_part(&written, &mac, "xl/workbook.xml", |xml| {
+    let mac = every_kind_changed(dir.path(), "mac.xlsx", "xl/workbook.xml", |xml| {
         assert!(xml.contains("<workbookPr"), "{xml}");
         xml.replacen("<workbookPr", r#"<workbookPr date1904="1""#, 1)
     });
@@ -277,6 +273,15 @@ fn write_long(path: &Path) {
     let sheet = crate::common::zip_part(path, "xl/worksheets/sheet1.xml");
     let strings = crate::common::zip_part(path, "xl/sharedStrings.xml");
     assert!(sheet.len() > 3 << 20 && strings.len() > 2 << 20, "{} and {} bytes", sheet.len(), strings.len());
+}
+
+/// `write_every_kind`'s workbook, as `name` in `dir`, with one part's XML changed.
+fn every_kind_changed(dir: &Path, name: &str, part: &str, change: impl Fn(String) -> String) -> PathBuf {
+    let written = dir.join(format!("{name}.written.xlsx"));
+    write_every_kind(&written, false);
+    let changed = dir.join(name);
+    rewrite_part(&written, &changed, part, change);
+    changed
 }
 
 /// Copies a package with one part's XML changed.
