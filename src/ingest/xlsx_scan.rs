@@ -104,6 +104,7 @@ impl Package {
                 return None;
             }
             previous = Some(row);
+            crate::failpoint::hit("fast_reader.row");
             if !each(row, cells) {
                 return Some(());
             }

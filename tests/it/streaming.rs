@@ -29,6 +29,32 @@ fn ingest_expect(ws: &Path, code: i32) -> String {
     text(&out.stderr).replace(ws.to_str().unwrap(), "WS")
 }
 
+/// `ingest_expect` with a failpoint set (see `wangge::failpoint`); the lines a panic prints are
+/// taken out and returned apart.
+fn ingest_with_failpoint(ws: &Path, failpoint: &str) -> (String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wangge"))
+        .args(["--workspace", ws.to_str().unwrap(), "ingest", "--date", "2022-05-10"])
+        .env_remove("WANGGE_WORKSPACE")
+        .env_remove("RUST_BACKTRACE")
+        .env_remove("RUST_LIB_BACKTRACE")
+        .env("WANGGE_FAILPOINT", failpoint)
+        .output()
+        .unwrap();
+    let said = text(&out.stderr).replace(ws.to_str().unwrap(), "WS");
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    // The panic's report: a blank line, its `panicked at` line, the message and the backtrace
+    // note, wherever they fell among the summary's lines.
+    let mut lines: Vec<&str> = said.lines().collect();
+    let at = lines.iter().position(|l| l.contains("panicked at")).unwrap_or(lines.len());
+    let start = if at > 0 && lines[at - 1].is_empty() { at - 1 } else { at };
+    let mut end = (at + 2).min(lines.len());
+    while end < lines.len() && (lines[end].starts_with("note: run with") || lines[end].is_empty()) {
+        end += 1;
+    }
+    let panic: String = lines.drain(start..end).map(|l| format!("{l}\n")).collect();
+    (lines.iter().map(|l| format!("{l}\n")).collect(), panic)
+}
+
 fn files_under(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         if e.path().is_dir() {
@@ -77,6 +103,12 @@ fn assert_same_ingest_exiting(whole: &Path, streamed: &Path, code: i32) -> Strin
     stream_every_workbook(streamed);
     let said_whole = ingest_expect(whole, code);
     let said_streamed = ingest_expect(streamed, code);
+    assert_same_outcome(whole, streamed, &said_whole, &said_streamed)
+}
+
+/// The warehouse, the summary and the 退回修改 workbooks of two ingests of the same inbox, one
+/// of them streamed, are the same; returns what the streamed one said.
+fn assert_same_outcome(whole: &Path, streamed: &Path, said_whole: &str, said_streamed: &str) -> String {
     let note = said_streamed.lines().find(|l| l.contains("as a stream of rows")).map(str::to_string);
     assert!(note.is_some(), "nothing was streamed:\n{said_streamed}");
     assert!(!said_whole.contains("as a stream of rows"), "{said_whole}");
@@ -95,7 +127,21 @@ fn assert_same_ingest_exiting(whole: &Path, streamed: &Path, code: i32) -> Strin
         );
     }
     assert_eq!(returns(whole), returns(streamed), "the 退回修改 workbooks differ");
-    said_streamed
+    said_streamed.to_string()
+}
+
+/// A panic in the fast reader of large sheets (`ingest::xlsx_scan`) while the rows of a sheet
+/// are read costs only speed: calamine reads on after the last row it handed over.
+#[test]
+fn a_panic_in_the_fast_reader_leaves_the_rest_of_the_sheet_to_calamine() {
+    let (a, b) = (scratch(), scratch());
+    let (whole, streamed) = (sample_copy(a.path()), sample_copy(b.path()));
+    stream_every_workbook(&streamed);
+    let said_whole = ingest_expect(&whole, 0);
+    // Past the heads of all the sheets (at most 21 rows each), in the middle of the data rows.
+    let (said_streamed, panic) = ingest_with_failpoint(&streamed, "fast_reader.row@6000:panic");
+    assert!(panic.contains("failpoint `fast_reader.row`"), "no panic:\n{said_streamed}");
+    assert_same_outcome(&whole, &streamed, &said_whole, &said_streamed);
 }
 
 #[test]
