@@ -70,6 +70,15 @@ pub struct Large {
     xlsx: Mutex<Option<Xlsx<BufReader<File>>>>,
 }
 
+impl Large {
+    /// The workbook at `path` with the fast reader's shared parts read, if it can read them;
+    /// calamine is opened later, if needed.
+    fn open(path: &Path) -> Large {
+        let fast = read::guarded(|| Ok(xlsx_scan::Package::open(path))).ok().flatten();
+        Large { path: path.to_path_buf(), fast, xlsx: Mutex::new(None) }
+    }
+}
+
 /// What is left to read of a sheet whose head was read: its data rows.
 #[derive(Clone)]
 pub struct Pending {
@@ -98,19 +107,20 @@ pub fn read_head(path: &Path) -> Result<(Vec<RawSheet>, Workbook), ReadError> {
             let file = File::open(path).ok()?;
             super::xlsx_merges::by_sheet_of(BufReader::new(file))
         });
-        let fast = read::guarded(|| Ok(xlsx_scan::Package::open(path))).ok().flatten();
-        let (mut sheets, xlsx) = match fast.as_ref().and_then(fast_head) {
-            Some(sheets) => (sheets, None),
+        let large = Large::open(path);
+        let mut sheets = match large.fast.as_ref().and_then(fast_head) {
+            Some(sheets) => sheets,
             None => {
                 let (sheets, xlsx) = read_head_rows(path)?;
-                (sheets, Some(xlsx))
+                *large.xlsx.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(xlsx);
+                sheets
             }
         };
         let merges = merges.join().ok().flatten().unwrap_or_default();
         for sheet in &mut sheets {
             sheet.merged = merges.get(&sheet.name).cloned().unwrap_or_default();
         }
-        Ok((sheets, Arc::new(Large { path: path.to_path_buf(), fast, xlsx: Mutex::new(xlsx) })))
+        Ok((sheets, Arc::new(large)))
     })
 }
 
@@ -168,25 +178,16 @@ fn read_head_rows(path: &Path) -> Result<(Vec<RawSheet>, Xlsx<BufReader<File>>),
 pub fn read_rows(path: &Path, sheet: &str, wanted: &std::collections::BTreeSet<usize>) -> Option<RawSheet> {
     let last = *wanted.last()?;
     let mut rows: Vec<Vec<Cell>> = vec![Vec::new(); last + 1];
-    let mut keep = |r: usize, cells: Vec<Cell>| {
-        if wanted.contains(&r) {
-            rows[r] = cells;
-        }
-        r < last
-    };
-    let fast = read::guarded(|| Ok(xlsx_scan::Package::open(path))).ok().flatten();
-    let after = match &fast {
-        Some(package) => match read::guarded(|| Ok(package.each_row(sheet, &mut keep))).ok()? {
-            Ok(()) => None,
-            Err(stopped) => Some(stopped.last_row),
-        },
-        None => Some(None),
-    };
-    if let Some(after) = after {
-        let mut xlsx = open(path).ok()?;
-        read::guarded(|| each_row(&mut xlsx, sheet, |r, cells| after.is_some_and(|a| r <= a) || keep(r, cells)))
-            .ok()?;
-    }
+    let workbook = Large::open(path);
+    let read = read::guarded(|| {
+        rows_of(&workbook, sheet, |r, cells| {
+            if wanted.contains(&r) {
+                rows[r] = cells;
+            }
+            r < last
+        })
+    });
+    read.ok()?;
     Some(RawSheet { name: sheet.to_string(), visibility: Visibility::Visible, rows, merged: Vec::new() })
 }
 

@@ -107,7 +107,7 @@ fn entry_text<R: Read + Seek>(zip: &mut ZipArchive<R>, name: &str) -> Option<Str
 }
 
 /// The value of `name="…"` in an element's text.
-pub(super) fn attribute(element: &str, name: &str) -> Option<String> {
+fn attribute(element: &str, name: &str) -> Option<String> {
     let mut rest = element;
     while let Some(at) = rest.find(name) {
         let before = rest[..at].chars().last();
@@ -127,7 +127,7 @@ pub(super) fn attribute(element: &str, name: &str) -> Option<String> {
     None
 }
 
-pub(super) fn unescape(text: &str) -> String {
+fn unescape(text: &str) -> String {
     text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&apos;", "'").replace("&amp;", "&")
 }
 
@@ -148,11 +148,6 @@ fn xml<'a, R: Read + Seek>(zip: &'a mut ZipArchive<R>, name: &str) -> Option<Opt
         Err(zip::result::ZipError::FileNotFound) => Some(None),
         Err(_) => None,
     }
-}
-
-/// Whether text may hold an Excel escape (`_x000D_`), which calamine decodes.
-pub(super) fn has_excel_escape(text: &str) -> bool {
-    memchr::memmem::find(text.as_bytes(), b"_x").is_some()
 }
 
 fn raw_attr(e: &BytesStart<'_>, name: &str) -> Option<String> {

@@ -62,53 +62,43 @@ impl Package {
     /// up to the last value), as `stream::each_row` does with calamine. Stops when `each`
     /// returns false.
     pub fn each_row(&self, sheet: &str, mut each: impl FnMut(usize, Vec<Cell>) -> bool) -> Result<(), Unsupported> {
-        let mut last_row = None;
-        let mut on_row = |r: usize, cells: Vec<Cell>| {
-            last_row = Some(r);
-            each(r, cells)
-        };
-        match self.scan(sheet, &mut on_row) {
+        let mut last_row: Option<usize> = None;
+        match self.scan(sheet, &mut last_row, &mut each) {
             Some(()) => Ok(()),
             None => Err(Unsupported { last_row }),
         }
     }
 
-    fn scan(&self, sheet: &str, each: &mut impl FnMut(usize, Vec<Cell>) -> bool) -> Option<()> {
+    /// `each_row`, keeping in `last_row` the last row handed on.
+    fn scan(
+        &self,
+        sheet: &str,
+        last_row: &mut Option<usize>,
+        each: &mut impl FnMut(usize, Vec<Cell>) -> bool,
+    ) -> Option<()> {
         let entry = self.workbook.sheets.iter().find(|s| s.name == sheet)?;
         let mut zip = zip::ZipArchive::new(BufReader::new(File::open(&self.path).ok()?)).ok()?;
         let mut bytes = Bytes::new(zip.by_name(&entry.path).ok()?);
         if !bytes.skip_to(b"sheetData")? {
             return Some(());
         }
-        let mut previous: Option<usize> = None;
         let mut width = 0;
-        loop {
-            let mut cursor = Cursor { b: bytes.rest(), i: 0 };
-            let (row, cells) = match self.row(&mut cursor, width) {
-                Ok(Some(row)) => row,
-                Ok(None) => return Some(()),
-                // A row cut off at the end of what was inflated: read on and parse it again.
-                Err(Halt::More) => {
-                    bytes.more()?;
-                    continue;
-                }
-                Err(Halt::Unsupported) => return None,
-            };
-            bytes.pos += cursor.i;
+        while let Some((row, cells)) = bytes.next(|cursor| self.row(cursor, width))? {
             if cells.is_empty() {
                 continue;
             }
             width = cells.len();
             // A row out of order, or split in two, is left to calamine.
-            if previous.is_some_and(|p| row <= p) {
+            if last_row.is_some_and(|p| row <= p) {
                 return None;
             }
-            previous = Some(row);
+            *last_row = Some(row);
             crate::failpoint::hit("fast_reader.row");
             if !each(row, cells) {
                 return Some(());
             }
         }
+        Some(())
     }
 
     /// The next row (0-based) and its cells up to the last with a value; `None` at the end of
@@ -187,7 +177,7 @@ impl Package {
                     self.v(text, typ, kind).ok_or(Halt::Unsupported)?
                 }
                 b"f" => {
-                    cursor.skip_element(&child)?;
+                    cursor.body_of(&child)?;
                     None
                 }
                 b"is" => {

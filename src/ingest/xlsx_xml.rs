@@ -7,8 +7,6 @@ use std::io::Read;
 
 use memchr::{memchr, memmem};
 
-use super::xlsx_parts;
-
 /// Bytes inflated at a time.
 const READ_BYTES: usize = 1 << 20;
 
@@ -83,10 +81,6 @@ impl<'a> Cursor<'a> {
         self.i += end + tag.name.len() + 3;
         Ok(body)
     }
-
-    pub(super) fn skip_element(&mut self, tag: &Tag<'_>) -> Parse<()> {
-        self.body_of(tag).map(|_| ())
-    }
 }
 
 /// The bytes of a sheet's XML, inflated a piece at a time into one buffer that is zeroed only
@@ -119,6 +113,24 @@ impl<R: Read> Bytes<R> {
         let n = self.src.read(&mut self.buf[self.end..self.end + READ_BYTES]).ok()?;
         self.end += n;
         (n > 0).then_some(())
+    }
+
+    /// The next item `parse` reads from the cursor, inflating more whenever the item runs past
+    /// what has been inflated (it is then parsed again from its start); `None` when it is not
+    /// as expected or the XML ends first.
+    pub(super) fn next<T>(&mut self, mut parse: impl FnMut(&mut Cursor<'_>) -> Parse<T>) -> Option<T> {
+        loop {
+            let mut cursor = Cursor { b: self.rest(), i: 0 };
+            match parse(&mut cursor) {
+                Ok(item) => {
+                    let used = cursor.i;
+                    self.pos += used;
+                    return Some(item);
+                }
+                Err(Halt::More) => self.more()?,
+                Err(Halt::Unsupported) => return None,
+            }
+        }
     }
 
     /// Moves past the first `<name>`; false if there is none or it is empty (`<name/>`).
@@ -242,39 +254,24 @@ pub(super) fn shared_strings(src: impl Read) -> Option<Vec<String>> {
     if !bytes.skip_to(b"sst")? {
         return Some(strings);
     }
-    loop {
-        let Some(lt) = memchr(b'<', bytes.rest()) else {
-            bytes.more()?;
-            continue;
-        };
-        if !bytes.rest()[..lt].iter().all(u8::is_ascii_whitespace) {
-            return None;
-        }
-        bytes.pos += lt;
-        let Some(gt) = memchr(b'>', bytes.rest()) else {
-            bytes.more()?;
-            continue;
-        };
-        let tag = Tag::parse(&bytes.rest()[1..gt])?;
-        if tag.end {
-            return (local(tag.name) == b"sst").then_some(strings);
-        }
-        if local(tag.name) != b"si" {
-            return None;
-        }
-        let body_from = gt + 1;
-        if tag.empty {
-            strings.push(String::new());
-            bytes.pos += body_from;
-            continue;
-        }
-        let Some(end) = find_end(&bytes.rest()[body_from..], tag.name) else {
-            bytes.more()?;
-            continue;
-        };
-        strings.push(inline_string(&bytes.rest()[body_from..body_from + end])?);
-        bytes.pos += body_from + end + tag.name.len() + 3;
+    while let Some(string) = bytes.next(shared_string)? {
+        strings.push(string);
     }
+    Some(strings)
+}
+
+/// The next `<si>`'s string; `None` at the end of `sst`.
+fn shared_string(cursor: &mut Cursor<'_>) -> Parse<Option<String>> {
+    cursor.skip_whitespace();
+    let tag = cursor.tag()?;
+    if tag.end {
+        return if local(tag.name) == b"sst" { Ok(None) } else { Err(Halt::Unsupported) };
+    }
+    if local(tag.name) != b"si" {
+        return Err(Halt::Unsupported);
+    }
+    let body = cursor.body_of(&tag)?;
+    inline_string(body).map(Some).ok_or(Halt::Unsupported)
 }
 
 /// An inline string (`<is>`'s body) or a shared one (`<si>`'s): calamine's
@@ -299,9 +296,6 @@ pub(super) fn inline_string(body: &[u8]) -> Option<String> {
                 let preserve = tag.attribute(b"xml:space")?.is_some_and(|v| v == b"preserve");
                 let value = decode(text)?;
                 let value = if preserve { value } else { value.trim_matches([' ', '\t', '\r', '\n']).to_string() };
-                if xlsx_parts::has_excel_escape(&value) {
-                    return None;
-                }
                 match &mut rich {
                     Some(s) => s.push_str(&value),
                     None => rich = Some(value),
@@ -321,7 +315,12 @@ pub(super) fn decode(text: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(text).ok()?;
     let decoded =
         if text.contains('&') { quick_xml::escape::unescape(text).ok()?.into_owned() } else { text.to_string() };
-    (!xlsx_parts::has_excel_escape(&decoded) && !decoded.contains('\r')).then_some(decoded)
+    (!has_excel_escape(&decoded) && !decoded.contains('\r')).then_some(decoded)
+}
+
+/// Whether text may hold an Excel escape (`_x000D_`), which calamine decodes.
+fn has_excel_escape(text: &str) -> bool {
+    memmem::find(text.as_bytes(), b"_x").is_some()
 }
 
 pub(super) fn local(name: &[u8]) -> &[u8] {

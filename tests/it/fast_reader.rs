@@ -37,6 +37,19 @@ fn fast_rows(package: &Package, sheet: &str) -> (Rows, Result<(), Unsupported>) 
     (rows, result)
 }
 
+/// What the ingest reads of a large workbook: its sheets' names, and one sheet's rows as the
+/// fast reader and, where it stops, calamine give them.
+fn ingest_rows(path: &Path, sheet: &str) -> (Vec<String>, Rows) {
+    let (heads, workbook) = wangge::ingest::stream::read_head(path).unwrap();
+    let mut rows = Vec::new();
+    wangge::ingest::stream::rows_of(&workbook, sheet, |r, cells| {
+        rows.push((r, cells));
+        true
+    })
+    .unwrap();
+    (heads.into_iter().map(|h| h.name).collect(), rows)
+}
+
 fn xlsx_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let p = e.path();
@@ -100,14 +113,8 @@ fn xml_the_fast_reader_does_not_expect_is_read_by_calamine_after_its_last_row() 
     let expected = calamine_rows(&odd, &names[0]).unwrap();
     assert!(expected.len() > 6);
     // What the ingest does with such a sheet: the fast reader's rows, then calamine's.
-    let mut combined = Vec::new();
-    let (names_streamed, workbook) = wangge::ingest::stream::read_head(&odd).unwrap();
-    assert_eq!(names_streamed[0].name, names[0]);
-    wangge::ingest::stream::rows_of(&workbook, &names[0], |r, cells| {
-        combined.push((r, cells));
-        true
-    })
-    .unwrap();
+    let (names_streamed, combined) = ingest_rows(&odd, &names[0]);
+    assert_eq!(names_streamed[0], names[0]);
     assert_eq!(combined, expected);
 }
 
@@ -164,13 +171,7 @@ fn other_spellings_of_the_sheet_xml_give_calamines_rows() {
         assert!(expected.len() > 10, "{label}");
         let (_, result) = fast_rows(&Package::open(&path).unwrap(), &name);
         assert_eq!(result.is_ok(), read_to_the_end, "{label}: {result:?}");
-        let (_, workbook) = wangge::ingest::stream::read_head(&path).unwrap();
-        let mut combined = Vec::new();
-        wangge::ingest::stream::rows_of(&workbook, &name, |r, cells| {
-            combined.push((r, cells));
-            true
-        })
-        .unwrap();
+        let (_, combined) = ingest_rows(&path, &name);
         assert_eq!(combined, expected, "{label}");
     }
 }
