@@ -104,14 +104,7 @@ impl Package {
     /// The next row (0-based) and its cells up to the last with a value; `None` at the end of
     /// `sheetData`. `width` is the previous row's, most likely this one's too.
     fn row(&self, cursor: &mut Cursor<'_>, width: usize) -> Parse<Option<(usize, Vec<Cell>)>> {
-        cursor.skip_whitespace();
-        let tag = cursor.tag()?;
-        if tag.end {
-            return if local(tag.name) == b"sheetData" { Ok(None) } else { Err(Halt::Unsupported) };
-        }
-        if local(tag.name) != b"row" {
-            return Err(Halt::Unsupported);
-        }
+        let Some(tag) = cursor.child(b"sheetData", b"row")? else { return Ok(None) };
         let row = tag.attribute(b"r").flatten().and_then(number).and_then(|r| r.checked_sub(1));
         let row = row.ok_or(Halt::Unsupported)?;
         let mut cells: Vec<Cell> = Vec::with_capacity(width);

@@ -56,6 +56,18 @@ impl<'a> Cursor<'a> {
         Tag::parse(&self.b[start..i - 1]).ok_or(Halt::Unsupported)
     }
 
+    /// The start tag of the next `<child>` inside `<parent>`, moving past it; `None` at
+    /// `</parent>`. Anything else is `Unsupported`.
+    pub(super) fn child(&mut self, parent: &[u8], child: &[u8]) -> Parse<Option<Tag<'a>>> {
+        self.skip_whitespace();
+        let tag = self.tag()?;
+        match (tag.end, local(tag.name)) {
+            (true, name) if name == parent => Ok(None),
+            (false, name) if name == child => Ok(Some(tag)),
+            _ => Err(Halt::Unsupported),
+        }
+    }
+
     /// The text of an element whose start tag was just read, through its end tag; empty for
     /// `<v/>`. Markup inside it is `Unsupported`.
     pub(super) fn text_of(&mut self, tag: &Tag<'_>) -> Parse<&'a [u8]> {
@@ -262,14 +274,7 @@ pub(super) fn shared_strings(src: impl Read) -> Option<Vec<String>> {
 
 /// The next `<si>`'s string; `None` at the end of `sst`.
 fn shared_string(cursor: &mut Cursor<'_>) -> Parse<Option<String>> {
-    cursor.skip_whitespace();
-    let tag = cursor.tag()?;
-    if tag.end {
-        return if local(tag.name) == b"sst" { Ok(None) } else { Err(Halt::Unsupported) };
-    }
-    if local(tag.name) != b"si" {
-        return Err(Halt::Unsupported);
-    }
+    let Some(tag) = cursor.child(b"sst", b"si")? else { return Ok(None) };
     let body = cursor.body_of(&tag)?;
     inline_string(body).map(Some).ok_or(Halt::Unsupported)
 }
