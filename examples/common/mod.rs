@@ -1,6 +1,7 @@
 //! Shared by the benchmark examples (included with `#[path]`; not an example of its own).
 
 /// This process's peak resident memory (VmHWM), in MiB.
+#[allow(dead_code)] // not every example uses it
 pub fn peak_rss_mib() -> f64 {
     status_mib("VmHWM:")
 }

@@ -80,7 +80,7 @@ pub fn run(workspace: &Path, args: DailyArgs) -> CommandResult {
 
 fn print_account(ws: &Workspace, m: &Manifest, manifest_path: &Path) {
     let i = &m.ingest;
-    eprintln!(
+    say!(
         "Ingested {} new file(s) ({} already ingested, {} unreadable): {} rows = {} accepted + {} rejected + {} skipped",
         i.files_read,
         i.files_already_ingested,
@@ -91,22 +91,22 @@ fn print_account(ws: &Workspace, m: &Manifest, manifest_path: &Path) {
         i.skipped.values().sum::<u64>()
     );
     for (path, error) in &i.unreadable {
-        eprintln!("error: `{path}`: {error}");
+        say!("error: `{path}`: {error}");
     }
     let failed: Vec<_> = m.checks.iter().filter(|c| c.failing_rows > 0).collect();
     if !m.checks.is_empty() {
-        eprintln!("Checks: {} run, {} failed", m.checks.len(), failed.len());
+        say!("Checks: {} run, {} failed", m.checks.len(), failed.len());
     }
     for c in failed {
-        eprintln!("  check failed: {} on `{}`: {} row(s)", c.check, c.step, c.failing_rows);
+        say!("  check failed: {} on `{}`: {} row(s)", c.check, c.step, c.failing_rows);
     }
     let reports = ws.path(&ws.config.paths.reports).join(&m.date);
     let workbooks = m.outputs.iter().filter(|o| o.path.ends_with(".xlsx") && o.rows.is_none()).count();
     if workbooks > 0 {
-        eprintln!("Reports: {workbooks} workbook(s) and their HTML in `{}` (open index.html)", reports.display());
+        say!("Reports: {workbooks} workbook(s) and their HTML in `{}` (open index.html)", reports.display());
     }
     for p in &m.problems {
-        eprintln!("data problem: {p}");
+        say!("data problem: {p}");
     }
     let count = |s: Status| m.deliveries.iter().filter(|d| d.status == s).count();
     let (sent, written, unchanged) = (count(Status::Sent), count(Status::Written), count(Status::Unchanged));
@@ -126,17 +126,17 @@ fn print_account(ws: &Workspace, m: &Manifest, manifest_path: &Path) {
         if !missed.is_empty() {
             parts.push(format!("{} missed", missed.len()));
         }
-        eprintln!("Deliveries: {}", parts.join(", "));
+        say!("Deliveries: {}", parts.join(", "));
     }
     let blank = m.problems.iter().any(|p| p.starts_with("没有收到"));
     if m.deliveries.is_empty() && m.error.is_none() && !blank {
-        eprintln!(
+        say!(
             "warning: `{}` lists no recipients; nothing was delivered",
             ws.path(&ws.config.delivery.recipients).display()
         );
     }
     for d in &missed {
-        eprintln!(
+        say!(
             "  missed: {} <{}> {}: {}",
             d.recipient,
             d.address,
@@ -145,5 +145,5 @@ fn print_account(ws: &Workspace, m: &Manifest, manifest_path: &Path) {
         );
     }
     let total = m.durations_ms.get("total").copied().unwrap_or_default() as f64 / 1000.0;
-    eprintln!("Run {} for {} took {total:.1} s; manifest: `{}`", m.run_id, m.date, manifest_path.display());
+    say!("Run {} for {} took {total:.1} s; manifest: `{}`", m.run_id, m.date, manifest_path.display());
 }

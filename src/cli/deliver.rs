@@ -50,8 +50,8 @@ pub fn run(workspace: &Path, args: DeliverArgs) -> CommandResult {
     let deliveries = daily::deliver_reports(&ws, &route, &recipients, &options, &notices, &mut |d| {
         let what = d.report.as_deref().unwrap_or(&d.scope);
         match (&d.status, &d.eml) {
-            (_, Some(eml)) => eprintln!("{} <{}> {what}: `{}`", d.recipient, d.address, eml.display()),
-            (status, _) => eprintln!(
+            (_, Some(eml)) => say!("{} <{}> {what}: `{}`", d.recipient, d.address, eml.display()),
+            (status, _) => say!(
                 "{} <{}> {what}: {status:?}{}",
                 d.recipient,
                 d.address,
@@ -69,7 +69,7 @@ pub fn run(workspace: &Path, args: DeliverArgs) -> CommandResult {
         m.write(&daily::runs_dir(&ws, date)).map_err(Failure::output)?;
     }
     let done = deliveries.iter().filter(|d| matches!(d.status, Status::Sent | Status::Written)).count();
-    eprintln!(
+    say!(
         "Delivered {done} message(s) for {date}, {failed} missed, {} already delivered",
         deliveries.iter().filter(|d| d.status == Status::Unchanged).count()
     );

@@ -36,7 +36,7 @@ pub fn run(args: DemoDataArgs) -> CommandResult {
                 .context(format!("failed to write the sample district to `{}`", args.dir.display())),
         ),
     })?;
-    eprintln!(
+    say!(
         "Wrote the sample district to `{}`: {} files ({:.1} MiB), {} rows ({} to accept, {} to reject, {} to skip)",
         args.dir.display(),
         summary.files,
@@ -46,6 +46,6 @@ pub fn run(args: DemoDataArgs) -> CommandResult {
         summary.rejected,
         summary.skipped,
     );
-    eprintln!("  what a correct ingest must produce: `{}`", summary.truth_path.display());
+    say!("  what a correct ingest must produce: `{}`", summary.truth_path.display());
     Ok(ExitStatus::Success)
 }

@@ -35,22 +35,22 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let report = runner::ingest(&ws, run_date, &args.paths, threads).map_err(Failure::run)?;
     for path in &report.reconciled {
-        eprintln!("Removed `{}`, left by an interrupted run", path.display());
+        say!("Removed `{}`, left by an interrupted run", path.display());
     }
     let mut totals = crate::ingest::Counts::default();
     let mut problems = 0;
     for file in &report.outcome.files {
         if let Some(error) = &file.error {
             problems += 1;
-            eprintln!("error: `{}`: {error}", file.path);
+            say!("error: `{}`: {error}", file.path);
             continue;
         }
         if args.brief {
             let accepted: u64 = file.sheets.iter().map(|s| s.counts.accepted).sum();
             let rejected: u64 = file.sheets.iter().map(|s| s.counts.rejected_total()).sum();
-            eprintln!("{}: {} sheet(s), {accepted} accepted, {rejected} rejected", file.path, file.sheets.len());
+            say!("{}: {} sheet(s), {accepted} accepted, {rejected} rejected", file.path, file.sheets.len());
         } else {
-            eprintln!("{}", file.path);
+            say!("{}", file.path);
         }
         for s in &file.sheets {
             let c = &s.counts;
@@ -79,6 +79,7 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
                     c.skipped_total(),
                 ),
                 crate::ingest::SheetStatus::Hidden => "hidden sheet, not read".to_string(),
+                crate::ingest::SheetStatus::NotAWorksheet(what) => format!("{what}, not read"),
                 crate::ingest::SheetStatus::Empty => "empty sheet".to_string(),
                 crate::ingest::SheetStatus::Unreadable(e) => format!("cannot be read, no row kept: {e}"),
                 // Reported, not counted as a problem: workbooks carry instructions and lookup sheets.
@@ -88,26 +89,26 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
                 },
             };
             if !args.brief {
-                eprintln!("  [{}] {line}", if s.name.is_empty() { "csv" } else { &s.name });
+                say!("  [{}] {line}", if s.name.is_empty() { "csv" } else { &s.name });
             }
         }
     }
     let streamed = report.outcome.files.iter().filter(|f| f.streamed && f.error.is_none()).count();
     if streamed > 0 {
-        eprintln!("Read {streamed} large workbook(s) as a stream of rows ([ingest] stream_from_mib)");
+        say!("Read {streamed} large workbook(s) as a stream of rows ([ingest] stream_from_mib)");
     }
     if !report.already_ingested.is_empty() {
-        eprintln!("Skipped {} file(s) already ingested (same content)", report.already_ingested.len());
+        say!("Skipped {} file(s) already ingested (same content)", report.already_ingested.len());
     }
     for r in &report.written.replaced {
         match (&r.sheet, &r.form) {
             (Some(sheet), Some(form)) => {
-                eprintln!("Replaced sheet `{sheet}` ({form}, {}) of `{}` with a corrected file", r.report_date, r.path)
+                say!("Replaced sheet `{sheet}` ({form}, {}) of `{}` with a corrected file", r.report_date, r.path)
             }
-            _ => eprintln!("Read `{}` again: last time it could not be read or a sheet matched no form", r.path),
+            _ => say!("Read `{}` again: last time it could not be read or a sheet matched no form", r.path),
         }
     }
-    eprintln!(
+    say!(
         "Ingested {} file(s) for run date {run_date}: {} rows = {} accepted + {} rejected{} + {} skipped{}",
         report.outcome.files.len(),
         totals.rows_read,
@@ -118,14 +119,14 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
         if totals.warnings.is_empty() { String::new() } else { format!(", warnings{}", breakdown(&totals.warnings)) },
     );
     if let Some(first) = report.returns.first() {
-        eprintln!(
+        say!(
             "Wrote {} 退回修改 workbook(s) for the communities, e.g. `{}`",
             report.returns.len(),
             first.display()
         );
     }
     let tables: Vec<String> = report.written.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
-    eprintln!(
+    say!(
         "Warehouse `{}`: {}",
         ws.path(&ws.config.paths.warehouse).display(),
         if tables.is_empty() { "nothing new".into() } else { tables.join(", ") }

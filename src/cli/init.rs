@@ -30,8 +30,8 @@ pub fn run(args: InitArgs) -> CommandResult {
     }
     match init_workspace(&args.dir, &district, KeySource::Random) {
         Ok(()) => {
-            eprintln!("Created workspace `{}`", args.dir.display());
-            eprintln!(
+            say!("Created workspace `{}`", args.dir.display());
+            say!(
                 "  edit `{}` to name your district, then put the communities' files in `inbox/`",
                 args.dir.join("wangge.toml").display()
             );

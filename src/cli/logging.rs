@@ -21,7 +21,7 @@ struct RunLogWriter;
 impl Write for RunLogWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         match RUN_LOG.lock().ok().as_mut().and_then(|f| f.as_mut()) {
-            Some(file) => file.write_all(buf).map(|()| buf.len()),
+            Some(file) => file.write_all(&redacted(buf)).map(|()| buf.len()),
             None => Ok(buf.len()),
         }
     }
@@ -37,9 +37,30 @@ impl<'a> MakeWriter<'a> for RunLog {
     }
 }
 
+/// A log line with its IDs and mobile numbers masked: a line can quote a file's text (a sheet
+/// name, an error). The formatter writes each event whole, so a number is never split.
+fn redacted(buf: &[u8]) -> Vec<u8> {
+    match std::str::from_utf8(buf) {
+        Ok(text) => crate::privacy::redact(text).into_owned().into_bytes(),
+        Err(_) => crate::privacy::redact(&String::from_utf8_lossy(buf)).into_owned().into_bytes(),
+    }
+}
+
+/// Stderr, masked like the run log.
+struct Terminal;
+
+impl Write for Terminal {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::io::stderr().write_all(&redacted(buf)).map(|()| buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 pub fn init() {
     let filter = EnvFilter::try_from_env("WANGGE_LOG").unwrap_or_else(|_| "warn".into());
-    let terminal = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter);
+    let terminal = tracing_subscriber::fmt::layer().with_writer(|| Terminal).with_filter(filter);
     let json = tracing_subscriber::fmt::layer().json().with_writer(RunLog).with_filter(EnvFilter::new("wangge=info"));
     let _ = tracing_subscriber::registry().with(terminal).with(json).try_init();
 }

@@ -1,6 +1,14 @@
 //! The command line: argument parsing, messages to the user, and exit statuses. The only
 //! module that prints.
 
+/// Everything the command line tells the user on stderr: file and sheet names, messages and
+/// errors can hold text from the files, so IDs and mobile numbers are masked on the way out.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::privacy::redact(&format!($($arg)*)))
+    };
+}
+
 mod daily;
 mod deliver;
 mod demo_data;
@@ -118,6 +126,7 @@ enum Command {
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
     crate::configure_allocator();
+    crate::guard::install_hook();
     logging::init();
     let cli = Cli::parse();
     let outcome = match cli.command {
@@ -150,8 +159,8 @@ fn resend(all: bool, unconfirmed: bool) -> crate::deliver::Resend {
 
 /// uv-style error output: `error:` head, one `Caused by:` line per cause.
 fn print_error(error: &anyhow::Error) {
-    eprintln!("error: {error}");
+    say!("error: {error}");
     for cause in error.chain().skip(1) {
-        eprintln!("  Caused by: {cause}");
+        say!("  Caused by: {cause}");
     }
 }

@@ -55,7 +55,7 @@ pub fn run(workspace: &Path, args: QueryArgs) -> CommandResult {
         Some(path) => {
             query::write_file(format, &schema, &batches, path).map_err(Failure::output)?;
             let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-            eprintln!("Wrote {rows} row(s) to `{}`", path.display());
+            say!("Wrote {rows} row(s) to `{}`", path.display());
         }
         None if matches!(format, Format::Parquet | Format::Xlsx) => {
             return Err(Failure::usage(anyhow::anyhow!("`--format {format:?}` needs `--output FILE`")));

@@ -26,14 +26,14 @@ pub fn run(workspace: &Path, args: RunArgs) -> CommandResult {
         .map_err(|e| Failure::run(e.into()))?;
     let outcome = runner::run_pipeline(&ws, &args.pipeline, date).map_err(Failure::run)?;
     for (step, rows, path) in &outcome.materialised {
-        eprintln!("  {step}: {rows} row(s) → `{}`", path.display());
+        say!("  {step}: {rows} row(s) → `{}`", path.display());
     }
     let failed: Vec<_> = outcome.failed_checks().collect();
     for check in &failed {
-        eprintln!("check failed: {} on `{}`: {} row(s)", check.check, check.step, check.failing_rows);
+        say!("check failed: {} on `{}`: {} row(s)", check.check, check.step, check.failing_rows);
         if let Ok(table) = arrow::util::pretty::pretty_format_batches(&check.sample) {
             for line in table.to_string().lines() {
-                eprintln!("    {line}");
+                say!("    {line}");
             }
         }
     }
@@ -41,9 +41,9 @@ pub fn run(workspace: &Path, args: RunArgs) -> CommandResult {
     let reports = runner::render_reports(&ws, &args.pipeline, date, threads).map_err(Failure::run)?;
     if let Some(index) = reports.last() {
         let workbooks = reports.iter().filter(|p| p.extension().is_some_and(|e| e == "xlsx")).count();
-        eprintln!("Wrote {workbooks} report workbook(s) and their HTML; index: `{}`", index.display());
+        say!("Wrote {workbooks} report workbook(s) and their HTML; index: `{}`", index.display());
     }
-    eprintln!(
+    say!(
         "Ran pipeline `{}` for {date}: {} step(s) materialised, {} check(s), {} failed",
         args.pipeline,
         outcome.materialised.len(),

@@ -19,7 +19,7 @@ pub fn run(workspace: &Path, args: ValidateArgs) -> CommandResult {
         Ok(ws) => ws,
         Err(errors) => {
             for e in &errors {
-                eprintln!("error: {e}");
+                say!("error: {e}");
             }
             return Err(Failure::usage(anyhow::anyhow!("{} problem(s) in the workspace configuration", errors.len())));
         }
@@ -27,10 +27,10 @@ pub fn run(workspace: &Path, args: ValidateArgs) -> CommandResult {
     let mut problems = 0;
     let forms_dir = ws.path(&ws.config.paths.pipelines).join("forms");
     match crate::config::forms::load_forms(&forms_dir) {
-        Ok(forms) => eprintln!("Checked {} form declaration(s) in `{}`", forms.len(), forms_dir.display()),
+        Ok(forms) => say!("Checked {} form declaration(s) in `{}`", forms.len(), forms_dir.display()),
         Err(errors) => {
             for e in &errors {
-                eprintln!("error: {e}");
+                say!("error: {e}");
             }
             problems += errors.len();
         }
@@ -39,16 +39,16 @@ pub fn run(workspace: &Path, args: ValidateArgs) -> CommandResult {
     match crate::runner::plan_pipelines(&ws, crate::clock::today()) {
         Ok((pipelines, steps, found)) => {
             for e in &found {
-                eprintln!("error: {e}");
+                say!("error: {e}");
             }
             problems += found.len();
             if found.is_empty() {
-                eprintln!("Planned {steps} SQL step(s) of {pipelines} pipeline(s)");
+                say!("Planned {steps} SQL step(s) of {pipelines} pipeline(s)");
             }
         }
         Err(crate::runner::RunError::Config(errors)) => {
             for e in &errors {
-                eprintln!("error: {e}");
+                say!("error: {e}");
             }
             problems += errors.len();
         }
@@ -57,13 +57,13 @@ pub fn run(workspace: &Path, args: ValidateArgs) -> CommandResult {
     let templates = ws.path(&ws.config.paths.report_templates);
     match tera::Tera::new(&format!("{}/**/*.html", templates.display())) {
         Ok(t) => {
-            eprintln!("Checked {} report template(s) in `{}`", t.get_template_names().count(), templates.display())
+            say!("Checked {} report template(s) in `{}`", t.get_template_names().count(), templates.display())
         }
         Err(e) => {
-            eprintln!("error: {}: {e}", templates.display());
+            say!("error: {}: {e}", templates.display());
             let mut source = std::error::Error::source(&e);
             while let Some(cause) = source {
-                eprintln!("  Caused by: {cause}");
+                say!("  Caused by: {cause}");
                 source = cause.source();
             }
             problems += 1;
@@ -71,11 +71,11 @@ pub fn run(workspace: &Path, args: ValidateArgs) -> CommandResult {
     }
     match crate::runner::daily::recipients(&ws) {
         Ok(list) => {
-            eprintln!("Checked {} recipient(s) in `{}`", list.len(), ws.path(&ws.config.delivery.recipients).display())
+            say!("Checked {} recipient(s) in `{}`", list.len(), ws.path(&ws.config.delivery.recipients).display())
         }
         Err(crate::runner::RunError::Deliver(crate::deliver::DeliverError::Recipients(errors))) => {
             for e in &errors {
-                eprintln!("error: {e}");
+                say!("error: {e}");
             }
             problems += errors.len();
         }
@@ -88,11 +88,11 @@ pub fn run(workspace: &Path, args: ValidateArgs) -> CommandResult {
     }
     let warnings = ws.warnings();
     for w in &warnings {
-        eprintln!("warning: {w}");
+        say!("warning: {w}");
     }
     if args.deny_warnings && !warnings.is_empty() {
         return Err(Failure::usage(anyhow::anyhow!("{} warning(s) and `--deny-warnings` is set", warnings.len())));
     }
-    eprintln!("Checked `{}`: no problems", ws.root.join(crate::config::CONFIG_FILE).display());
+    say!("Checked `{}`: no problems", ws.root.join(crate::config::CONFIG_FILE).display());
     Ok(ExitStatus::Success)
 }

@@ -56,6 +56,68 @@ pub struct FieldConfig {
     #[serde(rename = "enum")]
     pub enum_name: Option<String>,
     pub synonyms: Vec<String>,
+    /// Earliest plausible value of a `date`/`datetime` field: a date (`"1950-01-01"`) or an
+    /// offset from the run date (`"-30d"`, `"-2y"`). Default `1950-01-01`.
+    pub earliest: Option<DateBound>,
+    /// Latest plausible value, likewise. Default one year after the run date (`"+1y"`); a
+    /// measure's end may be declared later.
+    pub latest: Option<DateBound>,
+}
+
+/// A bound of a date field's plausible range (see `FieldConfig::earliest`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub enum DateBound {
+    On(chrono::NaiveDate),
+    /// Days after (or, negative, before) the run date.
+    Days(i64),
+    /// Years after (or before) the run date.
+    Years(i32),
+}
+
+impl TryFrom<String> for DateBound {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<DateBound, String> {
+        let bad = || format!("`{text}` is not a date bound: write a date (`1950-01-01`) or an offset from the run date (`+1y`, `-30d`)");
+        if let Ok(date) = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+            return Ok(DateBound::On(date));
+        }
+        let t = text.trim();
+        let (number, unit) = t.split_at(t.len().saturating_sub(1));
+        let n: i64 = number.strip_prefix('+').unwrap_or(number).parse().map_err(|_| bad())?;
+        match unit {
+            "d" if n.abs() <= 100_000 => Ok(DateBound::Days(n)),
+            "y" if n.abs() <= 200 => Ok(DateBound::Years(n as i32)),
+            _ => Err(bad()),
+        }
+    }
+}
+
+impl DateBound {
+    /// The bound for a run date.
+    pub fn resolve(self, run_date: chrono::NaiveDate) -> chrono::NaiveDate {
+        use chrono::Datelike;
+        match self {
+            DateBound::On(date) => date,
+            DateBound::Days(n) => run_date.checked_add_signed(chrono::Duration::days(n)).unwrap_or(run_date),
+            DateBound::Years(n) => {
+                let year = run_date.year() + n;
+                chrono::NaiveDate::from_ymd_opt(year, run_date.month(), run_date.day())
+                    .or_else(|| chrono::NaiveDate::from_ymd_opt(year, run_date.month(), 28))
+                    .unwrap_or(run_date)
+            }
+        }
+    }
+}
+
+impl FieldConfig {
+    /// The plausible range of a date field for a run date (see `earliest` and `latest`).
+    pub fn date_range(&self, run_date: chrono::NaiveDate) -> (chrono::NaiveDate, chrono::NaiveDate) {
+        let earliest = self.earliest.unwrap_or(DateBound::On(chrono::NaiveDate::from_ymd_opt(1950, 1, 1).expect("a date")));
+        let latest = self.latest.unwrap_or(DateBound::Years(1));
+        (earliest.resolve(run_date), latest.resolve(run_date))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -170,6 +232,17 @@ fn check_form(path: &Path, text: &str, form: &FormConfig) -> Vec<ConfigError> {
                     ),
                 ));
             }
+            _ => {}
+        }
+        if (field.earliest.is_some() || field.latest.is_some()) && !matches!(field.kind, FieldType::Date | FieldType::Datetime) {
+            errors.push(ConfigError::at(
+                path,
+                text,
+                field_at,
+                format!("field `{}` declares `earliest`/`latest`, which only `date` and `datetime` fields take", field.name),
+            ));
+        }
+        match (field.kind, &field.enum_name) {
             (kind, Some(_)) if kind != FieldType::Enum => errors.push(ConfigError::at(
                 path,
                 text,
@@ -193,4 +266,25 @@ fn check_form(path: &Path, text: &str, form: &FormConfig) -> Vec<ConfigError> {
         }
     }
     errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn date_bounds_are_dates_or_offsets_from_the_run_date() {
+        let run = NaiveDate::from_ymd_opt(2022, 5, 10).unwrap();
+        let bound = |s: &str| DateBound::try_from(s.to_string());
+        assert_eq!(bound("1950-01-01").unwrap().resolve(run), NaiveDate::from_ymd_opt(1950, 1, 1).unwrap());
+        assert_eq!(bound("+1y").unwrap().resolve(run), NaiveDate::from_ymd_opt(2023, 5, 10).unwrap());
+        assert_eq!(bound("-30d").unwrap().resolve(run), NaiveDate::from_ymd_opt(2022, 4, 10).unwrap());
+        assert_eq!(bound("5y").unwrap().resolve(run), NaiveDate::from_ymd_opt(2027, 5, 10).unwrap());
+        for bad in ["", "y", "+1w", "tomorrow", "+99999y", "2022-13-01"] {
+            assert!(bound(bad).is_err(), "{bad}");
+        }
+        let leap = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
+        assert_eq!(bound("+1y").unwrap().resolve(leap), NaiveDate::from_ymd_opt(2025, 2, 28).unwrap());
+    }
 }

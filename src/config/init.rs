@@ -171,6 +171,9 @@ fail_on_checks = true        # or any other pipeline check fails
 
 [ingest]
 stream_from_mib = 16         # workbooks with a sheet of this much XML or more are read as a stream
+max_file_mib = 512           # larger files are refused by name; the others go on
+max_inflated_mib = 1024      # a workbook that would inflate to more is refused before inflating
+max_cells = 30000000         # most cells one sheet (rows × columns) or shared-string table may have
 "#,
         name = d.name,
         short = d.short_name,

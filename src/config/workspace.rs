@@ -37,11 +37,25 @@ pub struct IngestConfig {
     /// stream of rows, never whole in memory (16 MiB is about 30,000 rows of 16 columns).
     /// Other formats are always read whole.
     pub stream_from_mib: f64,
+    /// Largest file read, in MiB; a larger one is refused by name and the others go on.
+    pub max_file_mib: u64,
+    /// Largest size a workbook package may inflate to, in MiB: a zip bomb is refused before
+    /// it is inflated.
+    pub max_inflated_mib: u64,
+    /// Most cells one sheet may have (rows × columns of its used range), and most shared
+    /// strings a workbook may declare.
+    pub max_cells: u64,
 }
 
 impl Default for IngestConfig {
     fn default() -> Self {
-        IngestConfig { stream_from_mib: crate::ingest::stream::STREAM_FROM_BYTES as f64 / (1 << 20) as f64 }
+        let limits = crate::ingest::limits::Limits::default();
+        IngestConfig {
+            stream_from_mib: crate::ingest::stream::STREAM_FROM_BYTES as f64 / (1 << 20) as f64,
+            max_file_mib: limits.max_file_bytes >> 20,
+            max_inflated_mib: limits.max_inflated_bytes >> 20,
+            max_cells: limits.max_cells,
+        }
     }
 }
 
@@ -192,6 +206,10 @@ pub struct SmtpConfig {
     /// Pause before the first retry; each further retry waits twice as long.
     #[serde(default = "default_backoff")]
     pub backoff_seconds: f64,
+    /// Send the user name and password over a connection without TLS (`security = "plain"`).
+    /// Refused unless set: anyone on the network path would read the password.
+    #[serde(default)]
+    pub allow_plaintext_auth: bool,
 }
 
 fn default_timeout() -> f64 {
@@ -273,6 +291,15 @@ impl Workspace {
                 ),
             ));
         }
+        if let Some(smtp) = &config.delivery.smtp {
+            let credentials = smtp.username_env.is_some() || smtp.password_env.is_some() || smtp.password_file.is_some();
+            if smtp.security == SmtpSecurity::Plain && credentials && !smtp.allow_plaintext_auth {
+                errors.push(ConfigError::whole_file(
+                    &file,
+                    "`delivery.smtp` sends a user name and password with `security = \"plain\"`, where anyone on the network can read them; use `starttls` or `tls`, or set `allow_plaintext_auth = true` for a server on this machine",
+                ));
+            }
+        }
         if config.delivery.from.parse::<lettre::message::Mailbox>().is_err() {
             errors.push(ConfigError::whole_file(
                 &file,
@@ -316,6 +343,16 @@ impl Workspace {
     /// Resolves a configured path against the workspace folder.
     pub fn path(&self, configured: &Path) -> PathBuf {
         if configured.is_absolute() { configured.to_path_buf() } else { self.root.join(configured) }
+    }
+
+    /// The `[ingest]` limits on what a file may make wangge allocate.
+    pub fn ingest_limits(&self) -> crate::ingest::limits::Limits {
+        let i = &self.config.ingest;
+        crate::ingest::limits::Limits {
+            max_file_bytes: i.max_file_mib.saturating_mul(1 << 20),
+            max_inflated_bytes: i.max_inflated_mib.saturating_mul(1 << 20),
+            max_cells: i.max_cells,
+        }
     }
 
     /// `[ingest] stream_from_mib` in bytes.

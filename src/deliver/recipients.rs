@@ -109,6 +109,11 @@ fn cannot_read(path: &Path, e: &std::io::Error) -> String {
 
 /// One recipient from its fields, or what is wrong with them.
 fn recipient(name: &str, address: &str, scope: &str, mut formats: Vec<Format>) -> Result<Recipient, String> {
+    // A name becomes a header line (`To: 名 <a@b>`) and a folder's log line: a line break or
+    // another control character in it (an Excel roster's Alt+Enter) is a space.
+    let cleaned: String = name.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let name: String = cleaned.split_whitespace().collect::<Vec<_>>().join(" ").chars().take(100).collect();
+    let name = name.as_str();
     let mailbox: lettre::Address =
         address.trim().parse().map_err(|_| format!("`{address}` is not an email address (recipient {name})"))?;
     let scope = match scope.trim() {
@@ -228,6 +233,18 @@ mod tests {
         let ok = load(&path).unwrap();
         assert_eq!(ok[0].scope, Scope::Code("130273101".into()));
         assert_eq!(ok[0].formats, vec![Format::Html, Format::Xlsx]);
+    }
+
+    #[test]
+    fn a_name_with_line_breaks_and_control_characters_is_cleaned_and_builds_a_message_header() {
+        let r = recipient("王主任\r\nBcc: x@evil.example\u{7}\t（区办）", "wang@example.cn", "district", vec![Format::Html])
+            .unwrap();
+        assert_eq!(r.name, "王主任 Bcc: x@evil.example （区办）");
+        assert!(!r.name.chars().any(char::is_control));
+        let header = r.address.to_string();
+        assert!(!header.contains('\n') && !header.contains('\r'), "{header}");
+        let long = recipient(&"名".repeat(500), "a@example.cn", "district", vec![Format::Html]).unwrap();
+        assert_eq!(long.name.chars().count(), 100);
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use regex::Regex;
 
 use crate::normalize::date;
@@ -101,7 +101,12 @@ pub fn first_date(raw: &str, run_date: NaiveDate) -> Option<NaiveDate> {
                 [m, d] => format!("{m}月{d}日"),
                 _ => continue,
             };
-            if let Some(parsed) = date::parse_text(&spelled, run_date) {
+            // A context date is as plausible as a field's (1950 to a year after the run): a
+            // title reading `1022年5月10日` must not file a sheet under the year 1022.
+            if let Some(parsed) = date::parse_text(&spelled, run_date)
+                && parsed.date.year() >= 1950
+                && parsed.date <= run_date.checked_add_signed(chrono::Duration::days(366)).unwrap_or(run_date)
+            {
                 return Some(parsed.date);
             }
         }

@@ -32,8 +32,19 @@ impl Merged {
     pub fn new(merges: &[Merge]) -> Merged {
         let mut merged = Merged::default();
         for m in merges {
-            // Guard against absurd ranges (a whole-column merge) blowing up the map.
-            if (m.last_row - m.first_row + 1) * (m.last_col - m.first_col + 1) > 100_000 {
+            // A range comes from the file: it may be reversed or absurdly large (a whole-column
+            // merge, or a reference past Excel's last row). Order its corners, and skip any that
+            // would cover more than 100,000 cells, with arithmetic that cannot overflow.
+            let m = &Merge {
+                first_row: m.first_row.min(m.last_row),
+                last_row: m.first_row.max(m.last_row),
+                first_col: m.first_col.min(m.last_col),
+                last_col: m.first_col.max(m.last_col),
+            };
+            let cells = (m.last_row - m.first_row)
+                .checked_add(1)
+                .and_then(|h| h.checked_mul((m.last_col - m.first_col).checked_add(1)?));
+            if cells.is_none_or(|n| n > 100_000) {
                 continue;
             }
             for r in m.first_row..=m.last_row {

@@ -10,6 +10,7 @@
 pub mod context;
 pub mod dedup;
 pub mod layout;
+pub mod limits;
 pub mod read;
 pub mod rows;
 mod sheet;
@@ -51,6 +52,8 @@ pub struct IngestRequest<'a> {
     /// Workbooks with a worksheet of at least this many bytes of XML are streamed (see
     /// `stream`); `stream::STREAM_FROM_BYTES` unless testing.
     pub stream_from_bytes: u64,
+    /// What a file may make wangge allocate (see `limits`).
+    pub limits: limits::Limits,
 }
 
 /// What became of a sheet.
@@ -68,6 +71,8 @@ pub enum SheetStatus {
     /// Its rows could not be read past its head (a large workbook damaged part-way); none of
     /// them are kept.
     Unreadable(String),
+    /// Not a worksheet (a chart, dialog or macro sheet): reported, not read.
+    NotAWorksheet(&'static str),
 }
 
 impl SheetStatus {
@@ -78,6 +83,7 @@ impl SheetStatus {
             SheetStatus::Unrecognised { .. } => "unrecognised",
             SheetStatus::Empty => "empty",
             SheetStatus::Unreadable(_) => "error",
+            SheetStatus::NotAWorksheet(_) => "not_a_worksheet",
         }
     }
 }
@@ -238,7 +244,8 @@ struct Loaded {
 
 /// Ingests the files of a request.
 pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
-    let mut loaded = read_all(request.inbox, &request.files, request.threads, request.stream_from_bytes);
+    let mut loaded =
+        read_all(request.inbox, &request.files, request.threads, request.stream_from_bytes, &request.limits);
     loaded.sort_by(|a, b| a.path.cmp(&b.path));
 
     // Recognise every sheet first; the order of validation depends on the forms found.
@@ -251,7 +258,8 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
         .collect();
     let threads = request.threads.max(1).min(all.len().max(1));
     let chunk = all.len().div_ceil(threads).max(1);
-    let sheets: Vec<(usize, usize, Option<Result<layout::Layout, layout::NoForm>>)> = std::thread::scope(|scope| {
+    type Found = Option<Result<layout::Layout, layout::NoForm>>;
+    let sheets: Vec<(usize, usize, Result<Found, String>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = all
             .chunks(chunk)
             .map(|part| {
@@ -259,16 +267,32 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
                 scope.spawn(move || {
                     part.iter()
                         .map(|(f, s, sheet)| {
-                            let found = (sheet.visibility == Visibility::Visible && !sheet.rows.is_empty())
-                                .then(|| layout::find_layout(&Filled::new(sheet), request.forms, index));
+                            // A panic on one file's cells fails that file alone (see `guard`).
+                            let found = crate::guard::catch(|| {
+                                (sheet.visibility == Visibility::Visible && !sheet.rows.is_empty())
+                                    .then(|| layout::find_layout(&Filled::new(sheet), request.forms, index))
+                            });
                             (*f, *s, found)
                         })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("header detection does not panic")).collect()
+        handles.into_iter().flat_map(|h| h.join().expect("header detection catches its panics")).collect()
     });
+    // Files whose reading panicked part-way: the place it happened, by file.
+    let mut failed: BTreeMap<usize, String> = BTreeMap::new();
+    let sheets: Vec<(usize, usize, Found)> = sheets
+        .into_iter()
+        .filter_map(|(f, s, found)| match found {
+            Ok(found) => Some((f, s, found)),
+            Err(at) => {
+                failed.entry(f).or_insert(at);
+                None
+            }
+        })
+        .collect();
+    let sheets: Vec<_> = sheets.into_iter().filter(|(f, _, _)| !failed.contains_key(f)).collect();
     let priority = |found: &Option<Result<layout::Layout, layout::NoForm>>| match found {
         Some(Ok(l)) => dedup::priority(request.forms, Some(&request.forms[l.form].form)),
         _ => 2,
@@ -277,7 +301,6 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
     order.sort_by_key(|&i| (priority(&sheets[i].2), sheets[i].0, sheets[i].1));
 
     let mut registry = std::mem::take(&mut request.registry);
-    let mut registry_replaced = false;
     let mut results: BTreeMap<(usize, usize), SheetResult> = BTreeMap::new();
     let is_registry = |i: &usize| matches!(&sheets[*i].2, Some(Ok(l)) if request.forms[l.form].form == "grids");
     let (registry_sheets, others): (Vec<usize>, Vec<usize>) = order.into_iter().partition(is_registry);
@@ -285,25 +308,69 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
         let (f, s, found) = &sheets[i];
         let file = &loaded[*f];
         let raw = &file.read.as_ref().expect("only read files have sheets").1[*s];
-        ((*f, *s), process_sheet(&file.path, raw, *s, found.as_ref(), file.streamed.as_ref(), &request, registry))
+        let result = crate::guard::catch(|| {
+            process_sheet(&file.path, raw, *s, found.as_ref(), file.streamed.as_ref(), &request, registry)
+        });
+        ((*f, *s), result)
     };
+    // The registry sheets of this batch, read first: every other sheet resolves grids with them.
+    let form = request.forms.iter().find(|f| f.form == "grids");
+    let mut incoming = Registry::default();
+    let mut incoming_sheets = Vec::new();
     for i in registry_sheets {
         let (key, result) = process(i, &registry);
-        // The registry in this batch replaces the warehouse's before any other form is read.
-        let form = request.forms.iter().find(|f| f.form == "grids").expect("grids form");
-        if !registry_replaced {
-            registry = Registry::default();
-            registry_replaced = true;
+        let result = match result {
+            Ok(result) => result,
+            Err(at) => {
+                failed.entry(key.0).or_insert(at);
+                continue;
+            }
+        };
+        // A registry dated after the run would resolve today's grids by tomorrow's plan.
+        if result.report_date > request.run_date {
+            let why = format!(
+                "grid registry dated {}, after the run date {}; not applied",
+                result.report_date, request.run_date
+            );
+            results.insert(key, sheet::refused(result, why));
+            continue;
         }
-        add_to_registry(&mut registry, form, &result);
+        if let Some(form) = form {
+            add_to_registry(&mut incoming, form, &result);
+        }
+        incoming_sheets.push(key);
         results.insert(key, result);
+    }
+    // It replaces the district's registry only when it covers every town the district had: a
+    // registry from one community must not make every other community's grids unknown.
+    if !incoming.communities.is_empty() {
+        let towns = |r: &Registry| -> std::collections::BTreeSet<String> {
+            r.communities.values().map(|c| c.town_code.clone()).collect()
+        };
+        let (had, has) = (towns(&registry), towns(&incoming));
+        if had.is_subset(&has) {
+            registry = incoming;
+        } else {
+            let missing: Vec<String> = had.difference(&has).cloned().collect();
+            for key in incoming_sheets {
+                if let Some(result) = results.remove(&key) {
+                    let why = format!(
+                        "grid registry covers {} of the district's {} towns (missing {}); the district's registry is kept",
+                        had.len() - missing.len(),
+                        had.len(),
+                        missing.join(", ")
+                    );
+                    results.insert(key, sheet::refused(result, why));
+                }
+            }
+        }
     }
     // Every other sheet depends only on the registry, now complete: they are validated in
     // parallel (duplicates are judged afterwards, in the fixed order).
     let threads = request.threads.max(1).min(others.len().max(1));
     let chunk = others.len().div_ceil(threads).max(1);
     let registry_ref = &registry;
-    let done: Vec<((usize, usize), SheetResult)> = std::thread::scope(|scope| {
+    let done: Vec<((usize, usize), Result<SheetResult, String>)> = std::thread::scope(|scope| {
         let handles: Vec<_> = others
             .chunks(chunk)
             .map(|part| {
@@ -311,17 +378,32 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
                 scope.spawn(move || part.iter().map(|i| process(*i, registry_ref)).collect::<Vec<_>>())
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("validation does not panic")).collect()
+        handles.into_iter().flat_map(|h| h.join().expect("validation catches its panics")).collect()
     });
-    results.extend(done);
+    for (key, result) in done {
+        match result {
+            Ok(result) => {
+                results.insert(key, result);
+            }
+            Err(at) => {
+                failed.entry(key.0).or_insert(at);
+            }
+        }
+    }
+    // A file that failed part-way keeps none of its sheets: half a file is worse than none.
+    results.retain(|(f, _), _| !failed.contains_key(f));
 
     let files = loaded
         .into_iter()
         .enumerate()
         .map(|(f, file)| {
-            let (kind, error) = match &file.read {
-                Ok((kind, _)) => (Some(*kind), None),
-                Err(e) => (None, Some(e.clone())),
+            let (kind, error) = match (&file.read, failed.get(&f)) {
+                (Ok((kind, _)), Some(at)) => (
+                    Some(*kind),
+                    Some(format!("reading the file failed unexpectedly ({at}); the file is probably damaged")),
+                ),
+                (Ok((kind, _)), None) => (Some(*kind), None),
+                (Err(e), _) => (None, Some(e.clone())),
             };
             // Moved out, not cloned: a sheet's records can be hundreds of thousands of rows.
             let keys: Vec<(usize, usize)> = results.range((f, 0)..(f + 1, 0)).map(|(k, _)| *k).collect();
@@ -333,7 +415,7 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
     IngestOutcome { files, registry }
 }
 
-fn read_all(inbox: &Path, files: &[PathBuf], threads: usize, stream_from_bytes: u64) -> Vec<Loaded> {
+fn read_all(inbox: &Path, files: &[PathBuf], threads: usize, stream_from_bytes: u64, limits: &limits::Limits) -> Vec<Loaded> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let out = std::sync::Mutex::new(Vec::with_capacity(files.len()));
     std::thread::scope(|scope| {
@@ -342,7 +424,7 @@ fn read_all(inbox: &Path, files: &[PathBuf], threads: usize, stream_from_bytes: 
                 loop {
                     let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let Some(path) = files.get(i) else { break };
-                    let loaded = load(inbox, path, stream_from_bytes);
+                    let loaded = load(inbox, path, stream_from_bytes, limits);
                     out.lock().expect("no reader panics while holding the lock").push(loaded);
                 }
             });
@@ -351,12 +433,26 @@ fn read_all(inbox: &Path, files: &[PathBuf], threads: usize, stream_from_bytes: 
     out.into_inner().expect("readers finished")
 }
 
-fn load(inbox: &Path, path: &Path, stream_from_bytes: u64) -> Loaded {
+fn load(inbox: &Path, path: &Path, stream_from_bytes: u64, limits: &limits::Limits) -> Loaded {
     let relative = path.strip_prefix(inbox).unwrap_or(path).to_string_lossy().replace('\\', "/");
     if stream::is_large(path, stream_from_bytes)
-        && let Some(loaded) = load_large(&relative, path)
+        && let Some(loaded) = load_large(&relative, path, limits)
     {
         return loaded;
+    }
+    // A file too large to hold is refused before it is read into memory.
+    if let Ok(meta) = std::fs::metadata(path)
+        && let Err(e) = limits::check_file_size(meta.len(), limits)
+    {
+        let sha256 = std::fs::File::open(path)
+            .ok()
+            .and_then(|mut f| {
+                let mut hasher = Sha256::new();
+                std::io::copy(&mut f, &mut hasher).ok()?;
+                Some(hex(&hasher.finalize()))
+            })
+            .unwrap_or_default();
+        return Loaded { path: relative, sha256, bytes: meta.len(), read: Err(e.to_string()), streamed: None };
     }
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -368,17 +464,25 @@ fn load(inbox: &Path, path: &Path, stream_from_bytes: u64) -> Loaded {
     let sha256 = hex(&Sha256::digest(&bytes));
     let size = bytes.len() as u64;
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_string();
-    let read = read::read(bytes, &extension).map_err(|e| e.to_string());
+    let read = read::read(bytes, &extension, limits).map_err(|e| e.to_string());
     Loaded { path: relative, sha256, bytes: size, read, streamed: None }
 }
 
 /// A large workbook: hashed from its file and only the head of each sheet read (see `stream`).
-fn load_large(relative: &str, path: &Path) -> Option<Loaded> {
+/// Its declared sizes are checked like any package's.
+fn load_large(relative: &str, path: &Path, limits: &limits::Limits) -> Option<Loaded> {
     let mut file = std::io::BufReader::new(std::fs::File::open(path).ok()?);
     let mut hasher = Sha256::new();
     let size = std::io::copy(&mut file, &mut hasher).ok()?;
     let sha256 = hex(&hasher.finalize());
     let path_string = relative.to_string();
+    let checked = read::guarded(|| {
+        let file = std::fs::File::open(path).map_err(|e| read::ReadError::Corrupt(e.to_string()))?;
+        limits::check_package(std::io::BufReader::new(file), limits)
+    });
+    if let Err(e) = checked {
+        return Some(Loaded { path: path_string, sha256, bytes: size, read: Err(e.to_string()), streamed: None });
+    }
     Some(match read::guarded(|| stream::read_head(path)) {
         Ok((sheets, workbook)) => {
             let read = Ok((FileKind::Package, sheets));

@@ -5,20 +5,21 @@
 //! a panic inside a reader is caught and becomes such an error too.
 
 use std::io::Cursor;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use calamine::{Data, DataRef, Reader, SheetVisible, Sheets, open_workbook_auto_from_rs};
+use calamine::{Data, DataRef, Reader, SheetType, SheetVisible, Sheets, open_workbook_auto_from_rs};
 
+use super::limits::Limits;
 use crate::normalize::value::Cell;
 
-/// Largest sheet we read, in cells (rows × columns of its used range).
-pub const CELL_BUDGET: u64 = 30_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Visibility {
     Visible,
     Hidden,
     VeryHidden,
+    /// A chart, dialog or macro sheet: listed and reported, never read, so that a community
+    /// that adds a chart to its workbook loses nothing of its worksheets.
+    NotAWorksheet(&'static str),
 }
 
 /// A merged range, 0-based and inclusive.
@@ -88,6 +89,8 @@ pub enum ReadError {
     TooLarge { sheet: String, cells: u64, budget: u64 },
     #[error("the reader failed unexpectedly ({0}); the file is probably damaged")]
     Panicked(String),
+    #[error("refused before reading: {0}")]
+    Limit(String),
 }
 
 /// Sniffs the kind of a file from its first bytes and its extension.
@@ -120,20 +123,26 @@ pub fn sniff(bytes: &[u8], extension: &str) -> FileKind {
     FileKind::Unknown
 }
 
-/// Reads a file's sheets. Never panics: a panic in a reader becomes `ReadError::Panicked`.
-pub fn read(bytes: Vec<u8>, extension: &str) -> Result<(FileKind, Vec<RawSheet>), ReadError> {
+/// Reads a file's sheets. Never panics: a panic in a reader becomes `ReadError::Panicked`;
+/// sizes the file declares inside itself are checked against `limits` first (see `limits`).
+pub fn read(bytes: Vec<u8>, extension: &str, limits: &Limits) -> Result<(FileKind, Vec<RawSheet>), ReadError> {
     if bytes.is_empty() {
         return Err(ReadError::Empty);
     }
+    super::limits::check_file_size(bytes.len() as u64, limits)?;
     let kind = sniff(&bytes, extension);
     let sheets = match kind {
         FileKind::Package => {
+            guarded(|| super::limits::check_package(Cursor::new(&bytes), limits))?;
             if let Some(part) = super::xlsb::worksheet_with_short_records(&bytes) {
                 return Err(ReadError::XlsbShortRecords(part));
             }
-            guarded(|| read_workbook(bytes))?
+            guarded(|| read_workbook(bytes, limits))?
         }
-        FileKind::Ole => guarded(|| read_workbook(bytes))?,
+        FileKind::Ole => {
+            guarded(|| super::limits::check_xls(&bytes, limits))?;
+            guarded(|| read_workbook(bytes, limits))?
+        }
         FileKind::Csv => vec![read_csv(&bytes)],
         FileKind::Html => guarded(|| Ok(vec![read_html_table(&bytes)]))?,
         FileKind::EncryptedPackage => return Err(ReadError::Encrypted),
@@ -143,28 +152,20 @@ pub fn read(bytes: Vec<u8>, extension: &str) -> Result<(FileKind, Vec<RawSheet>)
     Ok((kind, sheets))
 }
 
+/// Runs a reader; a panic becomes `ReadError::Panicked` with where it happened, never its
+/// message (which may quote a cell: see `guard`).
 pub(super) fn guarded<T>(f: impl FnOnce() -> Result<T, ReadError>) -> Result<T, ReadError> {
-    match catch_unwind(AssertUnwindSafe(f)) {
-        Ok(result) => result,
-        Err(payload) => {
-            let message = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".into());
-            Err(ReadError::Panicked(message))
-        }
-    }
+    crate::guard::catch(f).unwrap_or_else(|at| Err(ReadError::Panicked(at)))
 }
 
-fn read_workbook(bytes: Vec<u8>) -> Result<Vec<RawSheet>, ReadError> {
+fn read_workbook(bytes: Vec<u8>, limits: &Limits) -> Result<Vec<RawSheet>, ReadError> {
     // An xlsx keeps its merged ranges at the end of each sheet's XML, so calamine parses the
     // sheet a second time to find them; do that on another thread while this one reads the
     // cells.
     let merges_of_xlsx = bytes.starts_with(b"PK").then(|| bytes.clone());
     std::thread::scope(|scope| {
         let merges = merges_of_xlsx.map(|copy| scope.spawn(move || xlsx_merges(copy)));
-        let mut sheets = read_cells(bytes)?;
+        let mut sheets = read_cells(bytes, limits.max_cells)?;
         if let Some(Ok(Some(by_sheet))) = merges.map(|h| h.join()) {
             for sheet in &mut sheets {
                 if let Some(m) = by_sheet.get(&sheet.name) {
@@ -181,26 +182,42 @@ fn xlsx_merges(bytes: Vec<u8>) -> Option<std::collections::HashMap<String, Vec<M
     super::xlsx_merges::by_sheet(&bytes)
 }
 
-fn read_cells(bytes: Vec<u8>) -> Result<Vec<RawSheet>, ReadError> {
+fn read_cells(bytes: Vec<u8>, budget: u64) -> Result<Vec<RawSheet>, ReadError> {
     let is_xlsx = bytes.starts_with(b"PK");
     let mut workbook = open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| ReadError::Corrupt(e.to_string()))?;
     let metadata = workbook.sheets_metadata().to_vec();
     let mut sheets = Vec::new();
     for meta in metadata {
-        let visibility = visibility(meta.visible);
+        let visibility = sheet_visibility(&meta);
         if visibility != Visibility::Visible {
-            // Hidden sheets are reported, never read.
+            // Hidden sheets and chart sheets are reported, never read.
             sheets.push(RawSheet { name: meta.name, visibility, rows: Vec::new(), merged: Vec::new() });
             continue;
         }
+        let name = meta.name.as_str();
         let rows = match &mut workbook {
-            // xlsx cells straight from the XML, never a second copy in a `Range`.
-            Sheets::Xlsx(xlsx) => xlsx_rows(xlsx, &meta.name)?,
+            // xlsx and xlsb cells straight from the file, never a second copy in a `Range`, and
+            // counted against the budget as they come: a cell at XFD1048576 must not make a
+            // reader allocate the whole sheet.
+            Sheets::Xlsx(xlsx) => {
+                let corrupt = |e: calamine::XlsxError| ReadError::Corrupt(format!("sheet `{name}`: {e}"));
+                let mut reader = xlsx.worksheet_cells_reader(name).map_err(corrupt)?;
+                collect_cells(name, budget, || {
+                    reader.next_cell().map_err(corrupt).map(|c| c.map(|c| (c.get_position(), cell_of(c.get_value()))))
+                })?
+            }
+            Sheets::Xlsb(xlsb) => {
+                let corrupt = |e: calamine::XlsbError| ReadError::Corrupt(format!("sheet `{name}`: {e}"));
+                let mut reader = xlsb.worksheet_cells_reader(name).map_err(corrupt)?;
+                collect_cells(name, budget, || {
+                    reader.next_cell().map_err(corrupt).map(|c| c.map(|c| (c.get_position(), cell_of(c.get_value()))))
+                })?
+            }
             _ => {
                 let range = workbook
-                    .worksheet_range(&meta.name)
-                    .map_err(|e| ReadError::Corrupt(format!("sheet `{}`: {e}", meta.name)))?;
-                range_rows(&meta.name, &range)?
+                    .worksheet_range(name)
+                    .map_err(|e| ReadError::Corrupt(format!("sheet `{name}`: {e}")))?;
+                range_rows(name, &range, budget)?
             }
         };
         // xlsx merges come from the other thread (see `read_workbook`).
@@ -210,20 +227,23 @@ fn read_cells(bytes: Vec<u8>) -> Result<Vec<RawSheet>, ReadError> {
     Ok(sheets)
 }
 
-/// The cells of an xlsx sheet from calamine's streaming cell reader.
-fn xlsx_rows(xlsx: &mut calamine::Xlsx<Cursor<Vec<u8>>>, name: &str) -> Result<Vec<Vec<Cell>>, ReadError> {
-    let corrupt = |e: calamine::XlsxError| ReadError::Corrupt(format!("sheet `{name}`: {e}"));
-    let mut reader = xlsx.worksheet_cells_reader(name).map_err(corrupt)?;
+/// The cells a streaming cell reader gives, placed in rows; `next` gives each cell's position
+/// and value (`None` for an empty one), and `None` at the end.
+fn collect_cells(
+    name: &str,
+    budget: u64,
+    mut next: impl FnMut() -> Result<Option<((u32, u32), Option<Cell>)>, ReadError>,
+) -> Result<Vec<Vec<Cell>>, ReadError> {
     let mut rows: Vec<Vec<Cell>> = Vec::new();
     let (mut height, mut width) = (0u64, 0u64);
-    while let Some(cell) = reader.next_cell().map_err(corrupt)? {
-        let Some(value) = cell_of(cell.get_value()) else { continue };
-        let (r, c) = (cell.get_position().0 as usize, cell.get_position().1 as usize);
-        height = height.max(r as u64 + 1);
-        width = width.max(c as u64 + 1);
-        if height * width > CELL_BUDGET {
-            return Err(ReadError::TooLarge { sheet: name.to_string(), cells: height * width, budget: CELL_BUDGET });
+    while let Some(((r, c), value)) = next()? {
+        let Some(value) = value else { continue };
+        height = height.max(u64::from(r) + 1);
+        width = width.max(u64::from(c) + 1);
+        if height.saturating_mul(width) > budget {
+            return Err(ReadError::TooLarge { sheet: name.to_string(), cells: height.saturating_mul(width), budget });
         }
+        let (r, c) = (r as usize, c as usize);
         if rows.len() <= r {
             rows.resize_with(r + 1, Vec::new);
         }
@@ -242,6 +262,16 @@ fn xlsx_rows(xlsx: &mut calamine::Xlsx<Cursor<Vec<u8>>>, name: &str) -> Result<V
         rows.pop();
     }
     Ok(rows)
+}
+
+pub(super) fn sheet_visibility(meta: &calamine::Sheet) -> Visibility {
+    match meta.typ {
+        SheetType::WorkSheet => visibility(meta.visible),
+        SheetType::ChartSheet => Visibility::NotAWorksheet("chart sheet"),
+        SheetType::DialogSheet => Visibility::NotAWorksheet("dialog sheet"),
+        SheetType::MacroSheet => Visibility::NotAWorksheet("macro sheet"),
+        SheetType::Vba => Visibility::NotAWorksheet("VBA module"),
+    }
 }
 
 pub(super) fn visibility(visible: SheetVisible) -> Visibility {
@@ -269,11 +299,11 @@ pub(super) fn cell_of(value: &DataRef<'_>) -> Option<Cell> {
 }
 
 /// The cells of a sheet read into a `Range` (xls, xlsb, ods).
-fn range_rows(name: &str, range: &calamine::Range<Data>) -> Result<Vec<Vec<Cell>>, ReadError> {
+fn range_rows(name: &str, range: &calamine::Range<Data>, budget: u64) -> Result<Vec<Vec<Cell>>, ReadError> {
     let (height, width) = range.get_size();
-    let cells = height as u64 * width as u64;
-    if cells > CELL_BUDGET {
-        return Err(ReadError::TooLarge { sheet: name.to_string(), cells, budget: CELL_BUDGET });
+    let cells = (height as u64).saturating_mul(width as u64);
+    if cells > budget {
+        return Err(ReadError::TooLarge { sheet: name.to_string(), cells, budget });
     }
     let mut rows: Vec<Vec<Cell>> = Vec::new();
     if let Some((r0, c0)) = range.start() {
@@ -339,6 +369,19 @@ pub fn decode_text(bytes: &[u8]) -> (String, &'static str) {
     if let Some(rest) = bytes.strip_prefix(b"\xEF\xBB\xBF") {
         return (String::from_utf8_lossy(rest).into_owned(), "utf-8-bom");
     }
+    // Excel's "Unicode text" export is UTF-16 (little-endian, with a BOM); a UTF-16 text
+    // without one shows as a NUL byte after most ASCII characters.
+    if let Some(rest) = bytes.strip_prefix(b"\xFF\xFE") {
+        return (encoding_rs::UTF_16LE.decode_without_bom_handling(rest).0.into_owned(), "utf-16le");
+    }
+    if let Some(rest) = bytes.strip_prefix(b"\xFE\xFF") {
+        return (encoding_rs::UTF_16BE.decode_without_bom_handling(rest).0.into_owned(), "utf-16be");
+    }
+    let head = &bytes[..bytes.len().min(4096)];
+    let odd_nuls = head.iter().skip(1).step_by(2).filter(|b| **b == 0).count();
+    if head.len() >= 8 && odd_nuls * 3 > head.len() / 2 {
+        return (encoding_rs::UTF_16LE.decode_without_bom_handling(bytes).0.into_owned(), "utf-16le");
+    }
     match std::str::from_utf8(bytes) {
         Ok(s) => (s.to_string(), "utf-8"),
         Err(_) => (encoding_rs::GB18030.decode_without_bom_handling(bytes).0.into_owned(), "gb18030"),
@@ -347,8 +390,11 @@ pub fn decode_text(bytes: &[u8]) -> (String, &'static str) {
 
 fn read_csv(bytes: &[u8]) -> RawSheet {
     let (text, _) = decode_text(bytes);
-    let first_line = text.lines().next().unwrap_or_default();
-    let delimiter = if first_line.matches('\t').count() > first_line.matches(',').count() { b'\t' } else { b',' };
+    // The delimiter from the first lines, not the first alone: a title line above the header
+    // (as Excel's text exports keep) has neither.
+    let head: Vec<&str> = text.lines().take(20).collect();
+    let count = |c: char| head.iter().map(|l| l.matches(c).count()).sum::<usize>();
+    let delimiter = if count('\t') > count(',') { b'\t' } else { b',' };
     let mut reader =
         csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes());
     let mut rows = Vec::new();
@@ -379,8 +425,9 @@ fn read_html_table(bytes: &[u8]) -> RawSheet {
         let mut cells = Vec::new();
         let mut pos = 0;
         while let Some(open) = row_lower[pos..].find("<t").map(|i| pos + i) {
-            let tag = &row_lower[open..(open + 3).min(row_lower.len())];
-            if tag != "<td" && tag != "<th" {
+            // Compared as bytes: `<t` may be followed by any character, of any length.
+            let tag = &row_lower.as_bytes()[open..];
+            if !tag.starts_with(b"<td") && !tag.starts_with(b"<th") {
                 pos = open + 2;
                 continue;
             }
@@ -422,22 +469,23 @@ mod tests {
     #[test]
     fn gbk_csv_and_html_xls() {
         let (gbk, _, _) = encoding_rs::GBK.encode("工单编号,所属社区\r\nRX1,荣馨园社区\r\n");
-        let (kind, sheets) = read(gbk.into_owned(), "csv").unwrap();
+        let (kind, sheets) = read(gbk.into_owned(), "csv", &Limits::default()).unwrap();
         assert_eq!(kind, FileKind::Csv);
         assert_eq!(sheets[0].rows[1][1], Cell::Text("荣馨园社区".into()));
         let html = "<html><body><table><tr><th>姓名</th><th>身份证号</th></tr><tr><td>张&nbsp;伟</td><td>11010519491231002X</td></tr></table></body></html>";
-        let (kind, sheets) = read(html.as_bytes().to_vec(), "xls").unwrap();
+        let (kind, sheets) = read(html.as_bytes().to_vec(), "xls", &Limits::default()).unwrap();
         assert_eq!(kind, FileKind::Html);
         assert_eq!(sheets[0].rows[1], vec![Cell::Text("张 伟".into()), Cell::Text("11010519491231002X".into())]);
     }
 
     #[test]
     fn damaged_and_empty_files_are_errors() {
-        assert!(matches!(read(Vec::new(), "xlsx"), Err(ReadError::Empty)));
+        let limits = Limits::default();
+        assert!(matches!(read(Vec::new(), "xlsx", &limits), Err(ReadError::Empty)));
         assert!(matches!(
-            read(b"PK\x03\x04garbage".to_vec(), "xlsx"),
+            read(b"PK\x03\x04garbage".to_vec(), "xlsx", &limits),
             Err(ReadError::Corrupt(_) | ReadError::Panicked(_))
         ));
-        assert!(matches!(read(b"hello".to_vec(), "docx"), Err(ReadError::Unsupported(_))));
+        assert!(matches!(read(b"hello".to_vec(), "docx", &limits), Err(ReadError::Unsupported(_))));
     }
 }

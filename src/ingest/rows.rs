@@ -268,8 +268,16 @@ pub fn validate(
             continue;
         }
         let result: Result<Value, (&'static str, String)> = match field.kind {
-            FieldType::Text | FieldType::Code => {
-                Ok(Value::Text(if field.kind == FieldType::Code { text::compact(&raw()) } else { cell.text() }))
+            FieldType::Text => Ok(Value::Text(cell.text())),
+            // Codes name report files and folders (`grid/<code>-…`): only letters, digits, `-`
+            // and `_`, so that no code can be a path (`../`, `/`, a control character).
+            FieldType::Code => {
+                let code = text::compact(&raw());
+                if code.len() <= 64 && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+                    Ok(Value::Text(code))
+                } else {
+                    Err(("invalid_code", format!("{}只能由字母、数字、“-”和“_”组成，且不超过64个字符", field.label)))
+                }
             }
             FieldType::Integer => {
                 value::integer(cell).map(Value::Int).map_err(|e| (e.reason(), e.message(&field.label, &raw())))
@@ -280,12 +288,24 @@ pub fn validate(
             FieldType::Gender => value::gender(cell)
                 .map(|g| Value::Text(g.into()))
                 .map_err(|e| (e.reason(), e.message(&field.label, &raw()))),
-            FieldType::Date => value::date(cell, ctx.run_date)
-                .map(|d| Value::Date(d.date))
-                .map_err(|e| (e.reason(), e.message(&field.label, &raw()))),
-            FieldType::Datetime => value::date(cell, ctx.run_date)
-                .map(|d| Value::DateTime(d.datetime()))
-                .map_err(|e| (e.reason(), e.message(&field.label, &raw()))),
+            FieldType::Date | FieldType::Datetime => match value::date(cell, ctx.run_date) {
+                Err(e) => Err((e.reason(), e.message(&field.label, &raw()))),
+                // A date that parses is not yet a date: `1022/5/10` or `10000年1月1日` would be
+                // accepted, then break every report that shows it.
+                Ok(d) => {
+                    let (earliest, latest) = field.date_range(ctx.run_date);
+                    if d.date < earliest || d.date > latest {
+                        Err((
+                            "invalid_date",
+                            format!("{}“{}”不在合理范围内（应在{earliest}至{latest}之间）", field.label, raw()),
+                        ))
+                    } else if field.kind == FieldType::Date {
+                        Ok(Value::Date(d.date))
+                    } else {
+                        Ok(Value::DateTime(d.datetime()))
+                    }
+                }
+            },
             FieldType::CitizenId => value::citizen_id(cell, ctx.run_date)
                 .map(|id| Value::Id(Box::new(id)))
                 .map_err(|e| (e.reason(), e.message(&field.label, &raw()))),

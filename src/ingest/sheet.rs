@@ -62,6 +62,10 @@ pub(super) fn process_sheet(
             result.status = SheetStatus::Hidden;
             return result;
         }
+        (Visibility::NotAWorksheet(what), _) => {
+            result.status = SheetStatus::NotAWorksheet(what);
+            return result;
+        }
         (_, None) => {
             result.status = SheetStatus::Empty;
             return result;
@@ -133,16 +137,7 @@ pub(super) fn process_sheet(
             Ok(Err(never)) => match never {},
             Err(e) => {
                 // Half a registry would resolve grids wrongly: keep none of it.
-                result = SheetResult {
-                    status: SheetStatus::Unreadable(e.to_string()),
-                    records: Vec::new(),
-                    rejects: Vec::new(),
-                    rejected_cells: BTreeMap::new(),
-                    warnings: Vec::new(),
-                    skips: Vec::new(),
-                    counts: Counts::default(),
-                    ..result
-                };
+                result = refused(result, e.to_string());
             }
         }
         result.skips.sort_by_key(|(row, _)| *row);
@@ -175,6 +170,20 @@ pub(super) fn process_sheet(
     result.skips.sort_by_key(|(row, _)| *row);
     result.counts.rows_read = filled.height() as u64;
     result
+}
+
+/// A sheet none of whose rows are kept, and why (an unreadable part, a registry not applied).
+pub(super) fn refused(result: SheetResult, why: String) -> SheetResult {
+    SheetResult {
+        status: SheetStatus::Unreadable(why),
+        records: Vec::new(),
+        rejects: Vec::new(),
+        rejected_cells: BTreeMap::new(),
+        warnings: Vec::new(),
+        skips: Vec::new(),
+        counts: Counts::default(),
+        ..result
+    }
 }
 
 /// Sheets with at least this many data rows are validated on several threads.
@@ -297,7 +306,7 @@ pub(super) fn add_to_registry(registry: &mut Registry, form: &FormConfig, sheet:
     for (_, record) in &sheet.records {
         let code = text(record, community_code);
         let grid = text(record, grid_code);
-        if code.len() != 12 || grid.len() != 17 {
+        if code.len() != 12 || grid.len() != 17 || !code.is_ascii() || !grid.is_ascii() {
             continue;
         }
         registry.communities.entry(code.clone()).or_insert_with(|| RegistryCommunity {

@@ -156,7 +156,7 @@ fn read_head_rows(path: &Path) -> Result<(Vec<RawSheet>, Xlsx<BufReader<File>>),
     let mut xlsx = open(path)?;
     let mut sheets = Vec::new();
     for meta in xlsx.sheets_metadata().to_vec() {
-        let visibility = read::visibility(meta.visible);
+        let visibility = read::sheet_visibility(&meta);
         let mut rows: Vec<Vec<Cell>> = Vec::new();
         if visibility == Visibility::Visible {
             each_row(&mut xlsx, &meta.name, |r, cells| {

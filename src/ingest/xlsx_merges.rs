@@ -71,14 +71,24 @@ fn merge_cells_tail<R: Read + Seek>(zip: &mut zip::ZipArchive<R>, path: &str) ->
     Some(tail.map(|t| String::from_utf8_lossy(&t).into_owned()).unwrap_or_default())
 }
 
-/// `B12` → (11, 1), 0-based.
-fn cell_ref(text: &str) -> Option<(usize, usize)> {
+/// `B12` → (11, 1), 0-based; `None` past Excel's last row (1,048,576) or column (XFD), where
+/// a reference can only come from a damaged or hostile file.
+pub(super) fn cell_ref(text: &str) -> Option<(usize, usize)> {
+    const MAX_ROW: usize = 1 << 20;
+    const MAX_COL: usize = 1 << 14;
     let split = text.find(|c: char| c.is_ascii_digit())?;
     let (letters, digits) = text.split_at(split);
-    let col = letters
-        .bytes()
-        .try_fold(0usize, |acc, b| b.to_ascii_uppercase().checked_sub(b'A').map(|v| acc * 26 + v as usize + 1))?;
+    if letters.is_empty() || letters.len() > 3 || digits.len() > 7 {
+        return None;
+    }
+    let col = letters.bytes().try_fold(0usize, |acc, b| {
+        let v = b.to_ascii_uppercase().checked_sub(b'A').filter(|v| *v < 26)?;
+        acc.checked_mul(26)?.checked_add(v as usize + 1)
+    })?;
     let row: usize = digits.parse().ok()?;
+    if row > MAX_ROW || col > MAX_COL {
+        return None;
+    }
     Some((row.checked_sub(1)?, col.checked_sub(1)?))
 }
 
@@ -91,5 +101,10 @@ mod tests {
         assert_eq!(cell_ref("A1"), Some((0, 0)));
         assert_eq!(cell_ref("AB12"), Some((11, 27)));
         assert_eq!(cell_ref("A0"), None);
+        assert_eq!(cell_ref("XFD1048576"), Some((1_048_575, 16_383)));
+        assert_eq!(cell_ref("B9223372036854775808"), None);
+        assert_eq!(cell_ref("XFE1"), None);
+        assert_eq!(cell_ref("ZZZZZZZZZZZZZZZ1"), None);
+        assert_eq!(cell_ref("A"), None);
     }
 }

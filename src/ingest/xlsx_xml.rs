@@ -115,16 +115,29 @@ impl<R: Read> Bytes<R> {
     }
 
     /// Drops what was used and reads more; `None` at the end of the XML or on an error.
+    ///
+    /// It reads at least as much again as is still unparsed: an item that runs past what was
+    /// read is parsed again from its start, and doubling what is read each time keeps one huge
+    /// row linear in its size, where a fixed piece would make it quadratic (a 1 GB row, parsed
+    /// again after every MiB).
     pub(super) fn more(&mut self) -> Option<()> {
         self.buf.copy_within(self.pos..self.end, 0);
         self.end -= self.pos;
         self.pos = 0;
-        if self.buf.len() < self.end + READ_BYTES {
-            self.buf.resize(self.end + READ_BYTES, 0);
+        let want = READ_BYTES.max(self.end);
+        if self.buf.len() < self.end + want {
+            self.buf.resize(self.end + want, 0);
         }
-        let n = self.src.read(&mut self.buf[self.end..self.end + READ_BYTES]).ok()?;
-        self.end += n;
-        (n > 0).then_some(())
+        let target = self.end + want;
+        let start = self.end;
+        while self.end < target {
+            let n = self.src.read(&mut self.buf[self.end..target]).ok()?;
+            if n == 0 {
+                break;
+            }
+            self.end += n;
+        }
+        (self.end > start).then_some(())
     }
 
     /// The next item `parse` reads from the cursor, inflating more whenever the item runs past
@@ -405,6 +418,40 @@ pub(super) fn cell_ref(text: &[u8]) -> Option<(usize, usize)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A reader that gives at most 1,000 bytes a call, as an inflater may.
+    struct Trickle(std::io::Cursor<Vec<u8>>);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(1000);
+            self.0.read(&mut buf[..n])
+        }
+    }
+
+    #[test]
+    fn one_huge_item_is_parsed_a_few_times_not_once_per_piece() {
+        // One 40 MiB element: parsed again from its start whenever it runs past what was read.
+        let mut xml = b"<row>".to_vec();
+        xml.resize(40 << 20, b'a');
+        xml.extend_from_slice(b"</row><row/>");
+        let mut bytes = Bytes::new(Trickle(std::io::Cursor::new(xml)));
+        let mut attempts = 0;
+        let item = bytes.next(|c| {
+            attempts += 1;
+            match memchr::memmem::find(&c.b[c.i..], b"</row>") {
+                Some(at) => {
+                    c.i += at + 6;
+                    Ok(at)
+                }
+                None => Err(Halt::More),
+            }
+        });
+        assert_eq!(item, Some(40 << 20));
+        // Doubling what is read: about log2(40) attempts, where 1 MiB pieces took 41.
+        assert!(attempts <= 10, "{attempts} attempts");
+        assert_eq!(bytes.rest(), b"<row/>");
+    }
 
     #[test]
     fn tags_and_attributes() {

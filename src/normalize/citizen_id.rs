@@ -45,12 +45,15 @@ pub enum IdError {
     WrongLength(usize),
     #[error("身份证号含有非法字符")]
     BadCharacters,
-    #[error("身份证号中的出生日期{0}不是有效日期")]
-    BadBirthDate(String),
-    #[error("身份证号中的出生日期{0}晚于当前日期")]
-    FutureBirthDate(NaiveDate),
-    #[error("身份证号校验位错误：应为{expected}，实际为{found}")]
-    BadChecksum { expected: char, found: char },
+    // The messages say what is wrong without the number: they reach logs, the rejects table
+    // and the 退回修改 workbooks, and a message that names the expected check character next
+    // to the other 17 digits would give the whole ID away.
+    #[error("身份证号中的出生日期不是有效日期")]
+    BadBirthDate,
+    #[error("身份证号中的出生日期晚于当前日期")]
+    FutureBirthDate,
+    #[error("身份证号校验位错误（末位与前面各位不符）")]
+    BadChecksum,
 }
 
 impl IdError {
@@ -59,17 +62,17 @@ impl IdError {
         match self {
             IdError::WrongLength(_) => "wrong_length",
             IdError::BadCharacters => "bad_characters",
-            IdError::BadBirthDate(_) => "bad_birth_date",
-            IdError::FutureBirthDate(_) => "future_birth_date",
-            IdError::BadChecksum { .. } => "bad_checksum",
+            IdError::BadBirthDate => "bad_birth_date",
+            IdError::FutureBirthDate => "future_birth_date",
+            IdError::BadChecksum => "bad_checksum",
         }
     }
 }
 
-/// The check character for the first 17 digits. Panics if they are not 17 ASCII digits, which
-/// callers guarantee.
+/// The check character for the first 17 digits (any byte that is not an ASCII digit counts
+/// as 0, so no input can make it panic; callers pass digits).
 pub fn check_char(first17: &str) -> char {
-    let sum: u32 = first17.bytes().zip(WEIGHTS).map(|(b, w)| u32::from(b - b'0') * w).sum();
+    let sum: u32 = first17.bytes().zip(WEIGHTS).map(|(b, w)| u32::from(b.wrapping_sub(b'0') % 10) * w).sum();
     CHECK_CHARS[(sum % 11) as usize] as char
 }
 
@@ -85,7 +88,10 @@ pub fn compose(address: &str, birth: NaiveDate, sequence: u16) -> String {
 /// and computing the check character. People born in 1900 or earlier cannot be told apart;
 /// that is inherent in the legacy format.
 pub fn upgrade_15(legacy: &str) -> String {
-    let first17 = format!("{}19{}", &legacy[..6], &legacy[6..]);
+    // By characters: callers pass 15 ASCII digits, but no text may make this panic.
+    let head: String = legacy.chars().take(6).collect();
+    let rest: String = legacy.chars().skip(6).collect();
+    let first17 = format!("{head}19{rest}");
     let check = check_char(&first17);
     format!("{first17}{check}")
 }
@@ -97,30 +103,26 @@ pub fn upgrade_15(legacy: &str) -> String {
 pub fn parse(raw: &str, today: NaiveDate) -> Result<CitizenId, IdError> {
     let compacted = text::compact(raw);
     let s = compacted.trim_start_matches(['\'', '‘', '’']).to_ascii_uppercase();
-    let (number, upgraded) = match s.len() {
+    // Lengths in characters, not bytes: text of any script must neither panic nor read as an
+    // ID of the wrong length.
+    let (number, upgraded) = match s.chars().count() {
         15 if s.bytes().all(|b| b.is_ascii_digit()) => (upgrade_15(&s), true),
         15 => return Err(IdError::BadCharacters),
-        18 => (s, false),
-        n => {
-            // A length in characters, not bytes, so that a stray Chinese character reads right.
-            let chars = s.chars().count();
-            return Err(if s.is_ascii() { IdError::WrongLength(n) } else { IdError::WrongLength(chars) });
-        }
+        18 if s.is_ascii() => (s, false),
+        18 => return Err(IdError::BadCharacters),
+        n => return Err(IdError::WrongLength(n)),
     };
     let bytes = number.as_bytes();
     if !bytes[..17].iter().all(u8::is_ascii_digit) || !(bytes[17].is_ascii_digit() || bytes[17] == b'X') {
         return Err(IdError::BadCharacters);
     }
     let birth_text = &number[6..14];
-    let birth_date =
-        NaiveDate::parse_from_str(birth_text, "%Y%m%d").map_err(|_| IdError::BadBirthDate(birth_text.to_string()))?;
+    let birth_date = NaiveDate::parse_from_str(birth_text, "%Y%m%d").map_err(|_| IdError::BadBirthDate)?;
     if birth_date > today {
-        return Err(IdError::FutureBirthDate(birth_date));
+        return Err(IdError::FutureBirthDate);
     }
-    let expected = check_char(&number[..17]);
-    let found = bytes[17] as char;
-    if expected != found {
-        return Err(IdError::BadChecksum { expected, found });
+    if check_char(&number[..17]) != bytes[17] as char {
+        return Err(IdError::BadChecksum);
     }
     let gender = if (bytes[16] - b'0') % 2 == 1 { Gender::Male } else { Gender::Female };
     Ok(CitizenId { number, birth_date, gender, upgraded_from_15: upgraded })
@@ -183,7 +185,7 @@ mod tests {
 
     #[test]
     fn rejects_published_invalid_vector() {
-        assert!(matches!(parse("130402198207290622", today()), Err(IdError::BadChecksum { .. })));
+        assert!(matches!(parse("130402198207290622", today()), Err(IdError::BadChecksum)));
     }
 
     #[test]
@@ -207,9 +209,27 @@ mod tests {
     fn rejects_impossible_and_future_birth_dates() {
         let bad = format!("13020319850230{}", "123");
         let bad = format!("{bad}{}", check_char(&bad));
-        assert!(matches!(parse(&bad, today()), Err(IdError::BadBirthDate(_))));
+        assert!(matches!(parse(&bad, today()), Err(IdError::BadBirthDate)));
         let future = compose("130203", NaiveDate::from_ymd_opt(2023, 1, 1).unwrap(), 11);
-        assert!(matches!(parse(&future, today()), Err(IdError::FutureBirthDate(_))));
+        assert!(matches!(parse(&future, today()), Err(IdError::FutureBirthDate)));
+    }
+
+    #[test]
+    fn text_of_any_script_is_an_error_not_a_panic() {
+        assert_eq!(parse("外籍人员暂无身份证号码", today()), Err(IdError::WrongLength(11)));
+        assert_eq!(parse("(已迁出)11010519491231002X", today()), Err(IdError::WrongLength(23)));
+        assert_eq!(parse("身份证号码身份证号码身份证号码身份证", today()), Err(IdError::BadCharacters));
+        assert_eq!(parse("一二三四五六七八九十一二三四五", today()), Err(IdError::BadCharacters));
+        assert_eq!(check_char("1234567890abcdefg").len_utf8(), 1);
+        assert_eq!(upgrade_15("甲乙").chars().count(), 5);
+    }
+
+    #[test]
+    fn messages_never_carry_the_number() {
+        let id = "130205197310060490";
+        for e in [parse(id, today()).unwrap_err(), IdError::BadBirthDate, IdError::FutureBirthDate] {
+            assert!(!e.to_string().chars().any(|c| c.is_ascii_digit()), "{e}");
+        }
     }
 
     #[test]

@@ -178,7 +178,7 @@ impl Registry {
 }
 
 fn grid_label(code: &str) -> String {
-    format!("第{}网格", code[12..15].trim_start_matches('0'))
+    format!("第{}网格", code.get(12..15).unwrap_or_default().trim_start_matches('0'))
 }
 
 /// Splits "荣馨园社区第3网格" into ("荣馨园社区第", 3), "第三网格" into ("第", 3), "3号网格" and

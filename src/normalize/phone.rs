@@ -86,18 +86,6 @@ fn normalise_one(s: &str) -> Option<String> {
     None
 }
 
-/// `138****5678`: the first 3 and last 4 digits of a mobile; landlines keep the area code and
-/// the last 4 digits.
-pub fn mask(normalised: &str) -> String {
-    match normalised.split_once('-') {
-        Some((area, rest)) if rest.len() > 4 => {
-            format!("{area}-{}{}", "*".repeat(rest.len() - 4), &rest[rest.len() - 4..])
-        }
-        _ if normalised.len() == 11 => format!("{}****{}", &normalised[..3], &normalised[7..]),
-        _ => "*".repeat(normalised.chars().count()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,11 +108,5 @@ mod tests {
         assert_eq!(parse("1381234567").invalid, vec!["1381234567"]);
         assert_eq!(parse("12345678901").invalid, vec!["12345678901"]);
         assert_eq!(parse("").valid.len() + parse("").invalid.len(), 0);
-    }
-
-    #[test]
-    fn masks() {
-        assert_eq!(mask("13812345678"), "138****5678");
-        assert_eq!(mask("0315-2802605"), "0315-***2605");
     }
 }

@@ -92,12 +92,16 @@ impl ValueError {
     /// The message for a data officer, in Chinese.
     pub fn message(&self, label: &str, raw: &str) -> String {
         match self {
-            ValueError::InvalidId(e) => format!("{label}“{raw}”无效：{e}"),
-            ValueError::IdPrecisionLost(shown) => format!(
-                "{label}被Excel存成了数字，末位已丢失（显示为{shown}），无法还原；请将该列设为文本格式后重新填写"
+            // Neither the ID nor what Excel left of it: both give away most of the number.
+            ValueError::InvalidId(e) => format!("{label}无效：{e}"),
+            ValueError::IdPrecisionLost(_) => format!(
+                "{label}被Excel存成了数字，末几位已丢失，无法还原；请将该列设为文本格式后重新填写"
             ),
             ValueError::InvalidDate => format!("{label}“{raw}”不是有效日期"),
-            ValueError::InvalidPhone(parts) => format!("{label}“{}”不是有效的手机号或座机号", parts.join("、")),
+            ValueError::InvalidPhone(parts) if parts.len() > 1 => {
+                format!("{label}中有{}个号码不是有效的手机号或座机号", parts.len())
+            }
+            ValueError::InvalidPhone(_) => format!("{label}不是有效的手机号或座机号"),
             ValueError::InvalidInteger => format!("{label}“{raw}”不是整数"),
             ValueError::UnknownValue { allowed } => format!("{label}“{raw}”不在可选值中：{}", allowed.join("、")),
         }

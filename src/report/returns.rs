@@ -14,7 +14,7 @@ use crate::config::forms::FormConfig;
 use crate::ingest::read::{self, RawSheet, Visibility};
 use crate::ingest::{FileResult, IngestOutcome, Reject};
 use crate::normalize::grid::Registry;
-use crate::warehouse::columns::Privacy;
+use crate::privacy::Privacy;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReturnsError {
@@ -49,34 +49,80 @@ pub fn write_all(
     registry: &Registry,
     privacy: &Privacy,
 ) -> Result<Vec<PathBuf>, ReturnsError> {
-    // (report date, community code or "") → blocks.
+    // (report date, community code or "") → blocks. A workbook goes back to one community and
+    // holds only its rows: a sheet from a file of one community is that community's; the rows
+    // of a sheet that serves several (a town's workbook, the hotline's export) go each to the
+    // community its grid or community column names, the rest to 未归属社区.
     let mut groups: BTreeMap<(NaiveDate, String), Vec<Block<'_>>> = BTreeMap::new();
+    let mut cache: BTreeMap<String, Vec<RawSheet>> = BTreeMap::new();
     for file in &outcome.files {
         for (i, s) in file.sheets.iter().enumerate() {
             if s.rejects.is_empty() {
                 continue;
             }
-            let key = (s.report_date, s.community.clone().unwrap_or_default());
-            groups.entry(key).or_default().push(Block { file, sheet_index: i, rejects: s.rejects.iter().collect() });
+            if let Some(community) = &s.community {
+                let key = (s.report_date, community.clone());
+                groups.entry(key).or_default().push(Block { file, sheet_index: i, rejects: s.rejects.iter().collect() });
+                continue;
+            }
+            let raw = if file.streamed { None } else { sheets_of(&mut cache, inbox, file).get(s.index).cloned() };
+            let mut by_community: BTreeMap<String, Vec<&Reject>> = BTreeMap::new();
+            for r in &s.rejects {
+                let cells = match &raw {
+                    Some(sheet) => sheet.rows.get(r.row - 1),
+                    None => s.rejected_cells.get(&r.row),
+                };
+                let community = cells.and_then(|cells| row_community(cells, s, registry)).unwrap_or_default();
+                by_community.entry(community).or_default().push(r);
+            }
+            for (community, rejects) in by_community {
+                groups.entry((s.report_date, community)).or_default().push(Block { file, sheet_index: i, rejects });
+            }
         }
     }
     let mut written = Vec::new();
-    let mut cache: BTreeMap<String, Vec<RawSheet>> = BTreeMap::new();
     for ((date, community), blocks) in groups {
         let name = registry.communities.get(&community).map(|c| c.name.clone());
         let file_name = match &name {
-            Some(n) => format!("{community}-{}-退回修改.xlsx", safe_file_component(n)),
+            Some(n) => format!("{}-{}-退回修改.xlsx", safe_file_component(&community), safe_file_component(n)),
             None => "未归属社区-退回修改.xlsx".to_string(),
         };
         let dir = reports.join(date.to_string()).join("returns");
         std::fs::create_dir_all(&dir).map_err(|source| ReturnsError::Io { path: dir.clone(), source })?;
         let path = dir.join(file_name);
-        let bytes = workbook(date, name.as_deref().unwrap_or("未归属社区"), &blocks, inbox, &mut cache, forms, privacy)
-            .map_err(|source| ReturnsError::Xlsx { path: path.clone(), source })?;
+        // A workbook that cannot be built from what a community sent (a name or value the
+        // writer refuses) costs that community its 退回修改 list, logged, and nothing else: the
+        // ingest and every other community's list go on. Only a disk that cannot be written
+        // stops the run.
+        let bytes = match workbook(date, name.as_deref().unwrap_or("未归属社区"), &blocks, inbox, &mut cache, forms, privacy)
+        {
+            Ok(bytes) => bytes,
+            Err(source) => {
+                let error = ReturnsError::Xlsx { path: path.clone(), source };
+                tracing::warn!(error = %crate::runner::error_chain(&error), "A 退回修改 workbook was not written.");
+                continue;
+            }
+        };
         crate::atomic_file::write(&path, &bytes).map_err(|source| ReturnsError::Io { path: path.clone(), source })?;
         written.push(path);
     }
     Ok(written)
+}
+
+/// The community a row belongs to by its own cells: its grid, or else its community column.
+fn row_community(cells: &[crate::normalize::value::Cell], sheet: &crate::ingest::SheetResult, registry: &Registry) -> Option<String> {
+    let cell = |field: &str| {
+        let column = sheet.headers.iter().find(|(_, h)| h.field.as_deref() == Some(field)).map(|(c, _)| *c)?;
+        let text = cells.get(column)?.text();
+        (!text.is_empty()).then_some(text)
+    };
+    if let Some(grid) = cell("grid")
+        && let Ok(resolved) = registry.resolve(&grid, None, None)
+    {
+        return Some(resolved.community_code);
+    }
+    let named = registry.communities_named(&cell("community")?);
+    (named.len() == 1).then(|| named[0].code.clone())
 }
 
 fn sheets_of<'c>(cache: &'c mut BTreeMap<String, Vec<RawSheet>>, inbox: &Path, file: &FileResult) -> &'c [RawSheet] {
@@ -85,7 +131,7 @@ fn sheets_of<'c>(cache: &'c mut BTreeMap<String, Vec<RawSheet>>, inbox: &Path, f
         let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_string();
         std::fs::read(&path)
             .ok()
-            .and_then(|bytes| read::read(bytes, &extension).ok())
+            .and_then(|bytes| read::read(bytes, &extension, &crate::ingest::limits::Limits::default()).ok())
             .map(|(_, sheets)| sheets)
             .unwrap_or_default()
     })
@@ -128,10 +174,7 @@ fn workbook(
         let ws = wb.add_worksheet();
         let base =
             if s.name.is_empty() { form.map_or("数据".to_string(), |f| f.label.clone()) } else { s.name.clone() };
-        let mut name: String = base.chars().filter(|c| !"[]:*?/\\".contains(*c)).take(28).collect();
-        while used_names.contains(&name) {
-            name.push('_');
-        }
+        let name = super::sheet_name(&base, &used_names);
         used_names.push(name.clone());
         ws.set_name(&name)?;
         // The community's own columns: every column of its header, as labelled.
@@ -156,16 +199,16 @@ fn workbook(
             0,
             1,
             last_col,
-            &format!(
+            &privacy.redact(&format!(
                 "原文件：{}{}　请按“错误原因”修改标红的单元格后重新报送。",
                 block.file.path,
                 if s.name.is_empty() { String::new() } else { format!("，工作表：{}", s.name) }
-            ),
+            )),
             &Format::new(),
         )?;
         ws.write_string_with_format(2, 0, "原行号", &head)?;
         for (c, label) in labels.iter().enumerate() {
-            ws.write_string_with_format(2, (c + 1) as u16, label, &head)?;
+            ws.write_string_with_format(2, (c + 1) as u16, super::cell_text(label).as_ref(), &head)?;
         }
         ws.write_string_with_format(2, last_col, "错误原因", &head)?;
         ws.set_freeze_panes(3, 1)?;
@@ -180,10 +223,14 @@ fn workbook(
                     .unwrap_or_default();
                 let field = s.headers.get(&c).and_then(|h| h.field.as_ref());
                 let kind = form.and_then(|f| f.fields.iter().find(|x| Some(&x.name) == field)).map(|x| x.kind);
+                // Masked like every output, the cell to correct too: a mistyped ID still holds 17
+                // of someone's 18 digits, and Excel's rounded one 15. The row number, the name
+                // and the reason find the cell; what is wrong with it is in 错误原因.
                 let shown = privacy.show(&value, kind);
-                ws.write_string_with_format(row, (c + 1) as u16, &shown, if c == r.column { &bad } else { &cell })?;
+                let shown = super::cell_text(&shown);
+                ws.write_string_with_format(row, (c + 1) as u16, shown.as_ref(), if c == r.column { &bad } else { &cell })?;
             }
-            ws.write_string_with_format(row, last_col, &r.message, &reason)?;
+            ws.write_string_with_format(row, last_col, super::cell_text(&privacy.redact(&r.message)).as_ref(), &reason)?;
         }
         for c in 0..width {
             ws.set_column_width((c + 1) as u16, (labels[c].chars().count() as f64 * 2.2 + 2.0).clamp(8.0, 24.0))?;

@@ -51,7 +51,7 @@ pub fn write(
     for section in sections {
         let sheet =
             if large(section) { workbook.add_worksheet_with_constant_memory()? } else { workbook.add_worksheet() };
-        let name = sheet_name(&section.title, &used_names);
+        let name = super::sheet_name(&section.title, &used_names);
         used_names.push(name.clone());
         sheet.set_name(&name)?;
         write_section(sheet, title, section, report_date)?;
@@ -68,19 +68,6 @@ pub fn write(
 }
 
 use chrono::Datelike;
-
-/// A sheet name Excel accepts: at most 31 characters, none of `[]:*?/\`, unique.
-fn sheet_name(title: &str, used: &[String]) -> String {
-    let clean: String = title.chars().map(|c| if "[]:*?/\\".contains(c) { '_' } else { c }).take(28).collect();
-    let mut name = if clean.is_empty() { "表".to_string() } else { clean };
-    let base = name.clone();
-    let mut n = 2;
-    while used.contains(&name) {
-        name = format!("{base}{n}");
-        n += 1;
-    }
-    name
-}
 
 /// The cell formats of a data row (or, bold, of the 合计 row), built once per sheet: cloning a
 /// format per cell showed in profiles.
@@ -203,12 +190,24 @@ fn write_section(sheet: &mut Worksheet, title: &str, section: &SectionView, date
                 }
                 // Always a string cell: `=…`, `+…`, `-…` and `@…` stay text.
                 Value::Text(t) => {
-                    sheet.write_string_with_format(row, col, t, &style.text)?;
+                    sheet.write_string_with_format(row, col, super::cell_text(t).as_ref(), &style.text)?;
                     widths[i] = widths[i].max(display_width(t));
                 }
                 Value::Date(d) => {
-                    let day = ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)?;
-                    sheet.write_datetime_with_format(row, col, &day, &style.date)?;
+                    // Excel's dates run from 1900 to 9999. One cell outside them must not cost
+                    // a unit its whole report: it is written as text, and logged.
+                    let day = u16::try_from(d.year())
+                        .ok()
+                        .and_then(|y| ExcelDateTime::from_ymd(y, d.month() as u8, d.day() as u8).ok());
+                    match day {
+                        Some(day) => {
+                            sheet.write_datetime_with_format(row, col, &day, &style.date)?;
+                        }
+                        None => {
+                            tracing::warn!(section = %section.title, row, column = %section.columns[i].header, "Date outside Excel's range written as text.");
+                            sheet.write_string_with_format(row, col, d.to_string(), &style.text)?;
+                        }
+                    }
                     widths[i] = widths[i].max(10);
                 }
             }

@@ -34,11 +34,35 @@ impl Verdict {
     }
 }
 
+/// A row of a file that was rejected or warned about, or a sheet that was not read: where it
+/// is and why, for the data officer who reads the manifest.
+#[derive(Debug, Clone, Serialize)]
+pub struct RowProblem {
+    pub file: String,
+    pub sheet: String,
+    /// 1-based row; none for a whole sheet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub row: Option<usize>,
+    /// Column letter.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    pub severity: &'static str,
+    pub reason: String,
+    pub message: String,
+}
+
+/// How many row problems a manifest lists; the counts above them cover the rest.
+pub const LISTED_PROBLEMS: usize = 2_000;
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct IngestSummary {
     pub files_read: usize,
     pub files_already_ingested: usize,
     pub unreadable: Vec<(String, String)>,
+    /// Rejected and warned rows and sheets not read, file by file in processing order (at most
+    /// `LISTED_PROBLEMS`; `problems_not_listed` counts the others).
+    pub problems: Vec<RowProblem>,
+    pub problems_not_listed: usize,
     pub rows_read: u64,
     pub accepted: u64,
     pub rejected: BTreeMap<String, u64>,
@@ -129,6 +153,37 @@ impl Manifest {
             i.accepted,
             i.skipped.values().sum::<u64>()
         ));
+        for (path, error) in &i.unreadable {
+            s.push_str(&format!("  unreadable: {path}: {error}\n"));
+        }
+        // One line per file with its rows (the first 20): the manifest has every message.
+        const ROWS_SHOWN: usize = 20;
+        let mut by_file: Vec<(&str, Vec<&RowProblem>)> = Vec::new();
+        for p in &i.problems {
+            match by_file.last_mut() {
+                Some((file, list)) if *file == p.file => list.push(p),
+                _ => by_file.push((&p.file, vec![p])),
+            }
+        }
+        for (file, list) in by_file {
+            let shown: Vec<String> = list
+                .iter()
+                .take(ROWS_SHOWN)
+                .map(|p| {
+                    let sheet = if p.sheet.is_empty() { String::new() } else { format!("[{}] ", p.sheet) };
+                    match (p.row, &p.column) {
+                        (Some(row), Some(col)) => format!("{sheet}row {row} column {col} {}", p.reason),
+                        (Some(row), None) => format!("{sheet}row {row} {}", p.reason),
+                        _ => format!("{sheet}{}: {}", p.reason, p.message),
+                    }
+                })
+                .collect();
+            let more = if list.len() > ROWS_SHOWN { format!("; … {} more", list.len() - ROWS_SHOWN) } else { String::new() };
+            s.push_str(&format!("  {file}: {}{more}\n", shown.join("; ")));
+        }
+        if i.problems_not_listed > 0 {
+            s.push_str(&format!("  … and {} more rows (the rejects table has them all)\n", i.problems_not_listed));
+        }
         s.push_str(&format!("inputs for the day: {} sheet(s)\n", self.inputs.len()));
         let failed = self.checks.iter().filter(|c| c.failing_rows > 0).count();
         s.push_str(&format!("checks: {} run, {failed} failed\n", self.checks.len()));
@@ -172,10 +227,13 @@ impl Manifest {
     /// Writes `<dir>/<run-id>.json` and `<run-id>.txt`; returns the JSON's path.
     pub fn write(&self, dir: &Path) -> std::io::Result<PathBuf> {
         let json = dir.join(format!("{}.json", self.run_id));
-        let mut bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        bytes.push(b'\n');
-        crate::atomic_file::write(&json, &bytes)?;
-        crate::atomic_file::write(&dir.join(format!("{}.txt", self.run_id)), self.summary().as_bytes())?;
+        // Errors and problems quote files (sheet names, reader errors): whatever IDs or mobile
+        // numbers they hold are masked here, the last step before the disk.
+        let text = serde_json::to_string_pretty(self).map_err(std::io::Error::other)?;
+        let text = format!("{}\n", crate::privacy::redact(&text));
+        crate::atomic_file::write(&json, text.as_bytes())?;
+        let summary = self.summary();
+        crate::atomic_file::write(&dir.join(format!("{}.txt", self.run_id)), crate::privacy::redact(&summary).as_bytes())?;
         Ok(json)
     }
 }

@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::config::forms::{self, FormConfig};
 use crate::config::{ConfigError, Workspace};
 use crate::ingest::{self, IngestOutcome, IngestRequest};
-use crate::warehouse::columns::Privacy;
+use crate::privacy::Privacy;
 use crate::warehouse::{Warehouse, WarehouseError, WriteSummary};
 
 #[derive(Debug, thiserror::Error)]
@@ -219,6 +219,7 @@ pub fn ingest(
         threads,
         key: &privacy.key,
         stream_from_bytes: ws.stream_from_bytes(),
+        limits: ws.ingest_limits(),
     });
     // Duplicates are judged against the warehouse too, except against the files this run
     // corrects.

@@ -16,7 +16,7 @@ use datafusion::prelude::SessionContext;
 
 use crate::config::forms::FormConfig;
 use crate::warehouse::Warehouse;
-use crate::warehouse::columns::Privacy;
+use crate::privacy::Privacy;
 use engine::{EngineSettings, TableInfo};
 
 /// The folder of materialised pipeline steps inside the warehouse.

@@ -12,38 +12,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::config::forms::{FieldType, FormConfig};
 use crate::ingest::rows::Value;
-use crate::normalize::phone;
-
-/// What personal data may be written.
-#[derive(Debug, Clone)]
-pub struct Privacy {
-    /// HMAC-SHA256 key for `person_key`.
-    pub key: Vec<u8>,
-    pub store_raw_ids: bool,
-    pub store_raw_phones: bool,
-}
-
-impl Privacy {
-    /// A raw cell value as it may be shown outside ingest: IDs and phones masked unless the
-    /// workspace keeps them raw; other values as written.
-    pub fn show(&self, raw: &str, kind: Option<FieldType>) -> String {
-        let compact = crate::normalize::text::compact(raw);
-        match kind {
-            Some(FieldType::CitizenId) if !self.store_raw_ids && !compact.is_empty() => mask_id(&compact),
-            Some(FieldType::Phone) if !self.store_raw_phones && !compact.is_empty() => {
-                let n = compact.chars().count();
-                if n > 7 {
-                    let head: String = compact.chars().take(3).collect();
-                    let tail: String = compact.chars().skip(n - 4).collect();
-                    format!("{head}****{tail}")
-                } else {
-                    "*".repeat(n)
-                }
-            }
-            _ => raw.to_string(),
-        }
-    }
-}
+use crate::privacy::{Privacy, mask_id, mask_phone};
 
 /// One output column and how it is filled from a record.
 #[derive(Debug, Clone)]
@@ -170,15 +139,6 @@ pub struct RowRef<'a> {
     pub row: usize,
 }
 
-/// `130203********3020`: the first 6 and last 4 characters of an ID.
-pub fn mask_id(id: &str) -> String {
-    let n = id.chars().count();
-    if n <= 10 {
-        return "*".repeat(n);
-    }
-    format!("{}{}{}", &id[..6], "*".repeat(n - 10), &id[n - 4..])
-}
-
 /// HMAC-SHA256 of the normalised ID under the workspace key, in hex.
 pub fn person_key(key: &[u8], id: &str) -> String {
     crate::ingest::keyed(key, id)
@@ -199,7 +159,7 @@ pub fn build(column: &Column, rows: &[RowRef<'_>], privacy: &Privacy) -> ArrayRe
             let mut b = StringBuilder::new();
             let keyer = crate::ingest::Keyer::new(&privacy.key);
             for r in rows {
-                b.append_option(text(column, r, &keyer));
+                b.append_option(text(column, r, &keyer, privacy));
             }
             Arc::new(b.finish())
         }
@@ -267,14 +227,22 @@ pub fn build(column: &Column, rows: &[RowRef<'_>], privacy: &Privacy) -> ArrayRe
 
 /// A text cell of `column` for row `r`, borrowed from the row where it can be (profiled: copying
 /// every string before Arrow copies it again showed in a 200,000-row ingest).
-fn text<'a>(column: &Column, r: &'a RowRef<'_>, keyer: &crate::ingest::Keyer) -> Option<Cow<'a, str>> {
+///
+/// Free text is masked like any output (`privacy`): a 备注 or 诉求内容 that quotes an ID or a
+/// mobile number must not put it in the warehouse.
+fn text<'a>(
+    column: &Column,
+    r: &'a RowRef<'_>,
+    keyer: &crate::ingest::Keyer,
+    privacy: &Privacy,
+) -> Option<Cow<'a, str>> {
     match column.source {
         Source::RowKey => r.identity.map(Cow::Borrowed),
         Source::SourceFile => Some(Cow::Borrowed(r.file)),
         Source::SourceSheet => Some(Cow::Borrowed(r.sheet)),
         Source::SourceRow => None,
         Source::Field(i) => match &r.values[i] {
-            Value::Text(t) => Some(Cow::Borrowed(t)),
+            Value::Text(t) => Some(privacy.redact(t)),
             Value::Null => None,
             other => Some(Cow::Owned(format!("{other:?}"))),
         },
@@ -303,9 +271,9 @@ fn text<'a>(column: &Column, r: &'a RowRef<'_>, keyer: &crate::ingest::Keyer) ->
         },
         Source::Phone(i, part) => match &r.values[i] {
             Value::Phones(p) if !p.is_empty() => match part {
-                PhonePart::Masked => Some(Cow::Owned(phone::mask(&p[0]))),
+                PhonePart::Masked => Some(Cow::Owned(mask_phone(&p[0]))),
                 PhonePart::OthersMasked => (p.len() > 1)
-                    .then(|| Cow::Owned(p[1..].iter().map(|n| phone::mask(n)).collect::<Vec<_>>().join("、"))),
+                    .then(|| Cow::Owned(p[1..].iter().map(|n| mask_phone(n)).collect::<Vec<_>>().join("、"))),
                 PhonePart::Raw => Some(Cow::Owned(p.join("、"))),
             },
             _ => None,

@@ -72,7 +72,8 @@ pub fn batch(file: &FileResult, report_date: &str, file_date: &str, forms_sha256
                     None,
                     None,
                     None,
-                    Some(error.clone()),
+                    // A reader's error can quote the file: masked like every message.
+                    Some(crate::privacy::redact(error).into_owned()),
                     Some(forms_sha256.to_string()),
                 ],
                 counts: [file.bytes as i64, 0, 0, 0, 0, 0, 0],
@@ -90,7 +91,8 @@ pub fn batch(file: &FileResult, report_date: &str, file_date: &str, forms_sha256
                 None => "matches no form".to_string(),
             }),
             crate::ingest::SheetStatus::Hidden => Some("hidden sheet, not read".into()),
-            crate::ingest::SheetStatus::Unreadable(e) => Some(e.clone()),
+            crate::ingest::SheetStatus::NotAWorksheet(what) => Some(format!("{what}, not read")),
+            crate::ingest::SheetStatus::Unreadable(e) => Some(crate::privacy::redact(e).into_owned()),
             _ => None,
         };
         let c = &s.counts;

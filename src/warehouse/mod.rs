@@ -24,7 +24,8 @@ use crate::config::forms::FormConfig;
 use crate::ingest::dedup::Prior;
 use crate::ingest::{FileResult, IngestOutcome, Location};
 use crate::normalize::grid::{Registry, RegistryCommunity};
-use columns::{Privacy, RowRef};
+use columns::RowRef;
+use crate::privacy::Privacy;
 pub use ledger::LedgerEntry;
 pub use replace::Replaced;
 
@@ -213,7 +214,13 @@ impl Warehouse {
                     continue;
                 };
                 for i in 0..batch.num_rows() {
-                    if code.is_null(i) || grid.is_null(i) || code.value(i).len() != 12 || grid.value(i).len() != 17 {
+                    if code.is_null(i)
+                        || grid.is_null(i)
+                        || code.value(i).len() != 12
+                        || grid.value(i).len() != 17
+                        || !code.value(i).is_ascii()
+                        || !grid.value(i).is_ascii()
+                    {
                         continue;
                     }
                     let c = code.value(i).to_string();

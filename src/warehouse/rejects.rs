@@ -1,13 +1,14 @@
 //! The `rejects` table: every rejected row and every warning, with file, sheet, row, column
 //! letter and header, the raw value (masked for IDs and phones unless the workspace keeps
-//! them), the reason code and a message in Chinese.
+//! them), the reason code and a message in Chinese; numbers in messages masked the same way
+//! (`privacy`).
 
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 
-use super::columns::Privacy;
+use crate::privacy::Privacy;
 use crate::config::forms::FormConfig;
 use crate::ingest::FileResult;
 use crate::normalize::text::column_letter;
@@ -56,7 +57,7 @@ pub fn batch(file: &FileResult, report_date: &str, forms: &[FormConfig], privacy
                 Some("reject".into()),
                 Some(r.reason.into()),
                 Some(privacy.show(&r.raw, kind(&r.field))),
-                Some(r.message.clone()),
+                Some(privacy.redact(&r.message).into_owned()),
                 r.kept.as_ref().map(|k| k.file.clone()),
                 r.kept.as_ref().map(|k| k.sheet.clone()),
             ]);
@@ -75,7 +76,7 @@ pub fn batch(file: &FileResult, report_date: &str, forms: &[FormConfig], privacy
                 Some("warning".into()),
                 Some(w.code.into()),
                 Some(privacy.show(&w.raw, kind(&w.field))),
-                Some(w.message.clone()),
+                Some(privacy.redact(&w.message).into_owned()),
                 None,
                 None,
             ]);

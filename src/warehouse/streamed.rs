@@ -11,7 +11,8 @@ use arrow::array::RecordBatch;
 use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 
-use super::columns::{self, Column, Privacy, RowRef};
+use super::columns::{self, Column, RowRef};
+use crate::privacy::Privacy;
 use super::{Warehouse, WarehouseError, parquet_io};
 use crate::config::forms::FormConfig;
 use crate::ingest::dedup::AcceptedRows;

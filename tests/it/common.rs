@@ -12,7 +12,24 @@ pub fn repo() -> PathBuf {
 
 /// Runs the `wangge` binary with `args`.
 pub fn wangge(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wangge")).args(args).env_remove("WANGGE_WORKSPACE").output().expect("run wangge")
+    Command::new(env!("CARGO_BIN_EXE_wangge"))
+        .args(args)
+        .env_remove("WANGGE_WORKSPACE")
+        .env_remove("WANGGE_UPDATE_SNAPSHOTS")
+        .output()
+        .expect("run wangge")
+}
+
+/// Whether the snapshot tests rewrite their snapshots (`WANGGE_UPDATE_SNAPSHOTS=1`, for a
+/// developer to review the diff). Never in CI: there a rewritten snapshot would make every
+/// snapshot test pass whatever the output, so the variable fails the run instead.
+pub fn update_snapshots() -> bool {
+    let update = std::env::var_os("WANGGE_UPDATE_SNAPSHOTS").is_some();
+    assert!(
+        !(update && std::env::var_os("CI").is_some()),
+        "WANGGE_UPDATE_SNAPSHOTS is set in CI: snapshots would be rewritten instead of checked"
+    );
+    update
 }
 
 /// Like `wangge`, but panics with stderr unless the exit status is `code`.

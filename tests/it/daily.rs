@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use serde_json::Value;
+use sha2::Digest;
 
 use crate::common::{repo, scratch, text, wangge};
 use crate::warehouse::sample_copy;
@@ -215,12 +216,24 @@ pub fn check_scopes(ws: &Path, messages: &[Value]) -> BTreeMap<(String, String),
         }
         let attachments: Vec<&str> =
             m["attachments"].as_array().unwrap().iter().map(|a| a["filename"].as_str().unwrap()).collect();
+        // The content, not only the label the sender sets: the attachment is this unit's own
+        // workbook byte for byte, and the body its own page (less the notice put at its top).
+        let own = ws.join("reports").join(DATE).join(&report);
         if formats.iter().any(|f| f == "xlsx") {
             assert_eq!(attachments, vec![format!("{stem}.xlsx")], "{address}");
+            let bytes = std::fs::read(own.with_extension("xlsx")).unwrap();
+            let want = wangge::ingest::hex(&sha2::Sha256::digest(&bytes));
+            assert_eq!(m["attachments"][0]["sha256"].as_str(), Some(want.as_str()), "{address}: not its own workbook");
         } else {
             assert!(attachments.is_empty(), "{address} takes no workbook");
         }
         assert_eq!(m["html"].is_string(), formats.iter().any(|f| f == "html"), "{address}: HTML body iff html");
+        if let Some(body) = m["html"].as_str() {
+            let page = std::fs::read_to_string(own.with_extension("html")).unwrap();
+            let notice = regex::Regex::new(r#"<div style="border:2px solid #c0392b[^"]*">.*?</div>"#).unwrap();
+            let body = notice.replace(&body.replace("\r\n", "\n"), "").into_owned();
+            assert!(body.trim_end() == page.replace("\r\n", "\n").trim_end(), "{address}: the body is not its own report page");
+        }
         *got.entry((address, report)).or_insert(0) += 1;
     }
     got
@@ -419,4 +432,21 @@ fn thresholds_make_data_problems_exit_1_with_a_notice_and_a_day_without_submissi
     expect(&blank, 1);
     assert!(text(&blank.stderr).contains("没有收到2022年6月1日的任何报送材料"), "{}", text(&blank.stderr));
     assert!(!ws.join("outbox/2022-06-01").exists(), "a blank day sends nothing");
+}
+
+#[test]
+fn a_password_is_never_sent_over_plain_smtp_unless_the_workspace_allows_it() {
+    let dir = scratch();
+    let ws = sample_copy(dir.path());
+    let credentials = "username_env = \"WANGGE_SMTP_USER\"\npassword_env = \"WANGGE_SMTP_PASSWORD\"";
+    use_smtp_with(&ws, 2525, &format!("security = \"plain\"\n{credentials}"));
+    let refused = wangge(&["--workspace", ws.to_str().unwrap(), "validate"]);
+    expect(&refused, 2);
+    assert!(text(&refused.stderr).contains("allow_plaintext_auth"), "{}", text(&refused.stderr));
+    let daily_refused = daily(&ws, &[]);
+    expect(&daily_refused, 2);
+    use_smtp_with(&ws, 2525, &format!("security = \"plain\"\n{credentials}\nallow_plaintext_auth = true"));
+    expect(&wangge(&["--workspace", ws.to_str().unwrap(), "validate"]), 0);
+    use_smtp_with(&ws, 2525, &format!("security = \"starttls\"\n{credentials}"));
+    expect(&wangge(&["--workspace", ws.to_str().unwrap(), "validate"]), 0);
 }

@@ -68,6 +68,8 @@ fn the_fast_reader_gives_calamines_rows_for_every_committed_workbook() {
     let dir = scratch();
     let mut files = Vec::new();
     xlsx_files(&repo().join("tests/fixtures"), &mut files);
+    // The hostile corpus is made to break readers, not to be read the same by two of them.
+    files.retain(|p| !p.starts_with(repo().join("tests/fixtures/hostile")));
     xlsx_files(&repo().join("sample-data/inbox"), &mut files);
     let every_kind = dir.path().join("every_kind.xlsx");
     write_every_kind(&every_kind, false);

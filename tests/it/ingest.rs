@@ -37,6 +37,7 @@ pub fn ingest_sample(sample: &Path) -> IngestOutcome {
         threads: 2,
         key: b"test key",
         stream_from_bytes: u64::MAX,
+        limits: wangge::ingest::limits::Limits::default(),
     });
     ingest::dedup::deduplicate(&mut outcome, &forms, &Default::default());
     outcome

@@ -8,6 +8,7 @@ mod demo_data;
 mod fast_reader;
 mod fixtures;
 mod formats;
+mod hostile;
 mod ingest;
 mod pipelines;
 mod quirks;

@@ -133,7 +133,7 @@ fn the_daily_pipeline_matches_truth_completeness_duckdb_and_its_snapshots() {
 
     // Snapshots of every mart on the last day (tests/snapshots/daily/<mart>.csv).
     let snapshots = repo().join("tests/snapshots/daily");
-    let update = std::env::var_os("WANGGE_UPDATE_SNAPSHOTS").is_some();
+    let update = crate::common::update_snapshots();
     for mart in MARTS {
         let out = wangge_expect(
             &[

@@ -287,7 +287,7 @@ fn report_snapshots_and_libreoffice_opens_the_workbooks() {
     wangge_expect(&["--workspace", ws.to_str().unwrap(), "run", "daily", "--date", DATE], 0);
     let day = ws.join("reports").join(DATE);
     let snapshots = repo().join("tests/snapshots/reports");
-    let update = std::env::var_os("WANGGE_UPDATE_SNAPSHOTS").is_some();
+    let update = crate::common::update_snapshots();
     let picks = [
         ("district", day.join("district/130273-唐山高新区")),
         ("town-130273101", day.join("town/130273101-老庄子镇")),

@@ -38,6 +38,9 @@ fn ingest_with_failpoint(ws: &Path, failpoint: &str) -> (String, String) {
         .env_remove("RUST_BACKTRACE")
         .env_remove("RUST_LIB_BACKTRACE")
         .env("WANGGE_FAILPOINT", failpoint)
+        // The panic is caught and its message withheld (it could quote a cell); here, on the
+        // sample's invented data, it is shown, to prove the panic happened.
+        .env("WANGGE_PANIC_DETAIL", "1")
         .output()
         .unwrap();
     let said = text(&out.stderr).replace(ws.to_str().unwrap(), "WS");

@@ -15,6 +15,7 @@
 """
 
 import email
+import hashlib
 import email.policy
 import json
 import os
@@ -33,7 +34,10 @@ def summarise(raw: bytes, envelope_to=None) -> dict:
             continue
         filename = part.get_filename()
         if filename:
-            attachments.append({"filename": filename, "bytes": len(part.get_payload(decode=True) or b"")})
+            payload = part.get_payload(decode=True) or b""
+            attachments.append(
+                {"filename": filename, "bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest()}
+            )
         elif part.get_content_type() == "text/html":
             html = part.get_content()
         elif part.get_content_type() == "text/plain":

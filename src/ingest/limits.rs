@@ -1,0 +1,205 @@
+//! Bounds on what a file may make wangge allocate, checked before anything is inflated or
+//! parsed. A workbook declares sizes inside itself (zip entry sizes, a shared-string count,
+//! a sheet's dimension record) and readers trust them: calamine reserves a `Vec` of the
+//! declared shared-string count, and an `.xls` dimension record's rows × columns. A declared
+//! size past what memory can hold aborts the process (an allocation failure cannot be caught),
+//! so such a file is refused here, by name, and the other files go on.
+
+use std::io::{Cursor, Read};
+
+use super::read::ReadError;
+
+/// The limits of `[ingest]` (`wangge.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest file read, in bytes.
+    pub max_file_bytes: u64,
+    /// Largest total a workbook package may inflate to, in bytes.
+    pub max_inflated_bytes: u64,
+    /// Most cells (rows × columns of the used range) of one sheet, and most shared strings.
+    pub max_cells: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_file_bytes: 512 << 20, max_inflated_bytes: 1 << 30, max_cells: 30_000_000 }
+    }
+}
+
+/// Deflate cannot inflate more than about 1,032 bytes per compressed byte: an entry that
+/// declares more is lying about its size.
+const MAX_DEFLATE_RATIO: u64 = 1_100;
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
+}
+
+/// Checks a file's size before it is read.
+pub fn check_file_size(bytes: u64, limits: &Limits) -> Result<(), ReadError> {
+    if bytes > limits.max_file_bytes {
+        return Err(ReadError::Limit(format!(
+            "the file is {}, over the limit of {} (`[ingest] max_file_mib`)",
+            mib(bytes),
+            mib(limits.max_file_bytes)
+        )));
+    }
+    Ok(())
+}
+
+/// Checks a zip package (xlsx, xlsm, xlsb, ods) from its directory, inflating nothing: the
+/// sizes its parts declare, and the shared-string count. A part that inflates past the size it
+/// declares is stopped by the zip reader itself ("larger than its declared uncompressed
+/// size"), so the declared sizes bound what any reader can be made to hold.
+pub fn check_package<R: Read + std::io::Seek>(package: R, limits: &Limits) -> Result<(), ReadError> {
+    let Ok(mut zip) = zip::ZipArchive::new(package) else {
+        // Not a zip the reader can open either: its own error says so.
+        return Ok(());
+    };
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        let Ok(entry) = zip.by_index_raw(i) else { continue };
+        let (size, compressed) = (entry.size(), entry.compressed_size());
+        let name = entry.name().map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
+        if size > compressed.saturating_mul(MAX_DEFLATE_RATIO).saturating_add(1 << 20) {
+            return Err(ReadError::Limit(format!(
+                "part `{name}` declares {} from {} compressed, more than compression allows (a damaged or hostile package)",
+                mib(size),
+                mib(compressed)
+            )));
+        }
+        total = total.saturating_add(size);
+    }
+    if total > limits.max_inflated_bytes {
+        return Err(ReadError::Limit(format!(
+            "the package inflates to {}, over the limit of {} (`[ingest] max_inflated_mib`)",
+            mib(total),
+            mib(limits.max_inflated_bytes)
+        )));
+    }
+    if let Some(count) = shared_string_count(&mut zip) {
+        if count.unique > limits.max_cells || count.unique > count.part_size / 4 + 16 {
+            return Err(ReadError::Limit(format!(
+                "the shared strings declare {} entries in {} of XML, over the limit of {} (`[ingest] max_cells`) or more than the part can hold",
+                count.unique,
+                mib(count.part_size),
+                limits.max_cells
+            )));
+        }
+    }
+    Ok(())
+}
+
+struct SharedStrings {
+    unique: u64,
+    part_size: u64,
+}
+
+/// The `uniqueCount` (or `count`) the shared-strings part declares, from its first bytes.
+fn shared_string_count<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>) -> Option<SharedStrings> {
+    let name = zip
+        .file_names()
+        .filter_map(|n| n.ok().map(|n| n.to_string()))
+        .find(|n| n.to_ascii_lowercase().ends_with("sharedstrings.xml"))?;
+    let entry = zip.by_name(&name).ok()?;
+    let part_size = entry.size();
+    let mut head = Vec::new();
+    entry.take(64 << 10).read_to_end(&mut head).ok()?;
+    let text = String::from_utf8_lossy(&head);
+    let start = text.find("<sst")?;
+    let tag_end = text[start..].find('>').map_or(text.len(), |e| start + e);
+    let tag = &text[start..tag_end];
+    let value = |attr: &str| -> Option<u64> {
+        let at = tag.find(&format!(" {attr}=\""))? + attr.len() + 3;
+        let digits: String = tag[at..].chars().take_while(char::is_ascii_digit).take(20).collect();
+        // A number too long for u64 is as absurd as the largest one.
+        Some(digits.parse().unwrap_or(u64::MAX))
+    };
+    let unique = value("uniqueCount").or_else(|| value("count"))?;
+    Some(SharedStrings { unique, part_size })
+}
+
+/// Checks an OLE `.xls` workbook's dimension records: calamine reserves rows × columns cells
+/// for each before reading a cell.
+pub fn check_xls(bytes: &[u8], limits: &Limits) -> Result<(), ReadError> {
+    let Ok(mut compound) = cfb::CompoundFile::open(Cursor::new(bytes)) else { return Ok(()) };
+    let stream = ["/Workbook", "/Book", "/WORKBOOK", "/BOOK"].into_iter().find(|p| compound.is_stream(p));
+    let Some(stream) = stream else { return Ok(()) };
+    let mut data = Vec::new();
+    let Ok(mut reader) = compound.open_stream(stream) else { return Ok(()) };
+    // The stream cannot be longer than the file that holds it.
+    if reader.by_ref().take(bytes.len() as u64).read_to_end(&mut data).is_err() {
+        return Ok(());
+    }
+    let mut at = 0usize;
+    while at + 4 <= data.len() {
+        let typ = u16::from_le_bytes([data[at], data[at + 1]]);
+        let len = usize::from(u16::from_le_bytes([data[at + 2], data[at + 3]]));
+        let body = &data[at + 4..(at + 4 + len).min(data.len())];
+        if typ == 0x0200 {
+            let u32_at = |i: usize| body.get(i..i + 4).map_or(0, |b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+            let u16_at = |i: usize| body.get(i..i + 2).map_or(0, |b| u64::from(u16::from_le_bytes([b[0], b[1]])));
+            let (rows, cols) = match body.len() {
+                10 => (u16_at(2).saturating_sub(u16_at(0)), u16_at(6)),
+                14 | 16 => (u32_at(4).saturating_sub(u32_at(0)), u16_at(10)),
+                _ => (0, 0),
+            };
+            let cells = rows.saturating_mul(cols);
+            if cells > limits.max_cells {
+                return Err(ReadError::Limit(format!(
+                    "a sheet declares {rows} rows × {cols} columns, over the limit of {} cells (`[ingest] max_cells`)",
+                    limits.max_cells
+                )));
+            }
+        }
+        at += 4 + len;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn package(parts: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut zip = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for (name, body) in parts {
+            zip.start_file(*name, zip::write::SimpleFileOptions::default()).unwrap();
+            zip.write_all(body).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    }
+
+    #[test]
+    fn absurd_shared_string_counts_are_refused() {
+        let limits = Limits::default();
+        let ok = package(&[("xl/sharedStrings.xml", br#"<sst xmlns="x" count="2" uniqueCount="2"><si><t>a</t></si><si><t>b</t></si></sst>"#)]);
+        assert!(check_package(Cursor::new(ok), &limits).is_ok());
+        let bad = package(&[("xl/sharedStrings.xml", br#"<sst xmlns="x" count="4000000000" uniqueCount="4000000000"><si><t>a</t></si></sst>"#)]);
+        assert!(matches!(check_package(Cursor::new(bad), &limits), Err(ReadError::Limit(_))));
+    }
+
+    #[test]
+    fn a_part_that_inflates_past_its_declared_size_is_stopped_by_the_zip_reader() {
+        // Declares 10 bytes, holds 5,000: the reader stops, it does not hand on 5,000.
+        let mut bytes = package(&[("xl/worksheets/sheet1.xml", &vec![b'a'; 5000])]);
+        let (local, central) = (22, bytes.windows(4).position(|w| w == b"PK\x01\x02").unwrap() + 24);
+        for at in [local, central] {
+            bytes[at..at + 4].copy_from_slice(&10u32.to_le_bytes());
+        }
+        let mut zip = zip::ZipArchive::new(Cursor::new(bytes)).unwrap();
+        let mut out = Vec::new();
+        assert!(zip.by_index(0).unwrap().read_to_end(&mut out).is_err());
+        assert!(out.len() <= 10 + 8192, "{} bytes handed on", out.len());
+    }
+
+    #[test]
+    fn packages_past_the_inflated_limit_are_refused() {
+        let limits = Limits { max_inflated_bytes: 1000, ..Limits::default() };
+        let big = vec![b'a'; 5000];
+        let bad = package(&[("xl/worksheets/sheet1.xml", &big)]);
+        assert!(matches!(check_package(Cursor::new(bad), &limits), Err(ReadError::Limit(_))));
+        assert!(check_file_size(10, &limits).is_ok());
+        assert!(check_file_size(u64::MAX, &limits).is_err());
+    }
+}
