@@ -341,30 +341,7 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
         incoming_sheets.push(key);
         results.insert(key, result);
     }
-    // It replaces the district's registry only when it covers every town the district had: a
-    // registry from one community must not make every other community's grids unknown.
-    if !incoming.communities.is_empty() {
-        let towns = |r: &Registry| -> std::collections::BTreeSet<String> {
-            r.communities.values().map(|c| c.town_code.clone()).collect()
-        };
-        let (had, has) = (towns(&registry), towns(&incoming));
-        if had.is_subset(&has) {
-            registry = incoming;
-        } else {
-            let missing: Vec<String> = had.difference(&has).cloned().collect();
-            for key in incoming_sheets {
-                if let Some(result) = results.remove(&key) {
-                    let why = format!(
-                        "grid registry covers {} of the district's {} towns (missing {}); the district's registry is kept",
-                        had.len() - missing.len(),
-                        had.len(),
-                        missing.join(", ")
-                    );
-                    results.insert(key, sheet::refused(result, why));
-                }
-            }
-        }
-    }
+    registry = sheet::choose_registry(registry, incoming, &incoming_sheets, &mut results);
     // Every other sheet depends only on the registry, now complete: they are validated in
     // parallel (duplicates are judged afterwards, in the fixed order).
     let threads = request.threads.max(1).min(others.len().max(1));

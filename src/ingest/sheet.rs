@@ -291,6 +291,41 @@ fn dedup_key(form: &FormConfig, record: &Record) -> Option<(String, usize)> {
     }
 }
 
+/// The registry the batch's other sheets are read with. The batch's registry replaces the
+/// district's only when it covers every town the district had: a registry from one community
+/// must not make every other community's grids unknown. Otherwise the district's is kept, and
+/// the batch's registry sheets say why they were not applied.
+pub(super) fn choose_registry(
+    previous: Registry,
+    incoming: Registry,
+    incoming_sheets: &[(usize, usize)],
+    results: &mut BTreeMap<(usize, usize), SheetResult>,
+) -> Registry {
+    if incoming.communities.is_empty() {
+        return previous;
+    }
+    let towns = |r: &Registry| -> std::collections::BTreeSet<String> {
+        r.communities.values().map(|c| c.town_code.clone()).collect()
+    };
+    let (had, has) = (towns(&previous), towns(&incoming));
+    if had.is_subset(&has) {
+        return incoming;
+    }
+    let missing: Vec<String> = had.difference(&has).cloned().collect();
+    let why = format!(
+        "grid registry covers {} of the district's {} towns (missing {}); the district's registry is kept",
+        had.len() - missing.len(),
+        had.len(),
+        missing.join(", ")
+    );
+    for key in incoming_sheets {
+        if let Some(result) = results.remove(key) {
+            results.insert(*key, refused(result, why.clone()));
+        }
+    }
+    previous
+}
+
 /// Adds a grid registry sheet's accepted rows to the registry.
 pub(super) fn add_to_registry(registry: &mut Registry, form: &FormConfig, sheet: &SheetResult) {
     let index = |name: &str| form.fields.iter().position(|f| f.name == name);

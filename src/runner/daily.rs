@@ -211,50 +211,33 @@ fn summarise_ingest(m: &mut Manifest, report: &super::IngestReport, mut removed:
             i.unreadable.push((file.path.clone(), error.to_string()));
         }
         for s in &file.sheets {
-            let mut note = |p: super::manifest::RowProblem| {
-                if i.problems.len() < super::manifest::LISTED_PROBLEMS {
-                    i.problems.push(p);
-                } else {
+            let mut note = |severity: &'static str, at: Option<(usize, usize)>, reason: &str, message: &str| {
+                if i.problems.len() >= super::manifest::LISTED_PROBLEMS {
                     i.problems_not_listed += 1;
+                    return;
                 }
-            };
-            let why = match &s.status {
-                crate::ingest::SheetStatus::Unreadable(why) => Some(why.clone()),
-                crate::ingest::SheetStatus::NotAWorksheet(what) => Some(format!("{what}, not read")),
-                _ => None,
-            };
-            if let Some(why) = why {
-                note(super::manifest::RowProblem {
+                i.problems.push(super::manifest::RowProblem {
                     file: file.path.clone(),
                     sheet: s.name.clone(),
-                    row: None,
-                    column: None,
-                    severity: "sheet",
-                    reason: s.status.code().to_string(),
-                    message: why,
+                    row: at.map(|(row, _)| row),
+                    column: at.map(|(_, column)| crate::normalize::text::column_letter(column)),
+                    severity,
+                    reason: reason.to_string(),
+                    message: crate::privacy::redact(message).into_owned(),
                 });
+            };
+            match &s.status {
+                crate::ingest::SheetStatus::Unreadable(why) => note("sheet", None, s.status.code(), why),
+                crate::ingest::SheetStatus::NotAWorksheet(what) => {
+                    note("sheet", None, s.status.code(), &format!("{what}, not read"))
+                }
+                _ => {}
             }
             for r in &s.rejects {
-                note(super::manifest::RowProblem {
-                    file: file.path.clone(),
-                    sheet: s.name.clone(),
-                    row: Some(r.row),
-                    column: Some(crate::normalize::text::column_letter(r.column)),
-                    severity: "reject",
-                    reason: r.reason.to_string(),
-                    message: crate::privacy::redact(&r.message).into_owned(),
-                });
+                note("reject", Some((r.row, r.column)), r.reason, &r.message);
             }
             for w in &s.warnings {
-                note(super::manifest::RowProblem {
-                    file: file.path.clone(),
-                    sheet: s.name.clone(),
-                    row: Some(w.row),
-                    column: Some(crate::normalize::text::column_letter(w.column)),
-                    severity: "warning",
-                    reason: w.code.to_string(),
-                    message: crate::privacy::redact(&w.message).into_owned(),
-                });
+                note("warning", Some((w.row, w.column)), w.code, &w.message);
             }
             i.rows_read += s.counts.rows_read;
             i.accepted += s.counts.accepted;
