@@ -375,11 +375,14 @@ fn main() {
                         stream_from_bytes,
                         limits,
                     });
-                    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_string();
-                    let read = wangge::ingest::read::read(bytes.clone(), &extension, &limits);
-                    if let Ok((_, sheets)) = &read {
-                        for sheet in sheets {
-                            normalise_all(&sheet.rows, run, privacy);
+                    // Every cell through every normaliser, for one input in four (the ingest above
+                    // already ran the normalisers of the columns it recognised).
+                    if i % 4 == 0 {
+                        let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_string();
+                        if let Ok((_, sheets)) = wangge::ingest::read::read(bytes.clone(), &extension, &limits) {
+                            for sheet in &sheets {
+                                normalise_all(&sheet.rows, run, privacy);
+                            }
                         }
                     }
                     let took = clock.elapsed();
