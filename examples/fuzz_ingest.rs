@@ -323,7 +323,7 @@ fn main() {
     let rows_accepted = AtomicU64::new(0);
     let slowest_us = AtomicU64::new(0);
     let findings = AtomicUsize::new(0);
-    let busy: Vec<Mutex<Option<(Instant, u64)>>> = (0..threads).map(|_| Mutex::new(None)).collect();
+    let busy: Vec<Mutex<Option<(Instant, u64, String)>>> = (0..threads).map(|_| Mutex::new(None)).collect();
     let started = Instant::now();
     std::thread::scope(|scope| {
         // A watchdog: an input that runs for a minute is a hang; say which and stop.
@@ -331,10 +331,11 @@ fn main() {
             while done.load(Ordering::SeqCst) < inputs {
                 std::thread::sleep(Duration::from_secs(5));
                 for (t, b) in busy.iter().enumerate() {
-                    if let Some((since, i)) = *b.lock().unwrap()
+                    if let Some((since, i, name)) = b.lock().unwrap().clone()
                         && since.elapsed() > Duration::from_secs(60)
                     {
-                        eprintln!("fuzz_ingest: input {i} on thread {t} has run for a minute; it is in {}", out.join(format!("work-{t}")).display());
+                        let at = out.join(format!("work-{t}")).join(name);
+                        eprintln!("fuzz_ingest: input {i} on thread {t} has run for a minute; it is `{}`", at.display());
                         std::process::exit(3);
                     }
                 }
@@ -360,7 +361,7 @@ fn main() {
                     std::fs::write(&path, &bytes).unwrap();
                     let before = panics.load(Ordering::SeqCst);
                     let ours_before = ours.load(Ordering::SeqCst);
-                    *busy[t].lock().unwrap() = Some((Instant::now(), i));
+                    *busy[t].lock().unwrap() = Some((Instant::now(), i, s.name.clone()));
                     let clock = Instant::now();
                     // Now and then through the streamed reader, as a large workbook would go.
                     let stream_from_bytes = if rng.below(8) == 0 { 0 } else { u64::MAX };

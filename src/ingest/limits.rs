@@ -120,8 +120,13 @@ fn shared_string_count<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>) ->
 
 /// Checks an OLE `.xls` workbook's dimension records: calamine reserves rows × columns cells
 /// for each before reading a cell.
+///
+/// The compound file is opened with the `cfb` crate first, which checks its sector chains: a
+/// chain that loops (found by fuzzing) makes calamine's own reader run forever, growing a
+/// buffer until memory runs out. A file `cfb` cannot open is refused by name.
 pub fn check_xls(bytes: &[u8], limits: &Limits) -> Result<(), ReadError> {
-    let Ok(mut compound) = cfb::CompoundFile::open(Cursor::new(bytes)) else { return Ok(()) };
+    let mut compound = cfb::CompoundFile::open(Cursor::new(bytes))
+        .map_err(|e| ReadError::Corrupt(format!("the .xls compound file is damaged ({e})")))?;
     let stream = ["/Workbook", "/Book", "/WORKBOOK", "/BOOK"].into_iter().find(|p| compound.is_stream(p));
     let Some(stream) = stream else { return Ok(()) };
     let mut data = Vec::new();
