@@ -3,7 +3,7 @@
 //! size checks, calamine or our CSV/HTML readers, header and form detection, row validation
 //! with every normaliser), then every cell through the normalisers and the privacy masking.
 //!
-//!     cargo run --example fuzz_ingest -- [--inputs N] [--seed S] [--threads T] [--out DIR]
+//!     cargo run --example fuzz_ingest -- [--inputs N] [--from I] [--seed S] [--threads T] [--out DIR]
 //!
 //! A finding is a panic (caught per file by the ingest, but a bug all the same), an input
 //! slower than a second, or an abort (the process dies; the input it was on is left in
@@ -266,6 +266,8 @@ fn main() {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).cloned();
     let inputs: u64 = arg("--inputs").and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    // The inputs are numbered; `--from N` starts at input N (to replay a stretch of a long run).
+    let from: u64 = arg("--from").and_then(|v| v.parse().ok()).unwrap_or(0);
     let seed: u64 = arg("--seed").and_then(|v| v.parse().ok()).unwrap_or(1);
     let threads: usize = arg("--threads").and_then(|v| v.parse().ok()).unwrap_or(2);
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
@@ -318,7 +320,7 @@ fn main() {
         }));
     }
 
-    let next = AtomicU64::new(0);
+    let next = AtomicU64::new(from);
     let done = AtomicU64::new(0);
     let slow = AtomicU64::new(0);
     let unreadable = AtomicU64::new(0);
@@ -353,7 +355,7 @@ fn main() {
                 std::fs::create_dir_all(&work).unwrap();
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= inputs {
+                    if i >= from + inputs {
                         break;
                     }
                     let mut rng = Rng(seed.wrapping_mul(0x2545_F491_4F6C_DD1D) ^ i);
