@@ -428,6 +428,14 @@ mod tests {
     }
 
     #[test]
+    fn raw_values_stay_only_where_the_workspace_asks_for_them() {
+        let p = Privacy { key: vec![0; 16], store_raw_ids: true, store_raw_phones: false };
+        assert_eq!(p.show("11010519491231002X", Some(FieldType::CitizenId)), "11010519491231002X");
+        assert_eq!(p.show("电话13812345678", None), "电话138****5678");
+        assert_eq!(p.redact("11010519491231002X 13812345678"), "11010519491231002X 138****5678");
+    }
+
+    #[test]
     fn never_panics_on_odd_text() {
         for text in ["", "X", "1X", "１", "－1", "1 ", " 1-", "𝟙𝟚", "12345678901234567890123456789012345678901", "0x"] {
             let _ = redact(text);
