@@ -80,8 +80,17 @@ const INTERESTING: &[&str] = &[
 ];
 
 /// Numbers that have overflowed something.
-const NUMBERS: &[&str] =
-    &["0", "-1", "4294967295", "4294967296", "18446744073709551616", "9223372036854775808", "1048577", "16385", "99999999"];
+const NUMBERS: &[&str] = &[
+    "0",
+    "-1",
+    "4294967295",
+    "4294967296",
+    "18446744073709551616",
+    "9223372036854775808",
+    "1048577",
+    "16385",
+    "99999999",
+];
 
 struct Seed {
     name: String,
@@ -92,7 +101,13 @@ struct Seed {
 
 fn seeds(root: &Path) -> Vec<Seed> {
     let mut paths = Vec::new();
-    for dir in ["tests/fixtures", "tests/fixtures/quirks", "tests/fixtures/hostile/rows", "tests/fixtures/hostile/files", "sample-data/inbox/2022-05-10"] {
+    for dir in [
+        "tests/fixtures",
+        "tests/fixtures/quirks",
+        "tests/fixtures/hostile/rows",
+        "tests/fixtures/hostile/files",
+        "sample-data/inbox/2022-05-10",
+    ] {
         collect(&root.join(dir), &mut paths);
     }
     paths.sort();
@@ -138,7 +153,8 @@ fn mutate(seed: &Seed, rng: &mut Rng) -> Vec<u8> {
     let structural = seed.parts.is_some() && rng.below(3) > 0;
     if structural {
         let mut parts = seed.parts.clone().unwrap();
-        let xml: Vec<usize> = (0..parts.len()).filter(|&i| parts[i].0.ends_with(".xml") || parts[i].0.ends_with(".rels")).collect();
+        let xml: Vec<usize> =
+            (0..parts.len()).filter(|&i| parts[i].0.ends_with(".xml") || parts[i].0.ends_with(".rels")).collect();
         if !xml.is_empty() {
             for _ in 0..1 + rng.below(3) {
                 let i = *rng.pick(&xml);
@@ -206,7 +222,10 @@ fn mutate_text(b: &mut Vec<u8>, rng: &mut Rng) {
             // The next text between `>` and `<` (or between commas) becomes interesting text.
             let open = b[at..].iter().position(|c| *c == b'>' || *c == b',').map(|p| at + p + 1);
             if let Some(start) = open {
-                let end = b[start..].iter().position(|c| *c == b'<' || *c == b',' || *c == b'\n').map_or(b.len(), |p| start + p);
+                let end = b[start..]
+                    .iter()
+                    .position(|c| *c == b'<' || *c == b',' || *c == b'\n')
+                    .map_or(b.len(), |p| start + p);
                 let text = rng.pick(INTERESTING).replace('&', if rng.below(2) == 0 { "&" } else { "&amp;" });
                 b.splice(start..end, text.bytes());
             }
@@ -214,14 +233,16 @@ fn mutate_text(b: &mut Vec<u8>, rng: &mut Rng) {
         2 => {
             // An element (or line) cut out.
             if let Some(start) = b[at..].iter().position(|c| *c == b'<' || *c == b'\n').map(|p| at + p) {
-                let end = b[start + 1..].iter().position(|c| *c == b'<' || *c == b'\n').map_or(b.len(), |p| start + 1 + p);
+                let end =
+                    b[start + 1..].iter().position(|c| *c == b'<' || *c == b'\n').map_or(b.len(), |p| start + 1 + p);
                 b.drain(start..end);
             }
         }
         _ => {
             // An element (or line) repeated.
             if let Some(start) = b[at..].iter().position(|c| *c == b'<' || *c == b'\n').map(|p| at + p) {
-                let end = b[start + 1..].iter().position(|c| *c == b'<' || *c == b'\n').map_or(b.len(), |p| start + 1 + p);
+                let end =
+                    b[start + 1..].iter().position(|c| *c == b'<' || *c == b'\n').map_or(b.len(), |p| start + 1 + p);
                 let piece = b[start..end].to_vec();
                 for _ in 0..1 + rng.below(3) {
                     b.splice(end..end, piece.iter().copied());
@@ -339,7 +360,10 @@ fn main() {
                         && since.elapsed() > Duration::from_secs(60)
                     {
                         let at = out.join(format!("work-{t}")).join(name);
-                        eprintln!("fuzz_ingest: input {i} on thread {t} has run for a minute; it is `{}`", at.display());
+                        eprintln!(
+                            "fuzz_ingest: input {i} on thread {t} has run for a minute; it is `{}`",
+                            at.display()
+                        );
                         std::process::exit(3);
                     }
                 }

@@ -18,7 +18,8 @@ static LAST: Mutex<Option<String>> = Mutex::new(None);
 pub fn install_hook() {
     let detail = std::env::var_os("WANGGE_PANIC_DETAIL").is_some_and(|v| v == "1");
     std::panic::set_hook(Box::new(move |info| {
-        let location = info.location().map_or_else(|| "unknown place".to_string(), |l| format!("{}:{}", l.file(), l.line()));
+        let location =
+            info.location().map_or_else(|| "unknown place".to_string(), |l| format!("{}:{}", l.file(), l.line()));
         if let Ok(mut last) = LAST.lock() {
             *last = Some(location.clone());
         }

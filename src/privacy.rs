@@ -348,7 +348,8 @@ fn mask_runs(text: &str, min: usize, how: RunMask) -> String {
             }
             RunMask::Phone => {
                 let n = digits.len();
-                let shown = if n >= 11 { mask_phone(&digits) } else { format!("{}{}", "*".repeat(n - 4), &digits[n - 4..]) };
+                let shown =
+                    if n >= 11 { mask_phone(&digits) } else { format!("{}{}", "*".repeat(n - 4), &digits[n - 4..]) };
                 (last.end, shown)
             }
         };
@@ -437,7 +438,8 @@ mod tests {
 
     #[test]
     fn never_panics_on_odd_text() {
-        for text in ["", "X", "1X", "１", "－1", "1 ", " 1-", "𝟙𝟚", "12345678901234567890123456789012345678901", "0x"] {
+        for text in ["", "X", "1X", "１", "－1", "1 ", " 1-", "𝟙𝟚", "12345678901234567890123456789012345678901", "0x"]
+        {
             let _ = redact(text);
             let _ = strict().show(text, Some(FieldType::CitizenId));
             let _ = strict().show(text, Some(FieldType::Phone));

@@ -119,11 +119,7 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
         if totals.warnings.is_empty() { String::new() } else { format!(", warnings{}", breakdown(&totals.warnings)) },
     );
     if let Some(first) = report.returns.first() {
-        say!(
-            "Wrote {} 退回修改 workbook(s) for the communities, e.g. `{}`",
-            report.returns.len(),
-            first.display()
-        );
+        say!("Wrote {} 退回修改 workbook(s) for the communities, e.g. `{}`", report.returns.len(), first.display());
     }
     let tables: Vec<String> = report.written.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
     say!(

@@ -79,7 +79,11 @@ impl TryFrom<String> for DateBound {
     type Error = String;
 
     fn try_from(text: String) -> Result<DateBound, String> {
-        let bad = || format!("`{text}` is not a date bound: write a date (`1950-01-01`) or an offset from the run date (`+1y`, `-30d`)");
+        let bad = || {
+            format!(
+                "`{text}` is not a date bound: write a date (`1950-01-01`) or an offset from the run date (`+1y`, `-30d`)"
+            )
+        };
         if let Ok(date) = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
             return Ok(DateBound::On(date));
         }
@@ -114,7 +118,8 @@ impl DateBound {
 impl FieldConfig {
     /// The plausible range of a date field for a run date (see `earliest` and `latest`).
     pub fn date_range(&self, run_date: chrono::NaiveDate) -> (chrono::NaiveDate, chrono::NaiveDate) {
-        let earliest = self.earliest.unwrap_or(DateBound::On(chrono::NaiveDate::from_ymd_opt(1950, 1, 1).expect("a date")));
+        let earliest =
+            self.earliest.unwrap_or(DateBound::On(chrono::NaiveDate::from_ymd_opt(1950, 1, 1).expect("a date")));
         let latest = self.latest.unwrap_or(DateBound::Years(1));
         (earliest.resolve(run_date), latest.resolve(run_date))
     }
@@ -234,12 +239,17 @@ fn check_form(path: &Path, text: &str, form: &FormConfig) -> Vec<ConfigError> {
             }
             _ => {}
         }
-        if (field.earliest.is_some() || field.latest.is_some()) && !matches!(field.kind, FieldType::Date | FieldType::Datetime) {
+        if (field.earliest.is_some() || field.latest.is_some())
+            && !matches!(field.kind, FieldType::Date | FieldType::Datetime)
+        {
             errors.push(ConfigError::at(
                 path,
                 text,
                 field_at,
-                format!("field `{}` declares `earliest`/`latest`, which only `date` and `datetime` fields take", field.name),
+                format!(
+                    "field `{}` declares `earliest`/`latest`, which only `date` and `datetime` fields take",
+                    field.name
+                ),
             ));
         }
         match (field.kind, &field.enum_name) {

@@ -292,7 +292,8 @@ impl Workspace {
             ));
         }
         if let Some(smtp) = &config.delivery.smtp {
-            let credentials = smtp.username_env.is_some() || smtp.password_env.is_some() || smtp.password_file.is_some();
+            let credentials =
+                smtp.username_env.is_some() || smtp.password_env.is_some() || smtp.password_file.is_some();
             if smtp.security == SmtpSecurity::Plain && credentials && !smtp.allow_plaintext_auth {
                 errors.push(ConfigError::whole_file(
                     &file,

@@ -237,8 +237,13 @@ mod tests {
 
     #[test]
     fn a_name_with_line_breaks_and_control_characters_is_cleaned_and_builds_a_message_header() {
-        let r = recipient("王主任\r\nBcc: x@evil.example\u{7}\t（区办）", "wang@example.cn", "district", vec![Format::Html])
-            .unwrap();
+        let r = recipient(
+            "王主任\r\nBcc: x@evil.example\u{7}\t（区办）",
+            "wang@example.cn",
+            "district",
+            vec![Format::Html],
+        )
+        .unwrap();
         assert_eq!(r.name, "王主任 Bcc: x@evil.example （区办）");
         assert!(!r.name.chars().any(char::is_control));
         let header = r.address.to_string();

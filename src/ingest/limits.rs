@@ -141,7 +141,8 @@ pub fn check_xls(bytes: &[u8], limits: &Limits) -> Result<(), ReadError> {
         let len = usize::from(u16::from_le_bytes([data[at + 2], data[at + 3]]));
         let body = &data[at + 4..(at + 4 + len).min(data.len())];
         if typ == 0x0200 {
-            let u32_at = |i: usize| body.get(i..i + 4).map_or(0, |b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
+            let u32_at =
+                |i: usize| body.get(i..i + 4).map_or(0, |b| u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])));
             let u16_at = |i: usize| body.get(i..i + 2).map_or(0, |b| u64::from(u16::from_le_bytes([b[0], b[1]])));
             let (rows, cols) = match body.len() {
                 10 => (u16_at(2).saturating_sub(u16_at(0)), u16_at(6)),
@@ -178,9 +179,15 @@ mod tests {
     #[test]
     fn absurd_shared_string_counts_are_refused() {
         let limits = Limits::default();
-        let ok = package(&[("xl/sharedStrings.xml", br#"<sst xmlns="x" count="2" uniqueCount="2"><si><t>a</t></si><si><t>b</t></si></sst>"#)]);
+        let ok = package(&[(
+            "xl/sharedStrings.xml",
+            br#"<sst xmlns="x" count="2" uniqueCount="2"><si><t>a</t></si><si><t>b</t></si></sst>"#,
+        )]);
         assert!(check_package(Cursor::new(ok), &limits).is_ok());
-        let bad = package(&[("xl/sharedStrings.xml", br#"<sst xmlns="x" count="4000000000" uniqueCount="4000000000"><si><t>a</t></si></sst>"#)]);
+        let bad = package(&[(
+            "xl/sharedStrings.xml",
+            br#"<sst xmlns="x" count="4000000000" uniqueCount="4000000000"><si><t>a</t></si></sst>"#,
+        )]);
         assert!(matches!(check_package(Cursor::new(bad), &limits), Err(ReadError::Limit(_))));
     }
 

@@ -392,7 +392,13 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
     IngestOutcome { files, registry }
 }
 
-fn read_all(inbox: &Path, files: &[PathBuf], threads: usize, stream_from_bytes: u64, limits: &limits::Limits) -> Vec<Loaded> {
+fn read_all(
+    inbox: &Path,
+    files: &[PathBuf],
+    threads: usize,
+    stream_from_bytes: u64,
+    limits: &limits::Limits,
+) -> Vec<Loaded> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let out = std::sync::Mutex::new(Vec::with_capacity(files.len()));
     std::thread::scope(|scope| {

@@ -11,7 +11,6 @@ use calamine::{Data, DataRef, Reader, SheetType, SheetVisible, Sheets, open_work
 use super::limits::Limits;
 use crate::normalize::value::Cell;
 
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Visibility {
     Visible,
@@ -214,9 +213,8 @@ fn read_cells(bytes: Vec<u8>, budget: u64) -> Result<Vec<RawSheet>, ReadError> {
                 })?
             }
             _ => {
-                let range = workbook
-                    .worksheet_range(name)
-                    .map_err(|e| ReadError::Corrupt(format!("sheet `{name}`: {e}")))?;
+                let range =
+                    workbook.worksheet_range(name).map_err(|e| ReadError::Corrupt(format!("sheet `{name}`: {e}")))?;
                 range_rows(name, &range, budget)?
             }
         };

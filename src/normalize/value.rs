@@ -94,9 +94,9 @@ impl ValueError {
         match self {
             // Neither the ID nor what Excel left of it: both give away most of the number.
             ValueError::InvalidId(e) => format!("{label}无效：{e}"),
-            ValueError::IdPrecisionLost(_) => format!(
-                "{label}被Excel存成了数字，末几位已丢失，无法还原；请将该列设为文本格式后重新填写"
-            ),
+            ValueError::IdPrecisionLost(_) => {
+                format!("{label}被Excel存成了数字，末几位已丢失，无法还原；请将该列设为文本格式后重新填写")
+            }
             ValueError::InvalidDate => format!("{label}“{raw}”不是有效日期"),
             ValueError::InvalidPhone(parts) if parts.len() > 1 => {
                 format!("{label}中有{}个号码不是有效的手机号或座机号", parts.len())

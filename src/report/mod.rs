@@ -75,7 +75,10 @@ mod tests {
         assert!(!safe_file_component("a\\..\\b").contains(".."));
         assert_eq!(safe_file_component("荣馨园社区"), "荣馨园社区");
         assert_eq!(safe_file_component(""), "_");
-        assert_eq!(super::cell_text(&"很".repeat(40_000)).chars().count(), 32_000 + "…（超出单元格长度，已截断）".chars().count());
+        assert_eq!(
+            super::cell_text(&"很".repeat(40_000)).chars().count(),
+            32_000 + "…（超出单元格长度，已截断）".chars().count()
+        );
         assert_eq!(super::cell_text("短"), "短");
         assert_eq!(super::sheet_name("'x", &[]), "x");
         assert_eq!(super::sheet_name("''", &[]), "表");

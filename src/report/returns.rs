@@ -62,7 +62,11 @@ pub fn write_all(
             }
             if let Some(community) = &s.community {
                 let key = (s.report_date, community.clone());
-                groups.entry(key).or_default().push(Block { file, sheet_index: i, rejects: s.rejects.iter().collect() });
+                groups.entry(key).or_default().push(Block {
+                    file,
+                    sheet_index: i,
+                    rejects: s.rejects.iter().collect(),
+                });
                 continue;
             }
             let raw = if file.streamed { None } else { sheets_of(&mut cache, inbox, file).get(s.index).cloned() };
@@ -94,15 +98,16 @@ pub fn write_all(
         // writer refuses) costs that community its 退回修改 list, logged, and nothing else: the
         // ingest and every other community's list go on. Only a disk that cannot be written
         // stops the run.
-        let bytes = match workbook(date, name.as_deref().unwrap_or("未归属社区"), &blocks, inbox, &mut cache, forms, privacy)
-        {
-            Ok(bytes) => bytes,
-            Err(source) => {
-                let error = ReturnsError::Xlsx { path: path.clone(), source };
-                tracing::warn!(error = %crate::runner::error_chain(&error), "A 退回修改 workbook was not written.");
-                continue;
-            }
-        };
+        let bytes =
+            match workbook(date, name.as_deref().unwrap_or("未归属社区"), &blocks, inbox, &mut cache, forms, privacy)
+            {
+                Ok(bytes) => bytes,
+                Err(source) => {
+                    let error = ReturnsError::Xlsx { path: path.clone(), source };
+                    tracing::warn!(error = %crate::runner::error_chain(&error), "A 退回修改 workbook was not written.");
+                    continue;
+                }
+            };
         crate::atomic_file::write(&path, &bytes).map_err(|source| ReturnsError::Io { path: path.clone(), source })?;
         written.push(path);
     }
@@ -110,7 +115,11 @@ pub fn write_all(
 }
 
 /// The community a row belongs to by its own cells: its grid, or else its community column.
-fn row_community(cells: &[crate::normalize::value::Cell], sheet: &crate::ingest::SheetResult, registry: &Registry) -> Option<String> {
+fn row_community(
+    cells: &[crate::normalize::value::Cell],
+    sheet: &crate::ingest::SheetResult,
+    registry: &Registry,
+) -> Option<String> {
     let cell = |field: &str| {
         let column = sheet.headers.iter().find(|(_, h)| h.field.as_deref() == Some(field)).map(|(c, _)| *c)?;
         let text = cells.get(column)?.text();
@@ -228,9 +237,19 @@ fn workbook(
                 // and the reason find the cell; what is wrong with it is in 错误原因.
                 let shown = privacy.show(&value, kind);
                 let shown = super::cell_text(&shown);
-                ws.write_string_with_format(row, (c + 1) as u16, shown.as_ref(), if c == r.column { &bad } else { &cell })?;
+                ws.write_string_with_format(
+                    row,
+                    (c + 1) as u16,
+                    shown.as_ref(),
+                    if c == r.column { &bad } else { &cell },
+                )?;
             }
-            ws.write_string_with_format(row, last_col, super::cell_text(&privacy.redact(&r.message)).as_ref(), &reason)?;
+            ws.write_string_with_format(
+                row,
+                last_col,
+                super::cell_text(&privacy.redact(&r.message)).as_ref(),
+                &reason,
+            )?;
         }
         for c in 0..width {
             ws.set_column_width((c + 1) as u16, (labels[c].chars().count() as f64 * 2.2 + 2.0).clamp(8.0, 24.0))?;

@@ -178,7 +178,8 @@ impl Manifest {
                     }
                 })
                 .collect();
-            let more = if list.len() > ROWS_SHOWN { format!("; … {} more", list.len() - ROWS_SHOWN) } else { String::new() };
+            let more =
+                if list.len() > ROWS_SHOWN { format!("; … {} more", list.len() - ROWS_SHOWN) } else { String::new() };
             s.push_str(&format!("  {file}: {}{more}\n", shown.join("; ")));
         }
         if i.problems_not_listed > 0 {
@@ -233,7 +234,10 @@ impl Manifest {
         let text = format!("{}\n", crate::privacy::redact(&text));
         crate::atomic_file::write(&json, text.as_bytes())?;
         let summary = self.summary();
-        crate::atomic_file::write(&dir.join(format!("{}.txt", self.run_id)), crate::privacy::redact(&summary).as_bytes())?;
+        crate::atomic_file::write(
+            &dir.join(format!("{}.txt", self.run_id)),
+            crate::privacy::redact(&summary).as_bytes(),
+        )?;
         Ok(json)
     }
 }

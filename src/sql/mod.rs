@@ -15,8 +15,8 @@ use datafusion::error::DataFusionError;
 use datafusion::prelude::SessionContext;
 
 use crate::config::forms::FormConfig;
-use crate::warehouse::Warehouse;
 use crate::privacy::Privacy;
+use crate::warehouse::Warehouse;
 use engine::{EngineSettings, TableInfo};
 
 /// The folder of materialised pipeline steps inside the warehouse.

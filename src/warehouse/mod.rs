@@ -24,8 +24,8 @@ use crate::config::forms::FormConfig;
 use crate::ingest::dedup::Prior;
 use crate::ingest::{FileResult, IngestOutcome, Location};
 use crate::normalize::grid::{Registry, RegistryCommunity};
-use columns::RowRef;
 use crate::privacy::Privacy;
+use columns::RowRef;
 pub use ledger::LedgerEntry;
 pub use replace::Replaced;
 

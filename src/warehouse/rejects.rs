@@ -8,10 +8,10 @@ use std::sync::Arc;
 use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 
-use crate::privacy::Privacy;
 use crate::config::forms::FormConfig;
 use crate::ingest::FileResult;
 use crate::normalize::text::column_letter;
+use crate::privacy::Privacy;
 
 const TEXT: &[&str] = &[
     "source_file",

@@ -12,11 +12,11 @@ use chrono::NaiveDate;
 use parquet::arrow::ArrowWriter;
 
 use super::columns::{self, Column, RowRef};
-use crate::privacy::Privacy;
 use super::{Warehouse, WarehouseError, parquet_io};
 use crate::config::forms::FormConfig;
 use crate::ingest::dedup::AcceptedRows;
 use crate::ingest::rows::Record;
+use crate::privacy::Privacy;
 
 /// Rows per row group: bounds what the writer holds before it encodes a group.
 const ROW_GROUP_ROWS: usize = 16_384;

@@ -232,7 +232,10 @@ pub fn check_scopes(ws: &Path, messages: &[Value]) -> BTreeMap<(String, String),
             let page = std::fs::read_to_string(own.with_extension("html")).unwrap();
             let notice = regex::Regex::new(r#"<div style="border:2px solid #c0392b[^"]*">.*?</div>"#).unwrap();
             let body = notice.replace(&body.replace("\r\n", "\n"), "").into_owned();
-            assert!(body.trim_end() == page.replace("\r\n", "\n").trim_end(), "{address}: the body is not its own report page");
+            assert!(
+                body.trim_end() == page.replace("\r\n", "\n").trim_end(),
+                "{address}: the body is not its own report page"
+            );
         }
         *got.entry((address, report)).or_insert(0) += 1;
     }

@@ -97,7 +97,10 @@ fn a_bad_cell_is_a_row_problem_named_by_file_and_row_and_everyone_else_is_delive
             assert!(found.is_some(), "{case}: no {severity} {reason} at row {row} in the manifest: {problems:?}");
             let summary = summary(&ws, &m);
             let line = summary.lines().find(|l| l.trim_start().starts_with(&format!("{file}: "))).unwrap_or_default();
-            assert!(line.contains(&format!("[来唐返唐人员登记] row {row} column ")) && line.contains(reason), "{case}: {summary}");
+            assert!(
+                line.contains(&format!("[来唐返唐人员登记] row {row} column ")) && line.contains(reason),
+                "{case}: {summary}"
+            );
         }
     }
 }
@@ -110,8 +113,7 @@ fn bad_files_are_named_with_their_reason_and_the_rest_of_the_district_is_deliver
     let baseline = other_communities(&reference);
 
     let ws = sample_copy(&dir.path().join("all"));
-    let files: Vec<PathBuf> =
-        std::fs::read_dir(hostile().join("files")).unwrap().flatten().map(|e| e.path()).collect();
+    let files: Vec<PathBuf> = std::fs::read_dir(hostile().join("files")).unwrap().flatten().map(|e| e.path()).collect();
     assert!(files.len() >= 14, "the corpus: {files:?}");
     for f in &files {
         std::fs::copy(f, ws.join("inbox").join(DATE).join(f.file_name().unwrap())).unwrap();
@@ -150,12 +152,17 @@ fn bad_files_are_named_with_their_reason_and_the_rest_of_the_district_is_deliver
         ["趋势图:not_a_worksheet", "来唐返唐人员登记:read"],
         "the worksheet beside a chart sheet is read, the chart sheet listed"
     );
-    let charts = m["ingest"]["problems"].as_array().unwrap().iter().filter(|p| {
-        p["file"].as_str().unwrap().ends_with("荣馨园社区_图表.xlsx") && p["reason"] == "not_a_worksheet"
-    });
+    let charts =
+        m["ingest"]["problems"].as_array().unwrap().iter().filter(|p| {
+            p["file"].as_str().unwrap().ends_with("荣馨园社区_图表.xlsx") && p["reason"] == "not_a_worksheet"
+        });
     assert_eq!(charts.count(), 1, "the chart sheet is reported");
     assert_eq!(status("荣馨园社区_撇号.xlsx"), ["'x:read"]);
-    assert!(status("荣馨园社区_同名.xlsx").contains(&"Sheet1:read".to_string()), "{:?}", status("荣馨园社区_同名.xlsx"));
+    assert!(
+        status("荣馨园社区_同名.xlsx").contains(&"Sheet1:read".to_string()),
+        "{:?}",
+        status("荣馨园社区_同名.xlsx")
+    );
     assert_eq!(status("荣馨园社区_unicode.txt"), [":read"], "UTF-16 text is read");
     assert_eq!(status("工单_长单元格.csv"), [":read"]);
     assert!(!status("工单_坏字节.csv").is_empty() || reason("工单_坏字节.csv").is_some(), "bad bytes are named");
@@ -177,7 +184,12 @@ fn a_privacy_scan_of_everything_a_default_run_writes_finds_no_id_or_mobile_numbe
     let found = scan(outputs.iter().map(PathBuf::as_path).chain([stderr.as_path()]));
     assert!(found["files"].as_u64().unwrap() > 1000, "the scan saw every file: {}", found["files"]);
     let findings = found["findings"].as_array().unwrap();
-    assert!(findings.is_empty(), "{} IDs or mobile numbers written: {:?}", findings.len(), &findings[..findings.len().min(20)]);
+    assert!(
+        findings.is_empty(),
+        "{} IDs or mobile numbers written: {:?}",
+        findings.len(),
+        &findings[..findings.len().min(20)]
+    );
 
     // The scan can fail: with raw IDs kept (the setting asks for them) it finds them.
     let raw = sample_copy(&dir.path().join("raw"));
