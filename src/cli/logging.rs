@@ -40,10 +40,7 @@ impl<'a> MakeWriter<'a> for RunLog {
 /// A log line with its IDs and mobile numbers masked: a line can quote a file's text (a sheet
 /// name, an error). The formatter writes each event whole, so a number is never split.
 fn redacted(buf: &[u8]) -> Vec<u8> {
-    match std::str::from_utf8(buf) {
-        Ok(text) => crate::privacy::redact(text).into_owned().into_bytes(),
-        Err(_) => crate::privacy::redact(&String::from_utf8_lossy(buf)).into_owned().into_bytes(),
-    }
+    crate::privacy::redact(&String::from_utf8_lossy(buf)).into_owned().into_bytes()
 }
 
 /// Stderr, masked like the run log.

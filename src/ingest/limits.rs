@@ -110,7 +110,7 @@ fn shared_string_count<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>) ->
     let tag = &text[start..tag_end];
     let value = |attr: &str| -> Option<u64> {
         let at = tag.find(&format!(" {attr}=\""))? + attr.len() + 3;
-        let digits: String = tag[at..].chars().take_while(char::is_ascii_digit).take(20).collect();
+        let digits: String = tag.get(at..)?.chars().take_while(char::is_ascii_digit).take(20).collect();
         // A number too long for u64 is as absurd as the largest one.
         Some(digits.parse().unwrap_or(u64::MAX))
     };
