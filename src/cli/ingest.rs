@@ -70,7 +70,7 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
                     "{} {} (date from {}, community {}): {} rows = {} accepted + {} rejected{} + {} skipped",
                     s.form.as_deref().unwrap_or_default(),
                     s.report_date,
-                    s.date_source.label(),
+                    s.date_from(),
                     s.community.as_deref().unwrap_or("-"),
                     c.rows_read,
                     c.accepted,

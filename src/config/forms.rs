@@ -27,6 +27,46 @@ pub struct FormConfig {
     /// Synonym maps: enum name → canonical value → accepted spellings.
     #[serde(default)]
     pub enums: BTreeMap<String, BTreeMap<String, Vec<String>>>,
+    /// Lifecycle stages: enum name → canonical value → stage. A field of such an enum gets a
+    /// `<field>_stage` column, and measures count stages, never status wordings, so a district
+    /// whose export says `已结案` or `已归档` is counted as one that says `已办结`.
+    #[serde(default)]
+    pub stages: BTreeMap<String, BTreeMap<String, Stage>>,
+}
+
+/// A stage of a case's lifecycle: the steps of the national digital city-management process
+/// (GB/T 30428: 受理、立案、派遣、处置、核查、结案) and of 12345 hotline systems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// 受理、立案: taken in, not yet sent to anyone.
+    Received,
+    /// 派遣、派单: sent to the unit that handles it, not yet started.
+    Dispatched,
+    /// 处置、办理: being handled (an extension asked for or granted included).
+    InProgress,
+    /// 核查、回访: handled, waiting for the check or the call-back.
+    AwaitingCheck,
+    /// 结案、办结、归档.
+    Closed,
+    /// 撤销、作废、无效、重复: never to be handled.
+    Cancelled,
+    /// 退回、退单: sent back by the handler, waiting to be sent again.
+    Returned,
+}
+
+impl Stage {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stage::Received => "received",
+            Stage::Dispatched => "dispatched",
+            Stage::InProgress => "in_progress",
+            Stage::AwaitingCheck => "awaiting_check",
+            Stage::Closed => "closed",
+            Stage::Cancelled => "cancelled",
+            Stage::Returned => "returned",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -56,6 +96,10 @@ pub struct FieldConfig {
     #[serde(rename = "enum")]
     pub enum_name: Option<String>,
     pub synonyms: Vec<String>,
+    /// Patterns of the words offices combine in this field's header, for wordings no synonym
+    /// lists (see `header::Pattern`): `"到达|抵达|返回|返 + 时间|日期|时"`.
+    #[serde(default)]
+    pub patterns: Vec<header::Pattern>,
     /// Earliest plausible value of a `date`/`datetime` field: a date (`"1950-01-01"`) or an
     /// offset from the run date (`"-30d"`, `"-2y"`). Default `1950-01-01`.
     pub earliest: Option<DateBound>,
@@ -139,6 +183,8 @@ pub enum FieldType {
     Gender,
     Grid,
     Enum,
+    /// A time limit, stored in whole hours (`48`, `48小时`, `2天`; see `value::hours`).
+    Hours,
 }
 
 /// What an invalid value does to its row.
@@ -152,7 +198,20 @@ pub enum OnInvalid {
     Warn,
 }
 
+/// The form id of the grid registry (网格台账): read before every other form, since they resolve
+/// their grids against it.
+pub const GRID_REGISTRY: &str = "grids";
+
 impl FormConfig {
+    pub fn is_grid_registry(&self) -> bool {
+        self.form == GRID_REGISTRY
+    }
+
+    /// The stages of a field's values, when its enum declares them.
+    pub fn stages_of(&self, field: &FieldConfig) -> Option<&BTreeMap<String, Stage>> {
+        self.stages.get(field.enum_name.as_deref()?)
+    }
+
     /// The field a header cell names, if any.
     pub fn field_for_header(&self, header_text: &str) -> Option<&FieldConfig> {
         self.fields.iter().find(|f| f.synonyms.iter().any(|s| header::matches(header_text, s)))
@@ -273,6 +332,44 @@ fn check_form(path: &Path, text: &str, form: &FormConfig) -> Vec<ConfigError> {
                     ));
                 }
             }
+        }
+    }
+    errors.extend(check_stages(path, text, form));
+    errors
+}
+
+/// Every staged enum is declared, and every canonical value of it has exactly one stage: a
+/// status without one would be counted nowhere.
+fn check_stages(path: &Path, text: &str, form: &FormConfig) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    for (name, stages) in &form.stages {
+        let at = text.find(&format!("[stages.{name}]")).unwrap_or(0);
+        let Some(values) = form.enums.get(name) else {
+            errors.push(ConfigError::at(
+                path,
+                text,
+                at,
+                format!("`[stages.{name}]` names no enum declared under `[enums]`"),
+            ));
+            continue;
+        };
+        let missing: Vec<&str> = values.keys().filter(|v| !stages.contains_key(*v)).map(String::as_str).collect();
+        if !missing.is_empty() {
+            errors.push(ConfigError::at(
+                path,
+                text,
+                at,
+                format!("`[stages.{name}]` gives no stage for {}", missing.join(", ")),
+            ));
+        }
+        let unknown: Vec<&str> = stages.keys().filter(|v| !values.contains_key(*v)).map(String::as_str).collect();
+        if !unknown.is_empty() {
+            errors.push(ConfigError::at(
+                path,
+                text,
+                at,
+                format!("`[stages.{name}]` stages {}, which `[enums.{name}]` does not declare", unknown.join(", ")),
+            ));
         }
     }
     errors

@@ -25,7 +25,7 @@ pub type Prior = HashMap<(String, NaiveDate, String), Location>;
 /// Processing priority of a form: the registry first, then rosters, then daily forms.
 pub fn priority(forms: &[FormConfig], form: Option<&str>) -> u8 {
     match forms.iter().find(|f| Some(f.form.as_str()) == form) {
-        Some(f) if f.form == "grids" => 0,
+        Some(f) if f.is_grid_registry() => 0,
         Some(f) if f.roster => 1,
         _ => 2,
     }
@@ -121,8 +121,12 @@ pub fn judge_all<S: AcceptedRows>(
             continue;
         };
         let community = sheet.community.clone();
-        let ctx =
-            RowContext { registry: streaming.registry, community: community.as_deref(), run_date: streaming.run_date };
+        let ctx = RowContext {
+            registry: streaming.registry,
+            community: community.as_deref(),
+            run_date: streaming.run_date,
+            report_date: sheet.report_date,
+        };
         let name = sheet.name.clone();
         let streamed = stream::validate_rows(&pending, &name, form, &ctx, streaming.key, streaming.threads, |part| {
             let records = sheet.absorb(part);

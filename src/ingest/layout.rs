@@ -156,6 +156,26 @@ pub struct Layout {
     /// For each of `columns`: the header text normalised, and the last header row's cell as
     /// written; computed once so that spotting a repeated header on every row is cheap.
     pub header_texts: Vec<(String, String)>,
+    /// For each of `columns`: how its field was decided.
+    pub evidence: Vec<Evidence>,
+}
+
+/// How a column was given its field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Evidence {
+    /// The header is one of the field's synonyms.
+    Synonym,
+    /// The header combines the words of one of the field's patterns.
+    Pattern,
+}
+
+impl Evidence {
+    pub fn label(self) -> &'static str {
+        match self {
+            Evidence::Synonym => "synonym",
+            Evidence::Pattern => "pattern",
+        }
+    }
 }
 
 /// Why a sheet holds no table of any form.
@@ -165,14 +185,19 @@ pub struct NoForm {
     pub closest: Option<(usize, Vec<String>)>,
 }
 
-/// Every form's synonyms, normalised once: normalised header text → field index.
+/// Every form's synonyms, normalised once (normalised header text → field index), and its
+/// fields' patterns.
 pub struct SynonymIndex {
     forms: Vec<HashMap<String, usize>>,
+    patterns: Vec<Vec<(usize, header::Pattern)>>,
 }
+
+/// Headers are short; a longer cell is a title, a note or data, never matched by a pattern.
+const MAX_PATTERN_HEADER_CHARS: usize = 40;
 
 impl SynonymIndex {
     pub fn new(forms: &[FormConfig]) -> SynonymIndex {
-        let forms = forms
+        let synonyms: Vec<HashMap<String, usize>> = forms
             .iter()
             .map(|form| {
                 let mut map = HashMap::new();
@@ -184,7 +209,37 @@ impl SynonymIndex {
                 map
             })
             .collect();
-        SynonymIndex { forms }
+        let patterns = forms
+            .iter()
+            .map(|form| {
+                form.fields
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, field)| field.patterns.iter().map(move |p| (i, p.clone())))
+                    .collect()
+            })
+            .collect();
+        SynonymIndex { forms: synonyms, patterns }
+    }
+
+    /// The field of form `form` whose pattern covers most of a normalised header, and how many
+    /// characters it covers; the first declared field on a tie.
+    pub fn pattern_field(&self, form: usize, normalized: &str) -> Option<(usize, usize)> {
+        // Headers are short and hold no digits outside an annotation (`身份证号(18位)`); a cell
+        // such as `第3网格` or `2022-05-10` is data, whatever words it has.
+        let words = header::strip_annotation(normalized).unwrap_or(normalized);
+        if normalized.chars().count() > MAX_PATTERN_HEADER_CHARS || words.bytes().any(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let mut best: Option<(usize, usize)> = None;
+        for (field, pattern) in &self.patterns[form] {
+            if let Some(covered) = pattern.coverage(normalized)
+                && best.is_none_or(|(_, c)| covered > c)
+            {
+                best = Some((*field, covered));
+            }
+        }
+        best
     }
 
     /// The field of form `form` that a normalised header text names (exact, or without a
@@ -220,11 +275,11 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
             let mut candidate = (vec![row], single);
             if row > 0 && parent_like[row - 1] {
                 let double = map_columns(&labels, index, f, &[row - 1, row]);
-                if double.len() >= candidate.1.len() {
+                if double.0.len() >= candidate.1.0.len() {
                     candidate = (vec![row - 1, row], double);
                 }
             }
-            let (rows, columns) = candidate;
+            let (rows, (columns, evidence)) = candidate;
             let matched: BTreeSet<usize> = columns.iter().map(|(_, field, _)| *field).collect();
             let missing: Vec<String> = form
                 .fields
@@ -240,16 +295,19 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
             if !missing.is_empty() || matched.len() < 3 {
                 continue;
             }
+            // A header matched by a synonym is surer than one matched by a pattern: between two
+            // forms, the one whose headers are surer wins.
+            let weight = evidence.iter().map(|e| if *e == Evidence::Synonym { 4 } else { 3 }).sum::<usize>();
             let ratio = matched.len() as f64 / form.fields.len() as f64;
             let better = match &best {
                 None => true,
-                Some((n, r, _)) => matched.len() > *n || (matched.len() == *n && ratio > *r),
+                Some((w, r, _)) => weight > *w || (weight == *w && ratio > *r),
             };
             if better {
                 let last = *rows.last().expect("one or two header rows");
                 let header_texts =
                     columns.iter().map(|(c, _, label)| (header::normalize(label), filled.label(last, *c))).collect();
-                best = Some((matched.len(), ratio, Layout { form: f, header_rows: rows, columns, header_texts }));
+                best = Some((weight, ratio, Layout { form: f, header_rows: rows, columns, header_texts, evidence }));
             }
         }
     }
@@ -263,46 +321,59 @@ fn distinct_labels(filled: &Filled<'_>, row: usize) -> usize {
     (0..filled.width(row)).map(|c| filled.label(row, c)).filter(|l| !l.is_empty()).collect::<BTreeSet<_>>().len()
 }
 
-/// Maps the columns of the given header rows to fields; each field takes its first column.
-/// `labels` holds each scanned cell as written and normalised.
+/// Maps the columns of the given header rows to fields. A column's header names a field by a
+/// synonym or, failing that, by a pattern; each field then takes one column: synonyms before
+/// patterns, a pattern covering more of its header before one covering less, then the first
+/// column. `labels` holds each scanned cell as written and normalised.
 fn map_columns(
     labels: &[Vec<(String, String)>],
     index: &SynonymIndex,
     form: usize,
     rows: &[usize],
-) -> Vec<(usize, usize, String)> {
+) -> (Vec<(usize, usize, String)>, Vec<Evidence>) {
     use std::borrow::Cow;
     let empty = (String::new(), String::new());
     let width = rows.iter().map(|r| labels[*r].len()).max().unwrap_or(0);
-    let mut taken = BTreeSet::new();
-    let mut columns = Vec::new();
+    // (rank: higher first, column, field, header as written, evidence)
+    let mut candidates: Vec<(usize, usize, usize, String, Evidence)> = Vec::new();
     for c in 0..width {
         let cell = |r: usize| labels[r].get(c).unwrap_or(&empty);
         // (as written, normalised), in the order they are tried; borrowed where possible, as
         // this runs for every form, candidate row and column of every sheet.
-        let mut candidates: [(Cow<'_, str>, Cow<'_, str>); 3] = Default::default();
+        let mut texts: [(Cow<'_, str>, Cow<'_, str>); 3] = Default::default();
         match rows {
-            [only] => candidates[0] = (Cow::Borrowed(&cell(*only).0), Cow::Borrowed(&cell(*only).1)),
+            [only] => texts[0] = (Cow::Borrowed(&cell(*only).0), Cow::Borrowed(&cell(*only).1)),
             [parent, child] => {
                 let (p, ch) = (cell(*parent), cell(*child));
                 if !ch.0.is_empty() {
-                    candidates[0] = (Cow::Borrowed(&ch.0), Cow::Borrowed(&ch.1));
+                    texts[0] = (Cow::Borrowed(&ch.0), Cow::Borrowed(&ch.1));
                     if !p.0.is_empty() {
-                        candidates[1] = (format!("{}/{}", p.0, ch.0).into(), format!("{}/{}", p.1, ch.1).into());
+                        texts[1] = (format!("{}/{}", p.0, ch.0).into(), format!("{}/{}", p.1, ch.1).into());
                     }
                 }
-                candidates[2] = (Cow::Borrowed(&p.0), Cow::Borrowed(&p.1));
+                texts[2] = (Cow::Borrowed(&p.0), Cow::Borrowed(&p.1));
             }
             _ => {}
         }
-        for (label, normalized) in candidates.into_iter().filter(|(l, _)| !l.is_empty()) {
-            if let Some(field) = index.field(form, &normalized) {
-                if taken.insert(field) {
-                    columns.push((c, field, label.into_owned()));
-                }
-                break;
-            }
+        let texts = texts.iter().filter(|(l, _)| !l.is_empty());
+        let by_synonym = texts.clone().find_map(|(label, normalized)| Some((index.field(form, normalized)?, label)));
+        if let Some((field, label)) = by_synonym {
+            candidates.push((usize::MAX, c, field, label.to_string(), Evidence::Synonym));
+            continue;
+        }
+        let by_pattern =
+            texts.clone().find_map(|(label, normalized)| Some((index.pattern_field(form, normalized)?, label)));
+        if let Some(((field, covered), label)) = by_pattern {
+            candidates.push((covered, c, field, label.to_string(), Evidence::Pattern));
         }
     }
-    columns
+    candidates.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut taken = BTreeSet::new();
+    let mut chosen: Vec<(usize, usize, String, Evidence)> = candidates
+        .into_iter()
+        .filter(|(_, _, field, _, _)| taken.insert(*field))
+        .map(|(_, c, field, label, evidence)| (c, field, label, evidence))
+        .collect();
+    chosen.sort_by_key(|(c, ..)| *c);
+    chosen.into_iter().map(|(c, field, label, evidence)| ((c, field, label), evidence)).unzip()
 }

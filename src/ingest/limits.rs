@@ -76,6 +76,9 @@ pub fn check_package<R: Read + std::io::Seek>(package: R, limits: &Limits) -> Re
             mib(limits.max_inflated_bytes)
         )));
     }
+    if zip.index_for_name("content.xml").is_some() && zip.index_for_name("xl/workbook.xml").is_none() {
+        check_ods(&mut zip, limits)?;
+    }
     if let Some(count) = shared_string_count(&mut zip) {
         if count.unique > limits.max_cells || count.unique > count.part_size / 4 + 16 {
             return Err(ReadError::Limit(format!(
@@ -116,6 +119,140 @@ fn shared_string_count<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>) ->
     };
     let unique = value("uniqueCount").or_else(|| value("count"))?;
     Some(SharedStrings { unique, part_size })
+}
+
+/// Checks an OpenDocument spreadsheet's repeated cells. `table:number-rows-repeated` and
+/// `table:number-columns-repeated` let a few bytes stand for a million rows; calamine expands
+/// a repeated non-empty cell or row into its `Range`, for every sheet at once when the file is
+/// opened (fuzzing found a 40 KiB file that made it build and clone tens of millions of cells).
+/// The area from the first to the last non-empty cell of each table, repeats expanded, is
+/// counted here with a streaming parse, against `max_cells` per sheet and for the workbook.
+fn check_ods<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>, limits: &Limits) -> Result<(), ReadError> {
+    use quick_xml::events::Event;
+    let Ok(entry) = zip.by_name("content.xml") else { return Ok(()) };
+    let mut reader = quick_xml::Reader::from_reader(std::io::BufReader::new(entry));
+    let mut buf = Vec::new();
+    let mut table = OdsArea::default();
+    let mut total: u64 = 0;
+    // The cell being read: its first column, repeats and whether it holds anything yet.
+    let mut cell: Option<(u64, u64, bool)> = None;
+    loop {
+        let event = match reader.read_event_into(&mut buf) {
+            Ok(Event::Eof) | Err(_) => break, // a damaged part: calamine's own error names it
+            Ok(event) => event,
+        };
+        match event {
+            Event::Start(e) if e.name().as_ref() == "table:table" => table = OdsArea::default(),
+            Event::Start(e) if e.name().as_ref() == "table:table-row" => {
+                table.start_row(repeats(&e, "table:number-rows-repeated"));
+            }
+            Event::Empty(e) if e.name().as_ref() == "table:table-row" => {
+                table.start_row(repeats(&e, "table:number-rows-repeated"));
+                table.end_row();
+            }
+            Event::End(e) if e.name().as_ref() == "table:table-row" => table.end_row(),
+            Event::Start(e) | Event::Empty(e)
+                if matches!(e.name().as_ref(), "table:table-cell" | "table:covered-table-cell") =>
+            {
+                let n = repeats(&e, "table:number-columns-repeated");
+                let valued = e
+                    .attributes()
+                    .flatten()
+                    .any(|a| matches!(a.key.as_ref(), "office:value-type" | "table:formula" | "calcext:value-type"));
+                let start = table.column;
+                table.column = table.column.saturating_add(n).min(u64::from(calamine_max::COLUMNS));
+                if valued {
+                    table.mark(start);
+                }
+                cell = Some((start, n, valued));
+            }
+            Event::Text(t) if cell.is_some_and(|(_, _, v)| !v) && t.chars().any(|c| !c.is_whitespace()) => {
+                if let Some((start, _, valued)) = cell.as_mut() {
+                    *valued = true;
+                    table.mark(*start);
+                }
+            }
+            Event::End(e) if matches!(e.name().as_ref(), "table:table-cell" | "table:covered-table-cell") => {
+                cell = None;
+            }
+            Event::End(e) if e.name().as_ref() == "table:table" => {
+                let cells = table.cells();
+                total = total.saturating_add(cells);
+                if cells > limits.max_cells || total > limits.max_cells {
+                    return Err(ReadError::Limit(format!(
+                        "the sheets' repeated rows and cells expand to {} cells, over the limit of {} (`[ingest] max_cells`)",
+                        total.max(cells),
+                        limits.max_cells
+                    )));
+                }
+            }
+            _ => {}
+        }
+        buf.clear();
+    }
+    Ok(())
+}
+
+/// calamine's caps on an OpenDocument sheet.
+mod calamine_max {
+    pub const ROWS: u32 = 1_048_576;
+    pub const COLUMNS: u32 = 16_384;
+}
+
+fn repeats(e: &quick_xml::events::BytesStart<'_>, attribute: &str) -> u64 {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.as_ref() == attribute)
+        .and_then(|a| a.value.trim().parse::<u64>().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// The non-empty area of one OpenDocument table, with repeats expanded as calamine does.
+#[derive(Default)]
+struct OdsArea {
+    /// First row of the current row element, its repeats, and the next free column.
+    row: u64,
+    row_repeats: u64,
+    column: u64,
+    row_has_value: bool,
+    first_row: Option<u64>,
+    end_row: u64,
+    first_column: u64,
+    end_column: u64,
+}
+
+impl OdsArea {
+    fn start_row(&mut self, repeats: u64) {
+        self.row_repeats = repeats.min(u64::from(calamine_max::ROWS).saturating_sub(self.row));
+        self.column = 0;
+        self.row_has_value = false;
+    }
+
+    /// A non-empty cell starting at `column`, spanning to the current column.
+    fn mark(&mut self, column: u64) {
+        if self.first_row.is_none() {
+            self.first_row = Some(self.row);
+            self.first_column = column;
+        }
+        self.first_column = self.first_column.min(column);
+        self.end_column = self.end_column.max(self.column);
+        self.row_has_value = true;
+    }
+
+    fn end_row(&mut self) {
+        let end = self.row.saturating_add(self.row_repeats);
+        if self.row_has_value {
+            self.end_row = end;
+        }
+        self.row = end;
+        self.row_repeats = 0;
+    }
+
+    fn cells(&self) -> u64 {
+        let Some(first) = self.first_row else { return 0 };
+        self.end_row.saturating_sub(first).saturating_mul(self.end_column.saturating_sub(self.first_column))
+    }
 }
 
 /// Checks an OLE `.xls` workbook's dimension records: calamine reserves rows × columns cells
@@ -203,6 +340,42 @@ mod tests {
         let mut out = Vec::new();
         assert!(zip.by_index(0).unwrap().read_to_end(&mut out).is_err());
         assert!(out.len() <= 10 + 8192, "{} bytes handed on", out.len());
+    }
+
+    #[test]
+    fn repeated_ods_rows_and_cells_are_counted_before_calamine_expands_them() {
+        let limits = Limits { max_cells: 1_000_000, ..Limits::default() };
+        let content = |rows: &str| {
+            format!(
+                r#"<office:document-content><office:body><office:spreadsheet><table:table table:name="a">{rows}</table:table></office:spreadsheet></office:body></office:document-content>"#
+            )
+        };
+        let ods = |rows: &str| {
+            package(&[
+                ("mimetype", b"application/vnd.oasis.opendocument.spreadsheet"),
+                ("content.xml", content(rows).as_bytes()),
+            ])
+        };
+        // What LibreOffice writes: empty cells and rows repeated to the sheet's end.
+        let normal = ods(concat!(
+            r#"<table:table-row><table:table-cell office:value-type="string"><text:p>姓名</text:p></table:table-cell>"#,
+            r#"<table:table-cell table:number-columns-repeated="16383"/></table:table-row>"#,
+            r#"<table:table-row table:number-rows-repeated="1048575"><table:table-cell table:number-columns-repeated="16384"/></table:table-row>"#,
+        ));
+        assert!(check_package(Cursor::new(normal), &limits).is_ok());
+        // A value repeated over 2,000 columns of 1,000 rows: two million cells.
+        let cells = ods(concat!(
+            r#"<table:table-row table:number-rows-repeated="1000"><table:table-cell table:number-columns-repeated="2000">"#,
+            r#"<text:p>x</text:p></table:table-cell></table:table-row>"#,
+        ));
+        assert!(matches!(check_package(Cursor::new(cells), &limits), Err(ReadError::Limit(_))));
+        // Two values far apart: the area between them is what calamine builds.
+        let apart = ods(concat!(
+            r#"<table:table-row><table:table-cell office:value-type="float" office:value="1"/></table:table-row>"#,
+            r#"<table:table-row table:number-rows-repeated="100000"><table:table-cell/></table:table-row>"#,
+            r#"<table:table-row><table:table-cell table:number-columns-repeated="99"/><table:table-cell office:value-type="float" office:value="1"/></table:table-row>"#,
+        ));
+        assert!(matches!(check_package(Cursor::new(apart), &limits), Err(ReadError::Limit(_))));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod context;
 pub mod dedup;
 pub mod layout;
 pub mod limits;
+mod properties;
 pub mod read;
 pub mod rows;
 mod sheet;
@@ -34,7 +35,7 @@ use context::Source;
 use layout::Filled;
 use read::{FileKind, RawSheet, Visibility};
 use rows::{Record, SkipReason};
-use sheet::{RowsOutcome, add_to_registry, process_sheet};
+use sheet::{RowsOutcome, process_sheet};
 
 /// What to ingest.
 pub struct IngestRequest<'a> {
@@ -160,6 +161,8 @@ pub struct SheetResult {
     pub form: Option<String>,
     pub report_date: NaiveDate,
     pub date_source: Source,
+    /// Where the report date's year came from, when `date_source` gave only a month and day.
+    pub date_year_from: Option<Source>,
     pub community: Option<String>,
     /// 1-based header rows.
     pub header_rows: Vec<usize>,
@@ -178,9 +181,38 @@ pub struct SheetResult {
     pub skips: Vec<(usize, SkipReason)>,
     /// The data rows still to read, for a sheet of a streamed workbook (see `stream`).
     pub pending: Option<stream::Pending>,
+    /// For a grid registry sheet: whether it replaced the district's registry or updated only
+    /// the communities it lists.
+    pub registry_scope: Option<RegistryScope>,
+}
+
+/// What a grid registry (网格台账) in force replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryScope {
+    /// The whole district's registry: it covers every town the previous one had.
+    District,
+    /// Only the communities it lists; the rest of the district keeps the previous registry.
+    Community,
+}
+
+impl RegistryScope {
+    /// As written to the warehouse's `grids.registry_scope`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegistryScope::District => "district",
+            RegistryScope::Community => "community",
+        }
+    }
 }
 
 impl SheetResult {
+    /// Where the report date came from, for the ledger and the summary: `file name`, or
+    /// `file name, year from folder`.
+    pub fn date_from(&self) -> String {
+        context::ReportDate { date: self.report_date, source: self.date_source, year_from: self.date_year_from }
+            .describe()
+    }
+
     /// Counts and keeps a run of validated rows; returns its accepted records.
     fn absorb(&mut self, part: RowsOutcome) -> Vec<(usize, Record)> {
         for (row, reason) in part.skips {
@@ -240,6 +272,8 @@ struct Loaded {
     read: Result<(FileKind, Vec<RawSheet>), String>,
     /// A large workbook, open: only the head of each sheet is in `read`.
     streamed: Option<stream::Workbook>,
+    /// The date the workbook says it was saved (see `properties`).
+    modified: Option<chrono::NaiveDate>,
 }
 
 /// Ingests the files of a request.
@@ -302,21 +336,20 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
 
     let mut registry = std::mem::take(&mut request.registry);
     let mut results: BTreeMap<(usize, usize), SheetResult> = BTreeMap::new();
-    let is_registry = |i: &usize| matches!(&sheets[*i].2, Some(Ok(l)) if request.forms[l.form].form == "grids");
+    let is_registry = |i: &usize| matches!(&sheets[*i].2, Some(Ok(l)) if request.forms[l.form].is_grid_registry());
     let (registry_sheets, others): (Vec<usize>, Vec<usize>) = order.into_iter().partition(is_registry);
     let process = |i: usize, registry: &Registry| {
         let (f, s, found) = &sheets[i];
         let file = &loaded[*f];
         let raw = &file.read.as_ref().expect("only read files have sheets").1[*s];
         let result = crate::guard::catch(|| {
-            process_sheet(&file.path, raw, *s, found.as_ref(), file.streamed.as_ref(), &request, registry)
+            let origin = sheet::Origin { path: &file.path, modified: file.modified, streamed: file.streamed.as_ref() };
+            process_sheet(&origin, raw, *s, found.as_ref(), &request, registry)
         });
         ((*f, *s), result)
     };
     // The registry sheets of this batch, read first: every other sheet resolves grids with them.
-    let form = request.forms.iter().find(|f| f.form == "grids");
-    let mut incoming = Registry::default();
-    let mut incoming_sheets = Vec::new();
+    let mut registry_keys = Vec::new();
     for i in registry_sheets {
         let (key, result) = process(i, &registry);
         let result = match result {
@@ -335,13 +368,12 @@ pub fn ingest(mut request: IngestRequest<'_>) -> IngestOutcome {
             results.insert(key, sheet::refused(result, why));
             continue;
         }
-        if let Some(form) = form {
-            add_to_registry(&mut incoming, form, &result);
-        }
-        incoming_sheets.push(key);
+        registry_keys.push(key);
         results.insert(key, result);
     }
-    registry = sheet::choose_registry(registry, incoming, &incoming_sheets, &mut results);
+    if let Some(form) = request.forms.iter().find(|f| f.is_grid_registry()) {
+        registry = sheet::apply_registries(registry, form, &registry_keys, &mut results);
+    }
     // Every other sheet depends only on the registry, now complete: they are validated in
     // parallel (duplicates are judged afterwards, in the fixed order).
     let threads = request.threads.max(1).min(others.len().max(1));
@@ -435,20 +467,28 @@ fn load(inbox: &Path, path: &Path, stream_from_bytes: u64, limits: &limits::Limi
                 Some(hex(&hasher.finalize()))
             })
             .unwrap_or_default();
-        return Loaded { path: relative, sha256, bytes: meta.len(), read: Err(e.to_string()), streamed: None };
+        return Loaded {
+            path: relative,
+            sha256,
+            bytes: meta.len(),
+            read: Err(e.to_string()),
+            streamed: None,
+            modified: None,
+        };
     }
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
             let read = Err(format!("cannot open: {e}"));
-            return Loaded { path: relative, sha256: String::new(), bytes: 0, read, streamed: None };
+            return Loaded { path: relative, sha256: String::new(), bytes: 0, read, streamed: None, modified: None };
         }
     };
     let sha256 = hex(&Sha256::digest(&bytes));
     let size = bytes.len() as u64;
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_string();
+    let modified = package_modified(std::io::Cursor::new(&bytes));
     let read = read::read(bytes, &extension, limits).map_err(|e| e.to_string());
-    Loaded { path: relative, sha256, bytes: size, read, streamed: None }
+    Loaded { path: relative, sha256, bytes: size, read, streamed: None, modified }
 }
 
 /// A large workbook: hashed from its file and only the head of each sheet read (see `stream`).
@@ -464,15 +504,28 @@ fn load_large(relative: &str, path: &Path, limits: &limits::Limits) -> Option<Lo
         limits::check_package(std::io::BufReader::new(file), limits)
     });
     if let Err(e) = checked {
-        return Some(Loaded { path: path_string, sha256, bytes: size, read: Err(e.to_string()), streamed: None });
+        let read = Err(e.to_string());
+        return Some(Loaded { path: path_string, sha256, bytes: size, read, streamed: None, modified: None });
     }
+    let modified = std::fs::File::open(path).ok().and_then(|f| package_modified(std::io::BufReader::new(f)));
     Some(match read::guarded(|| stream::read_head(path)) {
         Ok((sheets, workbook)) => {
             let read = Ok((FileKind::Package, sheets));
-            Loaded { path: path_string, sha256, bytes: size, read, streamed: Some(workbook) }
+            Loaded { path: path_string, sha256, bytes: size, read, streamed: Some(workbook), modified }
         }
-        Err(e) => Loaded { path: path_string, sha256, bytes: size, read: Err(e.to_string()), streamed: None },
+        Err(e) => Loaded { path: path_string, sha256, bytes: size, read: Err(e.to_string()), streamed: None, modified },
     })
+}
+
+/// A package's saved date; nothing for other files, or when reading it fails in any way.
+fn package_modified<R: std::io::Read + std::io::Seek>(mut file: R) -> Option<chrono::NaiveDate> {
+    let mut magic = [0u8; 2];
+    file.read_exact(&mut magic).ok()?;
+    file.rewind().ok()?;
+    if &magic != b"PK" {
+        return None;
+    }
+    crate::guard::catch(|| properties::modified(file)).ok().flatten()
 }
 
 /// HMAC-SHA256 of `text` under `key`, in hex: how identities and person keys are stored.

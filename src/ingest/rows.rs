@@ -93,6 +93,8 @@ pub struct RowContext<'a> {
     /// The file's community (registry code), when known.
     pub community: Option<&'a str>,
     pub run_date: NaiveDate,
+    /// The sheet's report date: a date cell without a year takes the year nearest to it.
+    pub report_date: NaiveDate,
 }
 
 const NOTE_PREFIXES: &[&str] = &[
@@ -282,13 +284,19 @@ pub fn validate(
             FieldType::Integer => {
                 value::integer(cell).map(Value::Int).map_err(|e| (e.reason(), e.message(&field.label, &raw())))
             }
+            FieldType::Hours => {
+                // `办理时限(天)`: the header gives the unit of bare numbers.
+                let header = layout.columns.iter().find(|(c, _, _)| *c == col).map_or("", |(_, _, h)| h.as_str());
+                let days = (header.contains('天') || header.contains('日')) && !header.contains("小时");
+                value::hours(cell, days).map(Value::Int).map_err(|e| (e.reason(), e.message(&field.label, &raw())))
+            }
             FieldType::Boolean => {
                 value::boolean(cell).map(Value::Bool).map_err(|e| (e.reason(), e.message(&field.label, &raw())))
             }
             FieldType::Gender => value::gender(cell)
                 .map(|g| Value::Text(g.into()))
                 .map_err(|e| (e.reason(), e.message(&field.label, &raw()))),
-            FieldType::Date | FieldType::Datetime => match value::date(cell, ctx.run_date) {
+            FieldType::Date | FieldType::Datetime => match value::date(cell, ctx.report_date) {
                 Err(e) => Err((e.reason(), e.message(&field.label, &raw()))),
                 // A date that parses is not yet a date: `1022/5/10` or `10000年1月1日` would be
                 // accepted, then break every report that shows it.

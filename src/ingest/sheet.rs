@@ -9,19 +9,31 @@ use super::context::ContextTexts;
 use super::layout::{self, Filled};
 use super::read::{RawSheet, Visibility};
 use super::rows::{self, Record, RowContext, SkipReason, Value};
-use super::{Counts, HeaderColumn, IngestRequest, Keyer, Reject, SheetResult, SheetStatus, Warning, stream};
+use super::{
+    Counts, HeaderColumn, IngestRequest, Keyer, RegistryScope, Reject, SheetResult, SheetStatus, Warning, stream,
+};
 use crate::config::forms::{Dedup, FormConfig};
-use crate::normalize::grid::{Registry, RegistryCommunity};
+use crate::normalize::grid::Registry;
+
+/// The file a sheet is in, as far as its validation needs it.
+pub(super) struct Origin<'a> {
+    /// Relative to the inbox.
+    pub(super) path: &'a str,
+    /// The date the workbook says it was saved.
+    pub(super) modified: Option<chrono::NaiveDate>,
+    /// The open workbook, for a sheet of a streamed one.
+    pub(super) streamed: Option<&'a stream::Workbook>,
+}
 
 pub(super) fn process_sheet(
-    path: &str,
+    origin: &Origin<'_>,
     raw: &RawSheet,
     index: usize,
     found: Option<&Result<layout::Layout, layout::NoForm>>,
-    streamed: Option<&stream::Workbook>,
     request: &IngestRequest<'_>,
     registry: &Registry,
 ) -> SheetResult {
+    let (path, modified, streamed) = (origin.path, origin.modified, origin.streamed);
     let file_name = path.rsplit('/').next().unwrap_or(path);
     let file_stem = file_name.rsplit_once('.').map_or(file_name, |(stem, _)| stem);
     let folders: Vec<&str> =
@@ -36,16 +48,17 @@ pub(super) fn process_sheet(
         .map(|(r, c)| filled.label(r, c))
         .filter(|t| !t.is_empty())
         .collect();
-    let texts = ContextTexts { title: title.join(" "), sheet_name: &raw.name, file_stem, folders };
-    let (report_date, date_source) = texts.report_date(request.run_date);
+    let texts = ContextTexts { title: title.join(" "), sheet_name: &raw.name, file_stem, folders, modified };
+    let dated = texts.report_date(request.run_date);
     let community = texts.community(registry).map(|(code, _)| code);
     let mut result = SheetResult {
         name: raw.name.clone(),
         index,
         status: SheetStatus::Read,
         form: None,
-        report_date,
-        date_source,
+        report_date: dated.date,
+        date_source: dated.source,
+        date_year_from: dated.year_from,
         community,
         header_rows: Vec::new(),
         headers: BTreeMap::new(),
@@ -56,6 +69,7 @@ pub(super) fn process_sheet(
         warnings: Vec::new(),
         skips: Vec::new(),
         pending: None,
+        registry_scope: None,
     };
     let layout = match (raw.visibility, found) {
         (Visibility::Hidden | Visibility::VeryHidden, _) => {
@@ -100,7 +114,12 @@ pub(super) fn process_sheet(
         })
         .collect();
     let community = result.community.clone();
-    let ctx = RowContext { registry, community: community.as_deref(), run_date: request.run_date };
+    let ctx = RowContext {
+        registry,
+        community: community.as_deref(),
+        run_date: request.run_date,
+        report_date: result.report_date,
+    };
     let skip = |result: &mut SheetResult, row: usize, reason: SkipReason| {
         *result.counts.skipped.entry(reason.code()).or_default() += 1;
         result.skips.push((row + 1, reason));
@@ -121,7 +140,7 @@ pub(super) fn process_sheet(
             head: raw.rows[..first_data.min(raw.rows.len())].to_vec(),
             first_data,
         };
-        if form.form != "grids" {
+        if !form.is_grid_registry() {
             // Read when the walk in processing order reaches the sheet (see `dedup`).
             result.pending = Some(pending);
             return result;
@@ -291,43 +310,70 @@ fn dedup_key(form: &FormConfig, record: &Record) -> Option<(String, usize)> {
     }
 }
 
-/// The registry the batch's other sheets are read with. The batch's registry replaces the
-/// district's only when it covers every town the district had: a registry from one community
-/// must not make every other community's grids unknown. Otherwise the district's is kept, and
-/// the batch's registry sheets say why they were not applied.
-pub(super) fn choose_registry(
+/// The registry the batch's other sheets are read with: the batch's registry sheets applied to
+/// the district's, date by date. A date's sheets that cover every town the district had replace
+/// its registry (`RegistryScope::District`); ones that do not (a community sending its own grid
+/// plan) update only the communities they list and say so (`Community`), so that one
+/// community's file never makes every other community's grids unknown.
+pub(super) fn apply_registries(
     previous: Registry,
-    incoming: Registry,
-    incoming_sheets: &[(usize, usize)],
+    form: &FormConfig,
+    sheets: &[(usize, usize)],
     results: &mut BTreeMap<(usize, usize), SheetResult>,
 ) -> Registry {
-    if incoming.communities.is_empty() {
-        return previous;
-    }
-    let towns = |r: &Registry| -> std::collections::BTreeSet<String> {
-        r.communities.values().map(|c| c.town_code.clone()).collect()
-    };
-    let (had, has) = (towns(&previous), towns(&incoming));
-    if had.is_subset(&has) {
-        return incoming;
-    }
-    let missing: Vec<String> = had.difference(&has).cloned().collect();
-    let why = format!(
-        "grid registry covers {} of the district's {} towns (missing {}); the district's registry is kept",
-        had.len() - missing.len(),
-        had.len(),
-        missing.join(", ")
-    );
-    for key in incoming_sheets {
-        if let Some(result) = results.remove(key) {
-            results.insert(*key, refused(result, why.clone()));
+    let mut by_date: BTreeMap<chrono::NaiveDate, Vec<(usize, usize)>> = BTreeMap::new();
+    for key in sheets {
+        if let Some(result) = results.get(key) {
+            by_date.entry(result.report_date).or_default().push(*key);
         }
     }
-    previous
+    let mut registry = previous;
+    for keys in by_date.values() {
+        let mut incoming = Registry::default();
+        for key in keys {
+            add_to_registry(&mut incoming, form, &results[key]);
+        }
+        if incoming.is_empty() {
+            continue;
+        }
+        let has = incoming.towns();
+        let missing = registry.towns().into_iter().filter(|t| !has.contains(t)).count();
+        let scope = if missing == 0 { RegistryScope::District } else { RegistryScope::Community };
+        let note = (scope == RegistryScope::Community).then(|| {
+            let names: Vec<&str> = incoming.communities.values().map(|c| c.name.as_str()).collect();
+            format!(
+                "网格台账只含{}个社区（{}{}），未覆盖全区（缺少{}个镇街）：只更新这些社区的网格，其余社区沿用原台账",
+                names.len(),
+                names.iter().take(10).copied().collect::<Vec<_>>().join("、"),
+                if names.len() > 10 { "等" } else { "" },
+                missing,
+            )
+        });
+        for key in keys {
+            let Some(result) = results.get_mut(key) else { continue };
+            result.registry_scope = Some(scope);
+            if let Some(message) = &note {
+                result.warnings.push(Warning {
+                    row: result.header_rows.first().copied().unwrap_or(1),
+                    column: 0,
+                    field: String::new(),
+                    code: "partial_registry",
+                    message: message.clone(),
+                    raw: String::new(),
+                });
+                *result.counts.warnings.entry("partial_registry").or_default() += 1;
+            }
+        }
+        match scope {
+            RegistryScope::District => registry = incoming,
+            RegistryScope::Community => registry.overlay(incoming),
+        }
+    }
+    registry
 }
 
 /// Adds a grid registry sheet's accepted rows to the registry.
-pub(super) fn add_to_registry(registry: &mut Registry, form: &FormConfig, sheet: &SheetResult) {
+fn add_to_registry(registry: &mut Registry, form: &FormConfig, sheet: &SheetResult) {
     let index = |name: &str| form.fields.iter().position(|f| f.name == name);
     let (Some(town), Some(community), Some(community_code), Some(grid_code), Some(sub_grid_code)) =
         (index("town"), index("community"), index("community_code"), index("grid_code"), index("sub_grid_code"))
@@ -339,19 +385,13 @@ pub(super) fn add_to_registry(registry: &mut Registry, form: &FormConfig, sheet:
         _ => String::new(),
     };
     for (_, record) in &sheet.records {
-        let code = text(record, community_code);
-        let grid = text(record, grid_code);
-        if code.len() != 12 || grid.len() != 17 || !code.is_ascii() || !grid.is_ascii() {
-            continue;
-        }
-        registry.communities.entry(code.clone()).or_insert_with(|| RegistryCommunity {
-            code: code.clone(),
-            name: text(record, community),
-            town_code: code[..9].to_string(),
-            town_name: text(record, town),
-        });
-        let number = grid[12..15].parse().unwrap_or(0);
-        registry.grids.insert(grid.clone(), (code, number));
-        registry.sub_grids.insert(text(record, sub_grid_code), grid);
+        let sub = text(record, sub_grid_code);
+        registry.add_row(
+            &text(record, town),
+            &text(record, community),
+            &text(record, community_code),
+            &text(record, grid_code),
+            Some(sub.as_str()),
+        );
     }
 }

@@ -51,7 +51,8 @@ pub fn parse_serial(serial: f64) -> Option<ParsedDate> {
     Some(ParsedDate { date: dt.date(), time, inferred_year: false })
 }
 
-/// Parses date text; `reference` is the run date used to infer a missing year.
+/// Parses date text; a date without a year takes the one that puts it nearest to `reference`
+/// (the sheet's report date).
 pub fn parse_text(raw: &str, reference: NaiveDate) -> Option<ParsedDate> {
     let s = text::fold_width(&text::clean(raw));
     let s = s.trim();
@@ -121,14 +122,32 @@ fn build(year: Option<i32>, month: u32, day: u32, reference: NaiveDate) -> Optio
     match year {
         Some(y) => NaiveDate::from_ymd_opt(y, month, day).map(ParsedDate::day),
         None => {
-            // The closest year that does not put the date after the reference date; a 2月29日
-            // looks back to the last leap year.
-            (0..8).find_map(|back| {
-                let date = NaiveDate::from_ymd_opt(reference.year() - back, month, day)?;
-                (date <= reference).then_some(ParsedDate { date, time: None, inferred_year: true })
-            })
+            month_day_nearest(month, day, reference).map(|date| ParsedDate { date, time: None, inferred_year: true })
         }
     }
+}
+
+/// A month and day in the year that puts it nearest to `reference`, before or after: a cell
+/// `5月24日` on a sheet of 2022-05-10 is a measure ending that month, `12月30日` on a sheet of
+/// 2022-01-02 an arrival four days before.
+pub fn month_day_nearest(month: u32, day: u32, reference: NaiveDate) -> Option<NaiveDate> {
+    let year = reference.year();
+    [year.checked_sub(1), Some(year), year.checked_add(1)]
+        .into_iter()
+        .flatten()
+        .filter_map(|y| NaiveDate::from_ymd_opt(y, month, day))
+        .min_by_key(|d| (d.signed_duration_since(reference).num_days().abs(), *d > reference))
+        // 2月29日 far from a leap year: the last one before the reference.
+        .or_else(|| month_day_not_after(month, day, reference))
+}
+
+/// A month and day in the closest year that does not put it after `reference`; a 2月29日 looks
+/// back to the last leap year.
+pub fn month_day_not_after(month: u32, day: u32, reference: NaiveDate) -> Option<NaiveDate> {
+    (0..8).find_map(|back| {
+        let date = NaiveDate::from_ymd_opt(reference.year().checked_sub(back)?, month, day)?;
+        (date <= reference).then_some(date)
+    })
 }
 
 #[cfg(test)]
@@ -137,6 +156,16 @@ mod tests {
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()
+    }
+
+    #[test]
+    fn a_missing_year_is_the_nearest_to_the_reference() {
+        let day = |t: &str, r: NaiveDate| parse_text(t, r).map(|p| p.date);
+        assert_eq!(day("5月24日", d(2022, 5, 10)), Some(d(2022, 5, 24)), "a measure ending later that month");
+        assert_eq!(day("12.30", d(2022, 1, 2)), Some(d(2021, 12, 30)), "an arrival before new year");
+        assert_eq!(day("1月3日", d(2021, 12, 30)), Some(d(2022, 1, 3)));
+        assert_eq!(day("2月29日", d(2022, 3, 1)), Some(d(2020, 2, 29)), "the last leap day");
+        assert_eq!(month_day_not_after(5, 24, d(2022, 5, 10)), Some(d(2021, 5, 24)));
     }
 
     #[test]

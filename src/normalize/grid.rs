@@ -90,6 +90,44 @@ impl Registry {
         self.grids.is_empty()
     }
 
+    /// Adds one registry row: a sub-grid (or a grid, without `sub_grid`) of a community. Rows whose
+    /// codes are not the 12-digit community and 17-digit grid codes of domain.md §2.3 are left out.
+    pub fn add_row(&mut self, town: &str, community: &str, community_code: &str, grid: &str, sub_grid: Option<&str>) {
+        let ascii_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+        if community_code.len() != 12 || grid.len() != 17 || !ascii_digits(community_code) || !ascii_digits(grid) {
+            return;
+        }
+        self.communities.entry(community_code.to_string()).or_insert_with(|| RegistryCommunity {
+            code: community_code.to_string(),
+            name: community.to_string(),
+            town_code: community_code[..9].to_string(),
+            town_name: town.to_string(),
+        });
+        let number = grid[12..15].parse().unwrap_or(0);
+        self.grids.insert(grid.to_string(), (community_code.to_string(), number));
+        if let Some(sub) = sub_grid.filter(|s| !s.is_empty()) {
+            self.sub_grids.insert(sub.to_string(), grid.to_string());
+        }
+    }
+
+    /// The towns (9-digit codes) the registry covers.
+    pub fn towns(&self) -> std::collections::BTreeSet<&str> {
+        self.communities.values().map(|c| c.town_code.as_str()).collect()
+    }
+
+    /// Applies a partial registry: each community it lists gets exactly the grids and sub-grids
+    /// it gives (a grid it drops is gone); every other community keeps its own.
+    pub fn overlay(&mut self, update: Registry) {
+        let updated: std::collections::BTreeSet<&String> = update.communities.keys().collect();
+        let dropped: std::collections::BTreeSet<String> =
+            self.grids.iter().filter(|(_, (c, _))| updated.contains(c)).map(|(g, _)| g.clone()).collect();
+        self.grids.retain(|g, _| !dropped.contains(g));
+        self.sub_grids.retain(|_, g| !dropped.contains(g));
+        self.communities.extend(update.communities);
+        self.grids.extend(update.grids);
+        self.sub_grids.extend(update.sub_grids);
+    }
+
     /// Finds the communities a piece of text names: exact name, short name, or a name that
     /// starts with it. Exact matches win over prefix matches.
     pub fn communities_named(&self, text_part: &str) -> Vec<&RegistryCommunity> {

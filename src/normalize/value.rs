@@ -74,6 +74,7 @@ pub enum ValueError {
     InvalidDate,
     InvalidPhone(Vec<String>),
     InvalidInteger,
+    InvalidDuration,
     UnknownValue { allowed: Vec<String> },
 }
 
@@ -85,6 +86,7 @@ impl ValueError {
             ValueError::InvalidDate => "invalid_date",
             ValueError::InvalidPhone(_) => "invalid_phone",
             ValueError::InvalidInteger => "invalid_integer",
+            ValueError::InvalidDuration => "invalid_duration",
             ValueError::UnknownValue { .. } => "unknown_value",
         }
     }
@@ -103,6 +105,7 @@ impl ValueError {
             }
             ValueError::InvalidPhone(_) => format!("{label}不是有效的手机号或座机号"),
             ValueError::InvalidInteger => format!("{label}“{raw}”不是整数"),
+            ValueError::InvalidDuration => format!("{label}“{raw}”不是有效时限（如 48、48小时、2天）"),
             ValueError::UnknownValue { allowed } => format!("{label}“{raw}”不在可选值中：{}", allowed.join("、")),
         }
     }
@@ -124,14 +127,15 @@ pub fn citizen_id(cell: &Cell, today: NaiveDate) -> Result<CitizenId, ValueError
 }
 
 /// A date cell: a date-formatted cell, a serial, or text in any spelling.
-pub fn date(cell: &Cell, run_date: NaiveDate) -> Result<date::ParsedDate, ValueError> {
+/// A date cell; `reference` (the sheet's report date) gives the year of one written without.
+pub fn date(cell: &Cell, reference: NaiveDate) -> Result<date::ParsedDate, ValueError> {
     match cell {
         Cell::DateTime(t) => {
             let time = (t.time() != chrono::NaiveTime::MIN).then_some(t.time());
             Ok(date::ParsedDate { date: t.date(), time, inferred_year: false })
         }
         Cell::Number(n) => date::parse_serial(*n).ok_or(ValueError::InvalidDate),
-        other => date::parse_text(&other.as_text(), run_date).ok_or(ValueError::InvalidDate),
+        other => date::parse_text(&other.as_text(), reference).ok_or(ValueError::InvalidDate),
     }
 }
 
@@ -153,6 +157,32 @@ pub fn integer(cell: &Cell) -> Result<i64, ValueError> {
             digits.parse().map_err(|_| ValueError::InvalidInteger)
         }
     }
+}
+
+/// A time limit in whole hours: `48`, `48h`, `48小时`, `2天`, `2日`, `1.5天`, `3个工作日` (a
+/// working day counted as a day: where the export has a 截止时间, that is exact). A bare number
+/// is in days when the column's header says so (`办理时限(天)`: `days`), else in hours.
+pub fn hours(cell: &Cell, days: bool) -> Result<i64, ValueError> {
+    let text = match cell {
+        Cell::Number(n) => n.to_string(),
+        other => text::compact_cow(&other.as_text()).to_lowercase(),
+    };
+    let day_units = ["个工作日", "工作日", "天", "日", "d"];
+    let hour_units = ["个小时", "小时", "hrs", "hr", "h", "时"];
+    let (number, per) = if let Some(n) = day_units.iter().find_map(|u| text.strip_suffix(u)) {
+        (n, 24.0)
+    } else if let Some(n) = hour_units.iter().find_map(|u| text.strip_suffix(u)) {
+        (n, 1.0)
+    } else {
+        (text.as_str(), if days { 24.0 } else { 1.0 })
+    };
+    let n: f64 = number.parse().map_err(|_| ValueError::InvalidDuration)?;
+    let hours = (n * per).round();
+    // Ten years is no time limit a case has.
+    if !hours.is_finite() || !(0.0..=87_600.0).contains(&hours) {
+        return Err(ValueError::InvalidDuration);
+    }
+    Ok(hours as i64)
 }
 
 /// 男/女 from the usual spellings.
@@ -215,5 +245,27 @@ mod tests {
         assert!(integer(&Cell::Text("三".into())).is_err());
         assert_eq!(boolean(&Cell::Text("√".into())), Ok(true));
         assert_eq!(boolean(&Cell::Text("无".into())), Ok(false));
+    }
+
+    #[test]
+    fn time_limits_in_hours_or_days() {
+        let t = |s: &str| hours(&Cell::Text(s.into()), false);
+        for (text, want) in [
+            ("48", 48),
+            ("48h", 48),
+            ("48小时", 48),
+            ("2天", 48),
+            ("2日", 48),
+            ("1.5天", 36),
+            ("3个工作日", 72),
+            ("24 小时", 24),
+        ] {
+            assert_eq!(t(text), Ok(want), "{text}");
+        }
+        assert_eq!(hours(&Cell::Number(2.0), true), Ok(48), "a bare number under 办理时限(天)");
+        assert_eq!(hours(&Cell::Number(24.0), false), Ok(24));
+        for bad in ["两天", "-1", "1e9", "NaN", "尽快"] {
+            assert_eq!(t(bad), Err(ValueError::InvalidDuration), "{bad}");
+        }
     }
 }

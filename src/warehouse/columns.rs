@@ -42,6 +42,10 @@ pub enum Source {
     SourceFile,
     SourceSheet,
     SourceRow,
+    /// For the grid registry: `district` or `community` (see `ingest::RegistryScope`).
+    RegistryScope,
+    /// The lifecycle stage of enum field `i`'s canonical value.
+    Stage(usize, std::collections::BTreeMap<String, &'static str>),
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -92,8 +96,12 @@ pub fn columns(form: &FormConfig, privacy: &Privacy) -> Vec<Column> {
             FieldType::Gender if form.fields.iter().any(|f| f.kind == FieldType::CitizenId) => {}
             FieldType::Text | FieldType::Code | FieldType::Enum | FieldType::Gender => {
                 out.push(column(name, DataType::Utf8, Source::Field(i)));
+                if let Some(stages) = form.stages_of(field) {
+                    let stages = stages.iter().map(|(value, stage)| (value.clone(), stage.as_str())).collect();
+                    out.push(column(format!("{name}_stage"), DataType::Utf8, Source::Stage(i, stages)));
+                }
             }
-            FieldType::Integer => out.push(column(name, DataType::Int64, Source::Field(i))),
+            FieldType::Integer | FieldType::Hours => out.push(column(name, DataType::Int64, Source::Field(i))),
             FieldType::Boolean => out.push(column(name, DataType::Boolean, Source::Field(i))),
             FieldType::Date => out.push(column(name, DataType::Date32, Source::Field(i))),
             FieldType::Datetime => out.push(column(name, timestamp(), Source::Field(i))),
@@ -119,6 +127,9 @@ pub fn columns(form: &FormConfig, privacy: &Privacy) -> Vec<Column> {
             }
         }
     }
+    if form.is_grid_registry() {
+        out.push(column("registry_scope", DataType::Utf8, Source::RegistryScope));
+    }
     out.push(column("row_key", DataType::Utf8, Source::RowKey));
     out.push(column("source_file", DataType::Utf8, Source::SourceFile));
     out.push(column("source_sheet", DataType::Utf8, Source::SourceSheet));
@@ -137,6 +148,7 @@ pub struct RowRef<'a> {
     pub file: &'a str,
     pub sheet: &'a str,
     pub row: usize,
+    pub registry_scope: Option<&'static str>,
 }
 
 /// HMAC-SHA256 of the normalised ID under the workspace key, in hex.
@@ -241,6 +253,11 @@ fn text<'a>(
         Source::SourceFile => Some(Cow::Borrowed(r.file)),
         Source::SourceSheet => Some(Cow::Borrowed(r.sheet)),
         Source::SourceRow => None,
+        Source::RegistryScope => r.registry_scope.map(Cow::Borrowed),
+        Source::Stage(i, ref stages) => match &r.values[i] {
+            Value::Text(value) => stages.get(value.as_str()).map(|s| Cow::Borrowed(*s)),
+            _ => None,
+        },
         Source::Field(i) => match &r.values[i] {
             Value::Text(t) => Some(privacy.redact(t)),
             Value::Null => None,

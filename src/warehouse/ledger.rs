@@ -105,7 +105,7 @@ pub fn batch(file: &FileResult, report_date: &str, file_date: &str, forms_sha256
                 Some(s.status.code().into()),
                 s.form.clone(),
                 s.community.clone(),
-                Some(s.date_source.label().into()),
+                Some(s.date_from()),
                 Some(s.header_rows.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(",")),
                 message,
                 Some(forms_sha256.to_string()),

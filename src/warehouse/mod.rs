@@ -23,7 +23,7 @@ use chrono::NaiveDate;
 use crate::config::forms::FormConfig;
 use crate::ingest::dedup::Prior;
 use crate::ingest::{FileResult, IngestOutcome, Location};
-use crate::normalize::grid::{Registry, RegistryCommunity};
+use crate::normalize::grid::Registry;
 use crate::privacy::Privacy;
 use columns::RowRef;
 pub use ledger::LedgerEntry;
@@ -198,14 +198,17 @@ impl Warehouse {
         Ok(removed)
     }
 
-    /// The latest grid registry snapshot in the warehouse.
+    /// The grid registry in force: the latest snapshot that covered the district, with the later
+    /// community-only updates laid over it (the same rule as `stg_registry.sql`).
     pub fn registry(&self) -> Result<Registry, WarehouseError> {
-        let files = self.table_files("grids");
-        let Some(latest) = files.iter().map(|(d, _)| d.clone()).max() else { return Ok(Registry::default()) };
-        let mut registry = Registry::default();
-        for (_, path) in files.iter().filter(|(d, _)| *d == latest) {
-            for batch in parquet_io::read(path, &["town", "community", "community_code", "grid_code", "sub_grid_code"])?
-            {
+        // report date → (district-wide rows, community-only rows), each as a registry.
+        let mut snapshots: BTreeMap<String, (Registry, Registry)> = BTreeMap::new();
+        for (date, path) in self.table_files(crate::config::forms::GRID_REGISTRY) {
+            let (whole, partial) = snapshots.entry(date).or_default();
+            for batch in parquet_io::read(
+                &path,
+                &["town", "community", "community_code", "grid_code", "sub_grid_code", "registry_scope"],
+            )? {
                 let col =
                     |n: &str| batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
                 let (Some(town), Some(community), Some(code), Some(grid), Some(sub)) =
@@ -213,30 +216,31 @@ impl Warehouse {
                 else {
                     continue;
                 };
+                // Files written before scopes existed were always whole registries.
+                let scope = col("registry_scope");
                 for i in 0..batch.num_rows() {
-                    if code.is_null(i)
-                        || grid.is_null(i)
-                        || code.value(i).len() != 12
-                        || grid.value(i).len() != 17
-                        || !code.value(i).is_ascii()
-                        || !grid.value(i).is_ascii()
-                    {
-                        continue;
+                    fn value(a: &StringArray, i: usize) -> Option<&str> {
+                        (!a.is_null(i)).then(|| a.value(i))
                     }
-                    let c = code.value(i).to_string();
-                    registry.communities.entry(c.clone()).or_insert_with(|| RegistryCommunity {
-                        code: c.clone(),
-                        name: community.value(i).to_string(),
-                        town_code: c[..9].to_string(),
-                        town_name: town.value(i).to_string(),
-                    });
-                    let g = grid.value(i).to_string();
-                    registry.grids.insert(g.clone(), (c, g[12..15].parse().unwrap_or(0)));
-                    if !sub.is_null(i) {
-                        registry.sub_grids.insert(sub.value(i).to_string(), g);
-                    }
+                    let (Some(c), Some(g)) = (value(&code, i), value(&grid, i)) else { continue };
+                    let partial_row = scope.as_ref().and_then(|s| value(s, i)) == Some("community");
+                    let target = if partial_row { &mut *partial } else { &mut *whole };
+                    let (town, community) =
+                        (value(&town, i).unwrap_or_default(), value(&community, i).unwrap_or_default());
+                    target.add_row(town, community, c, g, value(&sub, i));
                 }
             }
+        }
+        let base = snapshots.iter().rev().find(|(_, (whole, _))| !whole.is_empty()).map(|(d, _)| d.clone());
+        let mut registry = Registry::default();
+        for (date, (whole, partial)) in snapshots {
+            if base.as_ref().is_some_and(|b| date < *b) {
+                continue;
+            }
+            if Some(&date) == base.as_ref() {
+                registry = whole;
+            }
+            registry.overlay(partial);
         }
         Ok(registry)
     }
@@ -342,6 +346,7 @@ impl Warehouse {
                         file: &file.path,
                         sheet: &s.name,
                         row: *row,
+                        registry_scope: s.registry_scope.map(|scope| scope.as_str()),
                     })
                 })
                 .collect();

@@ -99,6 +99,8 @@ impl AcceptedRows for StreamedTables<'_> {
                 file: path,
                 sheet,
                 row: *row,
+                // The registry is never streamed: it is read whole before any other sheet.
+                registry_scope: None,
             })
             .collect();
         let arrays = open.columns.iter().map(|c| columns::build(c, &refs, self.privacy)).collect();

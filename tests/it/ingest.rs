@@ -25,14 +25,15 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-pub fn ingest_sample(sample: &Path) -> IngestOutcome {
+/// Ingests every file of a sample's inbox in one call, with `run_date` as the run's date.
+pub fn ingest_sample(sample: &Path, run_date: NaiveDate) -> IngestOutcome {
     let forms = load_forms(&sample.join("pipelines/forms")).unwrap();
     let inbox = sample.join("inbox");
     let mut outcome = ingest::ingest(IngestRequest {
         inbox: &inbox,
         files: files_under(&inbox),
         forms: &forms,
-        run_date: NaiveDate::from_ymd_opt(2022, 5, 10).unwrap(),
+        run_date,
         registry: Registry::default(),
         threads: 2,
         key: b"test key",
@@ -138,10 +139,30 @@ fn expected(t: &Json) -> Json {
 #[test]
 fn ingest_reproduces_truth_json_on_the_sample_district() {
     let sample = repo().join("sample-data");
-    let t = truth(&sample);
-    let outcome = ingest_sample(&sample);
-    let (got, daily) = as_truth(&outcome);
-    let want = expected(&t);
+    let outcome = ingest_sample(&sample, NaiveDate::from_ymd_opt(2022, 5, 10).unwrap());
+    check_against_truth(&outcome, &truth(&sample), 3);
+}
+
+/// A month of backlog ingested in one call, years after (as an officer catching up would, with
+/// no `--date`): every sheet gets the report date its folder and names give, not one in the
+/// run's year, and every row the fate truth.json gives it, as day by day.
+#[test]
+fn a_month_of_backlog_in_one_call_reproduces_truth_json() {
+    let dir = crate::common::scratch();
+    let sample = dir.path().join("month");
+    crate::common::wangge_expect(
+        &["demo-data", sample.to_str().unwrap(), "--days", "30", "--end-date", "2021-06-09"],
+        0,
+    );
+    let outcome = ingest_sample(&sample, NaiveDate::from_ymd_opt(2026, 12, 2).unwrap());
+    check_against_truth(&outcome, &truth(&sample), 30);
+}
+
+/// Every file, sheet and row of `outcome` has the fate `t` (truth.json) gives it, and the
+/// daily figures per grid of its `days` days are the truth's.
+fn check_against_truth(outcome: &IngestOutcome, t: &Json, days: usize) {
+    let (got, daily) = as_truth(outcome);
+    let want = expected(t);
     let (got, want) = (got.as_array().unwrap(), want.as_array().unwrap());
     assert_eq!(got.len(), want.len(), "number of files");
     for (g, w) in got.iter().zip(want) {
@@ -183,8 +204,8 @@ fn ingest_reproduces_truth_json_on_the_sample_district() {
     let want_daily: BTreeMap<String, BTreeMap<String, BTreeMap<String, u64>>> =
         serde_json::from_value(t["daily"].clone()).unwrap();
     assert!(
-        want_daily.len() == 3 && want_daily.values().all(|grids| grids.len() > 700),
-        "truth has figures for 3 days"
+        want_daily.len() == days && want_daily.values().all(|grids| grids.len() > 700),
+        "truth has figures for {days} days"
     );
     assert_eq!(daily, want_daily, "daily figures per grid");
 }

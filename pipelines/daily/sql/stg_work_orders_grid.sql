@@ -15,8 +15,8 @@ WITH flow AS (
 standing AS (
     SELECT
         grid_code,
-        count(CASE WHEN status <> '已办结' THEN 1 END) AS work_orders_open,
-        count(CASE WHEN status <> '已办结' AND deadline < $report_date + INTERVAL '1 day' THEN 1 END)
+        count(CASE WHEN is_open THEN 1 END) AS work_orders_open,
+        count(CASE WHEN is_overdue THEN 1 END)
             AS work_orders_overdue
     FROM stg_work_orders_as_of
     GROUP BY grid_code

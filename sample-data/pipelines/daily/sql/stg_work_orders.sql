@@ -4,7 +4,7 @@
 WITH ranked AS (
     SELECT
         order_id, channel, category, content, town_code, community_code, grid_code, assignee,
-        received_at, dispatched_at, closed_at, deadline, time_limit_hours, status,
+        received_at, dispatched_at, closed_at, deadline, time_limit_hours, status, status_stage,
         report_date AS last_report_date,
         row_number() OVER (
             PARTITION BY order_id ORDER BY report_date DESC, source_file DESC, source_row DESC
@@ -13,6 +13,7 @@ WITH ranked AS (
 )
 SELECT
     order_id, channel, category, content, town_code, community_code, grid_code, assignee,
-    received_at, dispatched_at, closed_at, deadline, time_limit_hours, status, last_report_date
+    received_at, dispatched_at, closed_at, deadline, time_limit_hours, status, status_stage,
+    last_report_date
 FROM ranked
 WHERE appearance = 1

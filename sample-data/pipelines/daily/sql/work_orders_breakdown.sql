@@ -14,8 +14,8 @@ WITH flow AS (
 standing AS (
     SELECT
         town_code, channel, category,
-        count(CASE WHEN status <> '已办结' THEN 1 END) AS open,
-        count(CASE WHEN status <> '已办结' AND deadline < $report_date + INTERVAL '1 day' THEN 1 END) AS overdue
+        count(CASE WHEN is_open THEN 1 END) AS open,
+        count(CASE WHEN is_overdue THEN 1 END) AS overdue
     FROM stg_work_orders_as_of
     GROUP BY town_code, channel, category
 )

@@ -1,0 +1,148 @@
+//! Grid registry (网格台账) updates: a registry that covers the district replaces it; one from a
+//! single community updates that community alone, says so, and leaves every other community's
+//! grids and figures as they were, whether it arrives with the district's registry or after it.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use calamine::{Data, Reader, open_workbook_auto};
+use rust_xlsxwriter::Workbook;
+
+use crate::common::{scratch, text, wangge, wangge_expect};
+use crate::daily::{DATE, daily, manifest};
+use crate::hostile::other_communities;
+use crate::warehouse::sample_copy;
+
+const COMMUNITY: &str = "130273001001";
+const DISTRICT_REGISTRY: &str = "台账/高新区网格台账（2022.5.7）.xlsx";
+const PARTIAL: &str = "台账/荣馨园社区网格台账（2022.5.9）.xlsx";
+/// The grid the community's new plan drops, and the one it adds.
+const DROPPED: &str = "13027300100100300";
+const ADDED: &str = "13027300100103500";
+
+/// Writes 荣馨园社区's own registry: the district's rows of that community without its grid 3,
+/// with a new grid 35 of two sub-grids; the same columns as the district's registry.
+fn write_partial_registry(ws: &Path) -> BTreeSet<String> {
+    let mut book = open_workbook_auto(ws.join("inbox").join(DISTRICT_REGISTRY)).unwrap();
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    let mut header = Vec::new();
+    for name in book.sheet_names() {
+        let range = book.worksheet_range(&name).unwrap();
+        for row in range.rows() {
+            let cells: Vec<String> = row
+                .iter()
+                .map(|c| match c {
+                    Data::Float(f) => format!("{f}"),
+                    Data::Int(i) => i.to_string(),
+                    Data::Empty => String::new(),
+                    other => other.to_string(),
+                })
+                .collect();
+            if cells.get(1).map(String::as_str) == Some("镇(办事处)") {
+                header = cells;
+            } else if cells.get(3).map(String::as_str) == Some(COMMUNITY) && cells[5] != DROPPED {
+                rows.push(cells);
+            }
+        }
+    }
+    assert!(rows.len() > 10 && header.len() == 14, "荣馨园社区 in the district's registry: {} rows", rows.len());
+    let template = rows[0].clone();
+    for sub in ["01", "02"] {
+        let mut row = template.clone();
+        (row[4], row[5]) = ("第35网格".into(), ADDED.into());
+        (row[6], row[7]) = (format!("第35网格{sub}号微网格"), format!("{}{sub}", &ADDED[..15]));
+        rows.push(row);
+    }
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, "荣馨园社区网格划分台账（调整后）").unwrap();
+    for (c, h) in header.iter().enumerate() {
+        sheet.write_string(1, c as u16, h).unwrap();
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            sheet.write_string(r as u32 + 2, c as u16, v).unwrap();
+        }
+    }
+    book.save(ws.join("inbox").join(PARTIAL)).unwrap();
+    rows.iter().map(|r| r[5].clone()).collect()
+}
+
+/// The day's grids of `daily_grid` by community, as CSV lines.
+fn grids(ws: &Path, community: &str, equal: bool) -> Vec<String> {
+    let op = if equal { "=" } else { "<>" };
+    let sql = format!(
+        "SELECT * FROM daily_grid WHERE report_date = DATE '{DATE}' AND community_code {op} '{community}' \
+         ORDER BY grid_code"
+    );
+    let out = wangge(&["--workspace", ws.to_str().unwrap(), "query", &sql, "--format", "csv"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout).lines().skip(1).map(str::to_string).collect()
+}
+
+fn grid_codes(lines: &[String]) -> BTreeSet<String> {
+    // grid_code is the fifth column of daily_grid (town_code, town, community_code, community, grid_code, …).
+    lines.iter().map(|l| l.split(',').nth(4).unwrap_or_default().to_string()).collect()
+}
+
+#[test]
+fn a_registry_from_one_community_updates_that_community_alone() {
+    let dir = scratch();
+    let reference = sample_copy(&dir.path().join("reference"));
+    assert!(daily(&reference, &[]).status.success());
+    let baseline = other_communities(&reference);
+    let other_grids = grids(&reference, COMMUNITY, false);
+    let old = grid_codes(&grids(&reference, COMMUNITY, true));
+    assert!(old.contains(DROPPED) && !old.contains(ADDED), "{old:?}");
+
+    // Together with the district's registry, in one batch.
+    let together = sample_copy(&dir.path().join("together"));
+    let want = write_partial_registry(&together);
+    // After it: the district's registry and the partial one ingested first, the day's files after.
+    let after = sample_copy(&dir.path().join("after"));
+    write_partial_registry(&after);
+    let day = after.join("inbox").join(DATE);
+    let aside = dir.path().join("aside");
+    std::fs::rename(&day, &aside).unwrap();
+    wangge_expect(&["--workspace", after.to_str().unwrap(), "ingest", "--date", "2022-05-09", "--brief"], 0);
+    std::fs::rename(&aside, &day).unwrap();
+
+    let mut marts = Vec::new();
+    for ws in [&together, &after] {
+        let out = daily(ws, &[]);
+        assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out.stderr));
+        // The community's grids are its own registry's; nobody else's changed.
+        let mine = grids(ws, COMMUNITY, true);
+        assert_eq!(grid_codes(&mine), want, "{}", ws.display());
+        assert_eq!(grids(ws, COMMUNITY, false), other_grids, "other communities' grids");
+        assert!(other_communities(ws) == baseline, "another community's figures changed");
+        marts.push(mine);
+    }
+    assert_eq!(marts[0], marts[1], "the same registry whichever way it arrived");
+
+    // The partial registry says what it did, in the manifest and the summary.
+    let m = manifest(&together);
+    let problems = m["ingest"]["problems"].as_array().unwrap();
+    let note = problems
+        .iter()
+        .find(|p| p["file"] == PARTIAL && p["reason"] == "partial_registry")
+        .unwrap_or_else(|| panic!("no partial_registry note: {problems:?}"));
+    let message = note["message"].as_str().unwrap();
+    assert!(message.contains("荣馨园社区") && message.contains("其余社区沿用原台账"), "{message}");
+    // And the warehouse records each snapshot's scope for analysts.
+    let out = wangge(&[
+        "--workspace",
+        together.to_str().unwrap(),
+        "query",
+        "SELECT registry_scope, count(DISTINCT community_code) AS communities FROM grids \
+         GROUP BY registry_scope ORDER BY registry_scope",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "registry_scope,communities\ncommunity,1\ndistrict,40",
+        "{}",
+        text(&out.stderr)
+    );
+}

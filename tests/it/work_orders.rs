@@ -1,0 +1,84 @@
+//! Work orders are counted by the lifecycle stage their form declares for each status, never by
+//! a status wording: `已结案`, `已撤销`, `已归档` are not open; `待核查` is open and handled;
+//! `退回` and `办理中` past their deadline are overdue. Time limits in hours or days.
+
+use std::path::Path;
+
+use crate::common::{scratch, text, wangge};
+use crate::daily::{DATE, daily};
+use crate::warehouse::sample_copy;
+
+const GRID: &str = "13027300100100100";
+
+/// (open, overdue) of the grid on the day.
+fn standing(ws: &Path) -> (i64, i64) {
+    let sql = format!(
+        "SELECT work_orders_open, work_orders_overdue FROM daily_grid \
+         WHERE report_date = DATE '{DATE}' AND grid_code = '{GRID}'"
+    );
+    let out = wangge(&["--workspace", ws.to_str().unwrap(), "query", &sql, "--format", "csv"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let csv = text(&out.stdout);
+    let line = csv.lines().nth(1).unwrap_or_else(|| panic!("no row for the grid: {csv}"));
+    let (open, overdue) = line.split_once(',').unwrap();
+    (open.parse().unwrap(), overdue.parse().unwrap())
+}
+
+#[test]
+fn open_and_overdue_orders_are_counted_by_stage() {
+    let dir = scratch();
+    let reference = sample_copy(&dir.path().join("reference"));
+    assert!(daily(&reference, &[]).status.success());
+    let before = standing(&reference);
+
+    let ws = sample_copy(&dir.path().join("ws"));
+    let header = "工单编号,来源渠道,受理时间,诉求人,所属镇街,所属社区,所属网格,事件类别,诉求内容,派单时间,办理时限,截止时间,办结时间,工单状态\n";
+    // (id, status, time limit, deadline): received the day before, due by 08:00 on the day
+    // unless said otherwise.
+    let orders = [
+        ("LC01", "已结案", "24", "2022-05-10 08:00:00"),
+        ("LC02", "已撤销", "24", "2022-05-10 08:00:00"),
+        ("LC03", "待核查", "24", "2022-05-10 08:00:00"),
+        ("LC04", "退回", "24", "2022-05-10 08:00:00"),
+        ("LC05", "办理中", "24小时", "2022-05-10 08:00:00"),
+        ("LC06", "已归档", "1天", "2022-05-10 08:00:00"),
+        ("LC07", "作废", "24", "2022-05-10 08:00:00"),
+        ("LC08", "已受理", "3天", "2022-05-12 08:00:00"),
+    ];
+    let mut csv = header.to_string();
+    for (id, status, limit, deadline) in orders {
+        csv.push_str(&format!(
+            "{id},12345热线,2022-05-09 08:00:00,张三,街道办事处,荣馨园社区,第1网格,咨询,路灯不亮,2022-05-09 09:00:00,{limit},{deadline},,{status}\n"
+        ));
+    }
+    std::fs::write(ws.join("inbox").join(DATE).join("工单_生命周期.csv"), csv).unwrap();
+    let out = daily(&ws, &[]);
+    assert!(matches!(out.status.code(), Some(0 | 1)), "{}", text(&out.stderr));
+    let after = standing(&ws);
+    // Open: 待核查, 退回, 办理中, 已受理. Overdue: 退回 and 办理中 (待核查 is handled, 已受理 not due).
+    assert_eq!((after.0 - before.0, after.1 - before.1), (4, 2), "before {before:?}, after {after:?}");
+
+    let out = wangge(&[
+        "--workspace",
+        ws.to_str().unwrap(),
+        "query",
+        "SELECT order_id, status, status_stage, time_limit_hours FROM work_orders \
+         WHERE order_id LIKE 'LC%' ORDER BY order_id",
+        "--format",
+        "csv",
+    ]);
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "order_id,status,status_stage,time_limit_hours\n\
+         LC01,已结案,closed,24\n\
+         LC02,已撤销,cancelled,24\n\
+         LC03,待核查,awaiting_check,24\n\
+         LC04,退回,returned,24\n\
+         LC05,处置中,in_progress,24\n\
+         LC06,已结案,closed,24\n\
+         LC07,已撤销,cancelled,24\n\
+         LC08,已受理,received,72",
+        "{}",
+        text(&out.stderr)
+    );
+}
