@@ -136,13 +136,25 @@ fn check_ods<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>, limits: &Lim
     let mut total: u64 = 0;
     // The cell being read: its first column, repeats and whether it holds anything yet.
     let mut cell: Option<(u64, u64, bool)> = None;
+    // Tables begun and not yet ended: calamine 0.38 reads a table until its end tag and loops
+    // forever on a part that ends first (found by fuzzing), so such a part is refused here.
+    let mut open_tables = 0u32;
     loop {
         let event = match reader.read_event_into(&mut buf) {
-            Ok(Event::Eof) | Err(_) => break, // a damaged part: calamine's own error names it
+            Ok(Event::Eof) | Err(_) if open_tables > 0 => {
+                return Err(ReadError::Corrupt(
+                    "the .ods part `content.xml` ends inside a sheet (a damaged file)".into(),
+                ));
+            }
+            // Elsewhere a damaged part is named by calamine's own error.
+            Ok(Event::Eof) | Err(_) => break,
             Ok(event) => event,
         };
         match event {
-            Event::Start(e) if e.name().as_ref() == "table:table" => table = OdsArea::default(),
+            Event::Start(e) if e.name().as_ref() == "table:table" => {
+                open_tables += 1;
+                table = OdsArea::default();
+            }
             Event::Start(e) if e.name().as_ref() == "table:table-row" => {
                 table.start_row(repeats(&e, "table:number-rows-repeated"));
             }
@@ -176,6 +188,7 @@ fn check_ods<R: Read + std::io::Seek>(zip: &mut zip::ZipArchive<R>, limits: &Lim
                 cell = None;
             }
             Event::End(e) if e.name().as_ref() == "table:table" => {
+                open_tables = open_tables.saturating_sub(1);
                 let cells = table.cells();
                 total = total.saturating_add(cells);
                 if cells > limits.max_cells || total > limits.max_cells {
@@ -376,6 +389,9 @@ mod tests {
             r#"<table:table-row><table:table-cell table:number-columns-repeated="99"/><table:table-cell office:value-type="float" office:value="1"/></table:table-row>"#,
         ));
         assert!(matches!(check_package(Cursor::new(apart), &limits), Err(ReadError::Limit(_))));
+        // A part that ends inside a table, on which calamine would loop forever.
+        let cut = package(&[("content.xml", br#"<office:spreadsheet><table:table table:name="a"><table:table-row><table:table-cell/></table:table-row>"#)]);
+        assert!(matches!(check_package(Cursor::new(cut), &limits), Err(ReadError::Corrupt(_))));
     }
 
     #[test]
