@@ -118,6 +118,14 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
         totals.skipped_total(),
         if totals.warnings.is_empty() { String::new() } else { format!(", warnings{}", breakdown(&totals.warnings)) },
     );
+    // Headers read only through patterns or values: the lines that would make them certain.
+    let mut suggestions: Vec<crate::ingest::Suggestion> =
+        report.outcome.files.iter().flat_map(|f| f.sheets.iter().flat_map(|s| s.suggestions())).collect();
+    suggestions.sort();
+    suggestions.dedup();
+    for suggestion in &suggestions {
+        say!("Suggest: {}", suggestion.line());
+    }
     if let Some(first) = report.returns.first() {
         say!("Wrote {} 退回修改 workbook(s) for the communities, e.g. `{}`", report.returns.len(), first.display());
     }

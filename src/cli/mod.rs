@@ -12,6 +12,7 @@ macro_rules! say {
 mod daily;
 mod deliver;
 mod demo_data;
+mod explain;
 mod ingest;
 mod init;
 mod logging;
@@ -112,6 +113,10 @@ enum Command {
     Ingest(ingest::IngestArgs),
     /// Check the workspace's configuration without touching data; report every problem at once.
     Validate(validate::ValidateArgs),
+    /// Say what ingest makes of some files and why, writing nothing: every sheet's header
+    /// rows, each column's field and the evidence for it, the report date and community and
+    /// where they came from, and the fate of the first rows.
+    Explain(explain::ExplainArgs),
     /// Run a declared pipeline (SQL steps and checks) for a report date.
     Run(run::RunArgs),
     /// Query the warehouse and marts with SQL.
@@ -134,6 +139,7 @@ pub fn main() -> ExitCode {
         Command::DemoData(args) => demo_data::run(args),
         Command::Ingest(args) => ingest::run(&cli.workspace, args),
         Command::Validate(args) => validate::run(&cli.workspace, args),
+        Command::Explain(args) => explain::run(&cli.workspace, args),
         Command::Run(args) => run::run(&cli.workspace, args),
         Command::Query(args) => query::run(&cli.workspace, args),
         Command::Daily(args) => daily::run(&cli.workspace, args),

@@ -16,7 +16,7 @@ use crate::normalize::header;
 pub struct FormConfig {
     /// Identifier, equal to the file stem (`returnees`).
     pub form: String,
-    /// Chinese name for messages and reports (来唐返唐人员登记).
+    /// Chinese name for messages and reports (来返人员登记).
     pub label: String,
     /// Rosters are applied before daily forms.
     #[serde(default)]

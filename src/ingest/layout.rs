@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::profile;
 use super::read::{Merge, RawSheet};
 use crate::config::forms::FormConfig;
 use crate::normalize::header;
@@ -125,6 +126,11 @@ impl<'a> Filled<'a> {
         self.row(r).and_then(|cells| cells.get(c)).unwrap_or(&Cell::Empty)
     }
 
+    /// Whether the position shows another cell's value through a merged range.
+    pub fn is_covered(&self, row: usize, col: usize) -> bool {
+        self.in_merges(row) && self.merged.covered.contains_key(&(row, col))
+    }
+
     /// Number of columns in the row (merged cells to its right included).
     pub fn width(&self, row: usize) -> usize {
         let own = self.row(row).map_or(0, Vec::len);
@@ -167,13 +173,26 @@ pub enum Evidence {
     Synonym,
     /// The header combines the words of one of the field's patterns.
     Pattern,
+    /// The header names no field, and this share of the column's values (in percent) are of
+    /// the only kind an unassigned field of the form holds.
+    Content { kind: profile::Kind, percent: u8 },
 }
 
 impl Evidence {
-    pub fn label(self) -> &'static str {
+    pub fn describe(self) -> String {
         match self {
-            Evidence::Synonym => "synonym",
-            Evidence::Pattern => "pattern",
+            Evidence::Synonym => "synonym".into(),
+            Evidence::Pattern => "pattern".into(),
+            Evidence::Content { kind, percent } => format!("content: {percent}% {}", kind.label()),
+        }
+    }
+
+    /// How much a column decided this way counts when forms are compared.
+    fn weight(self) -> usize {
+        match self {
+            Evidence::Synonym => 4,
+            Evidence::Pattern => 3,
+            Evidence::Content { .. } => 2,
         }
     }
 }
@@ -253,6 +272,8 @@ impl SynonymIndex {
 /// Finds the header and form of a sheet.
 pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymIndex) -> Result<Layout, NoForm> {
     let mut best: Option<(usize, f64, Layout)> = None;
+    // Column profiles by (first data row, column), made once for all forms.
+    let mut profiles: HashMap<(usize, usize), profile::Profile> = HashMap::new();
     let mut closest: Option<(usize, usize, Vec<String>)> = None;
     let scan = filled.height().min(HEADER_SCAN_ROWS);
     // Each candidate header cell as written and normalised, once for all forms.
@@ -279,7 +300,11 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
                     candidate = (vec![row - 1, row], double);
                 }
             }
-            let (rows, (columns, evidence)) = candidate;
+            let (rows, (mut columns, mut evidence)) = candidate;
+            // Two fields recognised by their headers: the rest may be told by their values.
+            if columns.len() >= 2 {
+                assign_by_content(filled, form, &rows, &mut columns, &mut evidence, &mut profiles);
+            }
             let matched: BTreeSet<usize> = columns.iter().map(|(_, field, _)| *field).collect();
             let missing: Vec<String> = form
                 .fields
@@ -297,7 +322,7 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
             }
             // A header matched by a synonym is surer than one matched by a pattern: between two
             // forms, the one whose headers are surer wins.
-            let weight = evidence.iter().map(|e| if *e == Evidence::Synonym { 4 } else { 3 }).sum::<usize>();
+            let weight = evidence.iter().map(|e| e.weight()).sum::<usize>();
             let ratio = matched.len() as f64 / form.fields.len() as f64;
             let better = match &best {
                 None => true,
@@ -314,6 +339,51 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
     match best {
         Some((_, _, layout)) => Ok(layout),
         None => Err(NoForm { closest: closest.filter(|(_, n, _)| *n > 0).map(|(f, _, missing)| (f, missing)) }),
+    }
+}
+
+/// Gives a field to columns whose headers name none, by their values: for each kind of value
+/// (IDs, phones, dates, genders), when the form has exactly one unassigned field of that kind
+/// (of dates, a required one) and exactly one unassigned column below the header holds mostly
+/// values of it. Anything less
+/// certain is left unassigned: a wrong column is worse than none.
+fn assign_by_content(
+    filled: &Filled<'_>,
+    form: &FormConfig,
+    rows: &[usize],
+    columns: &mut Vec<(usize, usize, String)>,
+    evidence: &mut Vec<Evidence>,
+    profiles: &mut HashMap<(usize, usize), profile::Profile>,
+) {
+    let first = rows.last().map_or(0, |r| r + 1);
+    let width = rows.iter().map(|r| filled.width(*r)).max().unwrap_or(0);
+    let free_columns: Vec<usize> = (0..width).filter(|c| !columns.iter().any(|(col, _, _)| col == c)).collect();
+    let mut added: Vec<(usize, usize, Evidence)> = Vec::new();
+    for kind in [profile::Kind::CitizenId, profile::Kind::Phone, profile::Kind::Date, profile::Kind::Gender] {
+        // Dates are in many columns a form does not declare (填报日期, 检测时间): only a required
+        // date field is looked for by its values.
+        let fields: Vec<usize> = (0..form.fields.len())
+            .filter(|i| profile::Kind::of(form.fields[*i].kind) == Some(kind))
+            .filter(|i| kind != profile::Kind::Date || form.fields[*i].required)
+            .filter(|i| !columns.iter().any(|(_, f, _)| f == i))
+            .collect();
+        let [field] = fields[..] else { continue };
+        let hits: Vec<(usize, f64)> = free_columns
+            .iter()
+            .filter(|c| !added.iter().any(|(col, ..)| col == *c))
+            .map(|&c| (c, profiles.entry((first, c)).or_insert_with(|| profile::profile(filled, first, c)).share(kind)))
+            .filter(|(_, share)| *share >= kind.threshold())
+            .collect();
+        if let [(column, share)] = hits[..] {
+            let percent = (share * 100.0).round() as u8;
+            added.push((column, field, Evidence::Content { kind, percent }));
+        }
+    }
+    for (column, field, how) in added {
+        let label = rows.iter().rev().map(|r| filled.label(*r, column)).find(|l| !l.is_empty()).unwrap_or_default();
+        let at = columns.partition_point(|(c, _, _)| *c < column);
+        columns.insert(at, (column, field, label));
+        evidence.insert(at, how);
     }
 }
 

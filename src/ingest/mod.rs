@@ -11,6 +11,7 @@ pub mod context;
 pub mod dedup;
 pub mod layout;
 pub mod limits;
+mod profile;
 mod properties;
 pub mod read;
 pub mod rows;
@@ -149,6 +150,8 @@ pub struct HeaderColumn {
     pub label: String,
     /// The form's field the column holds.
     pub field: Option<String>,
+    /// How the field was decided: `synonym`, `pattern`, `content: 95% citizen IDs`.
+    pub decided_by: Option<String>,
 }
 
 /// One sheet's outcome.
@@ -205,7 +208,62 @@ impl RegistryScope {
     }
 }
 
+/// A column recognised only by a pattern of words or by its values: the synonym that would
+/// make it certain, for a data officer to add to the form (or to correct, if it is wrong).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Suggestion {
+    pub form: String,
+    pub field: String,
+    pub header: String,
+    pub decided_by: String,
+}
+
+impl Suggestion {
+    /// The line to act on: `pipelines/forms/returnees.toml, field arrival_date: add "返乡日期" to synonyms`.
+    pub fn line(&self) -> String {
+        format!(
+            "pipelines/forms/{}.toml, field `{}`: add \"{}\" to `synonyms` (recognised by {})",
+            self.form, self.field, self.header, self.decided_by
+        )
+    }
+}
+
 impl SheetResult {
+    /// The columns of a read sheet recognised only by pattern or content, with a header to add
+    /// as a synonym.
+    pub fn suggestions(&self) -> Vec<Suggestion> {
+        let Some(form) = &self.form else { return Vec::new() };
+        self.headers
+            .values()
+            .filter_map(|h| {
+                let how = h.decided_by.as_deref()?;
+                let header = crate::normalize::header::normalize(&h.label);
+                if how == "synonym" || header.is_empty() {
+                    return None;
+                }
+                Some(Suggestion {
+                    form: form.clone(),
+                    field: h.field.clone()?,
+                    header: crate::privacy::redact(&header).into_owned(),
+                    decided_by: how.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Each column given a field and how, for the ledger: `B 身份证号=citizen_id (synonym)`.
+    pub fn column_fields(&self) -> String {
+        self.headers
+            .iter()
+            .filter_map(|(c, h)| {
+                let field = h.field.as_deref()?;
+                let how = h.decided_by.as_deref().unwrap_or("synonym");
+                Some(format!("{} {}={field} ({how})", crate::normalize::text::column_letter(*c), h.label))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
     /// Where the report date came from, for the ledger and the summary: `file name`, or
     /// `file name, year from folder`.
     pub fn date_from(&self) -> String {

@@ -99,7 +99,8 @@ pub(super) fn process_sheet(
     let width = layout.header_rows.iter().map(|r| filled.width(*r)).max().unwrap_or(0);
     result.headers = (0..width)
         .map(|c| {
-            let mapped = layout.columns.iter().find(|(col, _, _)| *col == c);
+            let at = layout.columns.iter().position(|(col, _, _)| *col == c);
+            let mapped = at.map(|i| &layout.columns[i]);
             let label = match mapped {
                 Some((_, _, label)) => label.clone(),
                 None => layout
@@ -110,7 +111,9 @@ pub(super) fn process_sheet(
                     .find(|l| !l.is_empty())
                     .unwrap_or_default(),
             };
-            (c, HeaderColumn { label, field: mapped.map(|(_, f, _)| form.fields[*f].name.clone()) })
+            let field = mapped.map(|(_, f, _)| form.fields[*f].name.clone());
+            let decided_by = at.and_then(|i| layout.evidence.get(i)).map(|e| e.describe());
+            (c, HeaderColumn { label, field, decided_by })
         })
         .collect();
     let community = result.community.clone();

@@ -239,6 +239,11 @@ fn summarise_ingest(m: &mut Manifest, report: &super::IngestReport, mut removed:
             for w in &s.warnings {
                 note("warning", Some((w.row, w.column)), w.code, &w.message);
             }
+            for suggestion in s.suggestions() {
+                if !i.suggestions.contains(&suggestion) {
+                    i.suggestions.push(suggestion);
+                }
+            }
             i.rows_read += s.counts.rows_read;
             i.accepted += s.counts.accepted;
             for (k, v) in &s.counts.rejected {

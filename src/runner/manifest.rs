@@ -63,6 +63,9 @@ pub struct IngestSummary {
     /// `LISTED_PROBLEMS`; `problems_not_listed` counts the others).
     pub problems: Vec<RowProblem>,
     pub problems_not_listed: usize,
+    /// Columns recognised only by a pattern of words or by their values, once per form, field
+    /// and header: the synonym lines that would make them certain.
+    pub suggestions: Vec<crate::ingest::Suggestion>,
     pub rows_read: u64,
     pub accepted: u64,
     pub rejected: BTreeMap<String, u64>,
@@ -155,6 +158,9 @@ impl Manifest {
         ));
         for (path, error) in &i.unreadable {
             s.push_str(&format!("  unreadable: {path}: {error}\n"));
+        }
+        for suggestion in &i.suggestions {
+            s.push_str(&format!("  suggest: {}\n", suggestion.line()));
         }
         // One line per file with its rows (the first 20): the manifest has every message.
         const ROWS_SHOWN: usize = 20;

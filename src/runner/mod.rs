@@ -2,7 +2,9 @@
 //! (`ingest`, `warehouse`, `sql`, `report`, `deliver`). Never prints; returns what happened.
 
 pub mod daily;
+mod explain;
 pub mod lock;
+pub use explain::{explain, first_rows};
 pub mod manifest;
 mod problems;
 

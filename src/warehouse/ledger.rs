@@ -40,6 +40,7 @@ const TEXT: &[&str] = &[
     "header_rows",
     "message",
     "forms_sha256",
+    "columns",
 ];
 const COUNTS: &[&str] = &["bytes", "sheet_index", "rows_read", "accepted", "rejected", "skipped", "warnings"];
 
@@ -51,7 +52,7 @@ pub fn schema() -> Arc<Schema> {
 
 /// One row of a ledger batch before it becomes Arrow columns.
 struct Row {
-    text: [Option<String>; 11],
+    text: [Option<String>; 12],
     counts: [i64; 7],
 }
 
@@ -75,6 +76,7 @@ pub fn batch(file: &FileResult, report_date: &str, file_date: &str, forms_sha256
                     // A reader's error can quote the file: masked like every message.
                     Some(crate::privacy::redact(error).into_owned()),
                     Some(forms_sha256.to_string()),
+                    None,
                 ],
                 counts: [file.bytes as i64, 0, 0, 0, 0, 0, 0],
             });
@@ -109,6 +111,8 @@ pub fn batch(file: &FileResult, report_date: &str, file_date: &str, forms_sha256
                 Some(s.header_rows.iter().map(|r| r.to_string()).collect::<Vec<_>>().join(",")),
                 message,
                 Some(forms_sha256.to_string()),
+                // Header labels come from the file: masked like every other text.
+                Some(crate::privacy::redact(&s.column_fields()).into_owned()).filter(|t| !t.is_empty()),
             ],
             counts: [
                 file.bytes as i64,

@@ -151,12 +151,30 @@ fn header_synonyms_annotations_and_full_width_are_matched() {
 }
 
 #[test]
-fn a_new_header_wording_is_one_synonym_line_in_the_form() {
+fn a_header_wording_no_form_lists_is_read_through_its_words_and_a_synonym_suggested() {
     let got = ingest(&["header_new_variant.xlsx"], "2022-05-10");
-    let sheet = &got.file("header_new_variant.xlsx").sheets[0];
+    let s = got.sheet("header_new_variant.xlsx");
+    assert_eq!((s.form.as_deref(), s.counts.accepted), (Some("returnees"), 1), "{:?}", s.status);
+    // 到唐日期 is 到 + 日期: the arrival date, by pattern, and the ledger and summary say so.
+    let arrival = s.headers.values().find(|h| h.field.as_deref() == Some("arrival_date")).unwrap();
+    assert_eq!((arrival.label.as_str(), arrival.decided_by.as_deref()), ("到唐日期", Some("pattern")));
+    assert_eq!(
+        s.suggestions().iter().map(|x| x.line()).collect::<Vec<_>>(),
+        [
+            "pipelines/forms/returnees.toml, field `arrival_date`: add \"到唐日期\" to `synonyms` (recognised by pattern)"
+        ]
+    );
+    assert!(s.column_fields().contains("E 到唐日期=arrival_date (pattern)"), "{}", s.column_fields());
+    assert!(s.column_fields().contains("B 姓名=name (synonym)"), "{}", s.column_fields());
+}
+
+#[test]
+fn a_new_header_wording_is_one_synonym_line_in_the_form() {
+    let got = ingest(&["header_unknown_wording.xlsx"], "2022-05-10");
+    let sheet = &got.file("header_unknown_wording.xlsx").sheets[0];
     match &sheet.status {
         wangge::ingest::SheetStatus::Unrecognised { closest, missing } => {
-            assert_eq!((closest.as_deref(), missing.as_slice()), (Some("returnees"), &["抵唐时间".to_string()][..]));
+            assert_eq!((closest.as_deref(), missing.as_slice()), (Some("returnees"), &["到达时间".to_string()][..]));
         }
         other => panic!("expected unrecognised, got {other:?}"),
     }
@@ -165,11 +183,11 @@ fn a_new_header_wording_is_one_synonym_line_in_the_form() {
     let date = NaiveDate::from_ymd_opt(2022, 5, 10).unwrap();
     let unchanged = runner::ingest(&Workspace::load(&ws).unwrap(), date, &[], 1).unwrap();
     assert!(unchanged.outcome.files.is_empty(), "{:?}", unchanged.outcome.files);
-    assert_eq!(unchanged.already_ingested, ["header_new_variant.xlsx", "台账/registry.xlsx"]);
-    // The data officer adds 到唐日期 to the form's synonyms and runs again.
+    assert_eq!(unchanged.already_ingested, ["header_unknown_wording.xlsx", "台账/registry.xlsx"]);
+    // The data officer adds 落地时间 to the form's synonyms and runs again.
     let form = ws.join("pipelines/forms/returnees.toml");
     let text = std::fs::read_to_string(&form).unwrap();
-    let edited = text.replace(r#""抵达日期"]"#, r#""抵达日期", "到唐日期"]"#);
+    let edited = text.replace(r#""抵达日期"]"#, r#""抵达日期", "落地时间"]"#);
     assert_ne!(edited, text, "the arrival_date synonyms line");
     std::fs::write(&form, edited).unwrap();
     // The same file is read again (the sheet matched no form last time), and replaces its
@@ -181,7 +199,7 @@ fn a_new_header_wording_is_one_synonym_line_in_the_form() {
     let ledger = wangge::warehouse::Warehouse::new(ws.join("warehouse")).ledger().unwrap();
     let rows: Vec<(&str, &str)> = ledger
         .iter()
-        .filter(|e| e.path == "header_new_variant.xlsx")
+        .filter(|e| e.path == "header_unknown_wording.xlsx")
         .map(|e| (e.status.as_str(), e.sheet.as_str()))
         .collect();
     assert_eq!(rows, [("read", "来返登记")], "one ledger row, the new one");
@@ -220,7 +238,7 @@ fn unrecognised_sheets_name_the_closest_form_and_hidden_sheets_are_reported() {
         [
             ("值班表", "unrecognised visits missing 网格员,户主姓名,所属网格".to_string()),
             ("旧表", "hidden".to_string()),
-            ("半张表", "unrecognised returnees missing 所属网格,抵唐时间".to_string()),
+            ("半张表", "unrecognised returnees missing 所属网格,到达时间".to_string()),
         ]
     );
     assert!(f.sheets.iter().all(|s| s.records.is_empty()), "nothing read from them");
