@@ -13,7 +13,7 @@ use super::{
     Counts, HeaderColumn, IngestRequest, Keyer, RegistryScope, Reject, SheetResult, SheetStatus, Warning, stream,
 };
 use crate::config::forms::{Dedup, FormConfig};
-use crate::normalize::grid::Registry;
+use crate::normalize::grid::{Registry, RegistryRow};
 
 /// The file a sheet is in, as far as its validation needs it.
 pub(super) struct Origin<'a> {
@@ -334,7 +334,9 @@ pub(super) fn apply_registries(
     for keys in by_date.values() {
         let mut incoming = Registry::default();
         for key in keys {
-            add_to_registry(&mut incoming, form, &results[key]);
+            if let Some(sheet) = results.get_mut(key) {
+                add_to_registry(&mut incoming, form, sheet);
+            }
         }
         if incoming.is_empty() {
             continue;
@@ -375,26 +377,58 @@ pub(super) fn apply_registries(
     registry
 }
 
-/// Adds a grid registry sheet's accepted rows to the registry.
-fn add_to_registry(registry: &mut Registry, form: &FormConfig, sheet: &SheetResult) {
+/// Adds a grid registry sheet's accepted rows to the registry. Codes the sheet does not have
+/// are derived from names (see `RegistryRow::codes`) and written into its records, so that the
+/// warehouse files every grid under the code the other sheets are resolved to; the sheet says
+/// so once.
+fn add_to_registry(registry: &mut Registry, form: &FormConfig, sheet: &mut SheetResult) {
     let index = |name: &str| form.fields.iter().position(|f| f.name == name);
-    let (Some(town), Some(community), Some(community_code), Some(grid_code), Some(sub_grid_code)) =
-        (index("town"), index("community"), index("community_code"), index("grid_code"), index("sub_grid_code"))
-    else {
-        return;
-    };
-    let text = |record: &Record, i: usize| match &record.values[i] {
-        Value::Text(t) => t.clone(),
+    let (Some(community), Some(grid_name)) = (index("community"), index("grid_name")) else { return };
+    let (town, community_code, grid_code, sub_grid_code) =
+        (index("town"), index("community_code"), index("grid_code"), index("sub_grid_code"));
+    let text = |record: &Record, i: Option<usize>| match i.map(|i| &record.values[i]) {
+        Some(Value::Text(t)) => t.clone(),
         _ => String::new(),
     };
-    for (_, record) in &sheet.records {
-        let sub = text(record, sub_grid_code);
-        registry.add_row(
-            &text(record, town),
-            &text(record, community),
-            &text(record, community_code),
-            &text(record, grid_code),
-            Some(sub.as_str()),
+    let mut derived = 0;
+    for (_, record) in &mut sheet.records {
+        let (t, c, cc, g, gc, sg) = (
+            text(record, town),
+            text(record, Some(community)),
+            text(record, community_code),
+            text(record, Some(grid_name)),
+            text(record, grid_code),
+            text(record, sub_grid_code),
         );
+        let row = RegistryRow {
+            town: &t,
+            community: &c,
+            community_code: Some(cc.as_str()),
+            grid_name: &g,
+            grid_code: Some(gc.as_str()),
+            sub_grid_code: Some(sg.as_str()),
+        };
+        let Some(codes) = registry.add_row(&row) else { continue };
+        derived += usize::from(codes.derived);
+        for (field, code) in
+            [(community_code, Some(codes.community)), (grid_code, Some(codes.grid)), (sub_grid_code, codes.sub_grid)]
+        {
+            if let (Some(i), Some(code)) = (field, code) {
+                record.values[i] = Value::Text(code);
+            }
+        }
+    }
+    if derived > 0 {
+        sheet.warnings.push(Warning {
+            row: sheet.header_rows.first().copied().unwrap_or(1),
+            column: 0,
+            field: String::new(),
+            code: "derived_codes",
+            message: format!(
+                "网格台账中{derived}行没有社区或网格编码：已按镇街、社区、网格名称生成固定编码（同名每次相同）；如有正式编码请补充"
+            ),
+            raw: String::new(),
+        });
+        *sheet.counts.warnings.entry("derived_codes").or_default() += 1;
     }
 }

@@ -19,10 +19,106 @@ pub struct RegistryCommunity {
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     pub communities: BTreeMap<String, RegistryCommunity>,
-    /// grid code → (community code, grid number).
+    /// grid code → (community code, grid number; 0 when the grid has none).
     pub grids: BTreeMap<String, (String, u32)>,
     /// sub-grid code → grid code.
     pub sub_grids: BTreeMap<String, String>,
+    /// grid code → its name as the registry writes it, compacted ("幸福里网格").
+    pub grid_names: BTreeMap<String, String>,
+}
+
+/// One row of a grid registry as read: names, and the codes the registry has, if any.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RegistryRow<'a> {
+    pub town: &'a str,
+    pub community: &'a str,
+    pub community_code: Option<&'a str>,
+    pub grid_name: &'a str,
+    pub grid_code: Option<&'a str>,
+    pub sub_grid_code: Option<&'a str>,
+}
+
+/// The codes a registry row is filed under.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowCodes {
+    pub community: String,
+    pub grid: String,
+    pub sub_grid: Option<String>,
+    /// Whether any code was derived from names rather than read.
+    pub derived: bool,
+}
+
+fn nbs(code: &str, len: usize) -> bool {
+    code.len() == len && code.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A stable code from names: the same names give the same code on every run and machine.
+fn derived(prefix: &str, names: &[&str], hex: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for n in names {
+        hasher.update(text::compact(n).as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    let mut out = prefix.to_string();
+    for b in digest.iter().take(hex.div_ceil(2)) {
+        out.push_str(&format!("{b:02X}"));
+    }
+    out.truncate(prefix.len() + hex);
+    out
+}
+
+impl RegistryRow<'_> {
+    /// The codes of the row. The national codes of domain.md §2.3 (12-digit community,
+    /// 17-digit grid and sub-grid) are kept as they are. A community without one is filed under
+    /// its town's code (`T` and 8 characters from the town's name: every community code starts
+    /// with its town's 9 characters) followed by its own code, or by characters from its name;
+    /// a grid or sub-grid without a national code under its community's (or grid's) code
+    /// followed by its own code, or by its number or characters from its name. `None` when the
+    /// row names no community or no grid.
+    pub fn codes(&self) -> Option<RowCodes> {
+        fn given(c: Option<&str>) -> Option<&str> {
+            c.map(str::trim).filter(|c| !c.is_empty())
+        }
+        let (community_name, grid_name) = (text::compact(self.community), text::compact(self.grid_name));
+        let mut from_names = false;
+        let town = derived("T", &[self.town], 8);
+        // A code already filed this way (read back from the warehouse) is kept as it is.
+        let community = match (given(self.community_code), given(self.grid_code)) {
+            (Some(c), _) if nbs(c, 12) || c.starts_with(&town) => c.to_string(),
+            (_, Some(g)) if nbs(g, 17) || nbs(g, 15) => g[..12].to_string(),
+            (own, _) => {
+                if community_name.is_empty() {
+                    return None;
+                }
+                match own {
+                    Some(c) => format!("{town}-{c}"),
+                    None => {
+                        from_names = true;
+                        derived(&format!("{town}C"), &[self.town, self.community], 6)
+                    }
+                }
+            }
+        };
+        let grid = match given(self.grid_code) {
+            Some(g) if g.starts_with(&community) => g.to_string(),
+            Some(g) => format!("{community}-{g}"),
+            None => {
+                if grid_name.is_empty() {
+                    return None;
+                }
+                from_names = true;
+                match split_grid_name(&grid_name).filter(|(prefix, _)| prefix.trim_end_matches('第').is_empty()) {
+                    Some((_, n)) => format!("{community}G{n:03}"),
+                    None => derived(&format!("{community}G"), &[&grid_name], 6),
+                }
+            }
+        };
+        let sub_grid = given(self.sub_grid_code)
+            .map(|s| if nbs(s, 17) || s.starts_with(&grid) { s.to_string() } else { format!("{grid}-{s}") });
+        Some(RowCodes { community, grid, sub_grid, derived: from_names })
+    }
 }
 
 /// A resolved grid.
@@ -90,24 +186,30 @@ impl Registry {
         self.grids.is_empty()
     }
 
-    /// Adds one registry row: a sub-grid (or a grid, without `sub_grid`) of a community. Rows whose
-    /// codes are not the 12-digit community and 17-digit grid codes of domain.md §2.3 are left out.
-    pub fn add_row(&mut self, town: &str, community: &str, community_code: &str, grid: &str, sub_grid: Option<&str>) {
-        let ascii_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-        if community_code.len() != 12 || grid.len() != 17 || !ascii_digits(community_code) || !ascii_digits(grid) {
-            return;
-        }
-        self.communities.entry(community_code.to_string()).or_insert_with(|| RegistryCommunity {
-            code: community_code.to_string(),
-            name: community.to_string(),
-            town_code: community_code[..9].to_string(),
-            town_name: town.to_string(),
+    /// Adds one registry row (a sub-grid, or a grid) under the codes it is filed under (see
+    /// `RegistryRow::codes`); returns them, or `None` for a row naming no community or grid.
+    pub fn add_row(&mut self, row: &RegistryRow<'_>) -> Option<RowCodes> {
+        let codes = row.codes()?;
+        let community = &codes.community;
+        self.communities.entry(community.clone()).or_insert_with(|| RegistryCommunity {
+            code: community.clone(),
+            name: text::compact(row.community),
+            town_code: community.get(..9).unwrap_or(community).to_string(),
+            town_name: text::compact(row.town),
         });
-        let number = grid[12..15].parse().unwrap_or(0);
-        self.grids.insert(grid.to_string(), (community_code.to_string(), number));
-        if let Some(sub) = sub_grid.filter(|s| !s.is_empty()) {
-            self.sub_grids.insert(sub.to_string(), grid.to_string());
+        let grid_name = text::compact(row.grid_name);
+        let number = match codes.grid.get(12..15) {
+            Some(n) if nbs(&codes.grid, 17) => n.parse().unwrap_or(0),
+            _ => split_grid_name(&grid_name).map_or(0, |(_, n)| n),
+        };
+        self.grids.insert(codes.grid.clone(), (community.clone(), number));
+        if !grid_name.is_empty() {
+            self.grid_names.insert(codes.grid.clone(), grid_name);
         }
+        if let Some(sub) = &codes.sub_grid {
+            self.sub_grids.insert(sub.clone(), codes.grid.clone());
+        }
+        Some(codes)
     }
 
     /// The towns (9-digit codes) the registry covers.
@@ -123,9 +225,11 @@ impl Registry {
             self.grids.iter().filter(|(_, (c, _))| updated.contains(c)).map(|(g, _)| g.clone()).collect();
         self.grids.retain(|g, _| !dropped.contains(g));
         self.sub_grids.retain(|_, g| !dropped.contains(g));
+        self.grid_names.retain(|g, _| !dropped.contains(g));
         self.communities.extend(update.communities);
         self.grids.extend(update.grids);
         self.sub_grids.extend(update.sub_grids);
+        self.grid_names.extend(update.grid_names);
     }
 
     /// Finds the communities a piece of text names: exact name, short name, or a name that
@@ -151,12 +255,41 @@ impl Registry {
     }
 
     fn grid_in(&self, community: &str, number: u32) -> Option<String> {
+        // National codes put the number in the code; other registries are searched.
         let code = format!("{community}{number:03}00");
-        self.grids.contains_key(&code).then_some(code)
+        if self.grids.contains_key(&code) {
+            return Some(code);
+        }
+        let mut found = self.grids.iter().filter(|(_, (c, n))| c == community && *n == number && number > 0);
+        match (found.next(), found.next()) {
+            (Some((code, _)), None) => Some(code.clone()),
+            _ => None,
+        }
+    }
+
+    /// The grid of a community whose registry name is `name` (compacted), with or without the
+    /// community's name before it.
+    fn grid_named(&self, community: &RegistryCommunity, name: &str) -> Option<String> {
+        let short = short_community_name(&community.name);
+        // The text as written first: a grid may be named after its community (幸福里网格).
+        let spellings = [Some(name), name.strip_prefix(community.name.as_str()), name.strip_prefix(short)];
+        spellings.into_iter().flatten().filter(|s| !s.is_empty()).find_map(|name| {
+            self.grid_names
+                .iter()
+                .find(|(code, n)| {
+                    self.grids.get(*code).is_some_and(|(c, _)| *c == community.code)
+                        && (n.as_str() == name || n.strip_suffix("网格") == Some(name))
+                })
+                .map(|(code, _)| code.clone())
+        })
     }
 
     fn grid_names_of(&self, community: &str) -> Vec<String> {
-        self.grids.iter().filter(|(_, (c, _))| c == community).map(|(_, (_, n))| format!("第{n}网格")).collect()
+        self.grids
+            .iter()
+            .filter(|(_, (c, _))| c == community)
+            .map(|(code, (_, n))| self.grid_names.get(code).cloned().unwrap_or_else(|| format!("第{n}网格")))
+            .collect()
     }
 
     fn resolved(&self, grid_code: String, sub_grid_code: Option<String>) -> ResolvedGrid {
@@ -170,14 +303,23 @@ impl Registry {
     pub fn resolve(&self, raw: &str, community: Option<&str>, town: Option<&str>) -> Result<ResolvedGrid, GridError> {
         let t = text::compact(raw);
         let unknown = |candidates| GridError::Unknown { text: raw.trim().to_string(), candidates };
+        if self.grids.contains_key(&t) {
+            return Ok(self.resolved(t, None));
+        }
+        if let Some(grid) = self.sub_grids.get(&t) {
+            return Ok(self.resolved(grid.clone(), Some(t)));
+        }
         if t.len() == 17 && t.bytes().all(|b| b.is_ascii_digit()) {
-            if self.grids.contains_key(&t) {
-                return Ok(self.resolved(t, None));
-            }
-            if let Some(grid) = self.sub_grids.get(&t) {
-                return Ok(self.resolved(grid.clone(), Some(t)));
-            }
             return Err(unknown(Vec::new()));
+        }
+        // A grid named, not numbered ("幸福里网格"), as the registry names it.
+        let in_scope: Vec<&RegistryCommunity> = match community {
+            Some(code) => self.communities.get(code).into_iter().collect(),
+            None => self.communities.values().filter(|c| t.starts_with(short_community_name(&c.name))).collect(),
+        };
+        let named: Vec<String> = in_scope.iter().filter_map(|c| self.grid_named(c, &t)).collect();
+        if let [one] = named.as_slice() {
+            return Ok(self.resolved(one.clone(), None));
         }
         let Some((prefix, number)) = split_grid_name(&t) else { return Err(unknown(Vec::new())) };
         let prefix = prefix.trim_end_matches('第');
@@ -204,7 +346,7 @@ impl Registry {
                 text: raw.trim().to_string(),
                 candidates: many
                     .iter()
-                    .map(|code| format!("{}{}", self.community_name(code), grid_label(code)))
+                    .map(|code| format!("{}{}", self.community_name(code), self.grid_label(code)))
                     .collect(),
             }),
         }
@@ -213,10 +355,14 @@ impl Registry {
     fn community_name(&self, grid_code: &str) -> String {
         self.grids.get(grid_code).and_then(|(c, _)| self.communities.get(c)).map(|c| c.name.clone()).unwrap_or_default()
     }
-}
 
-fn grid_label(code: &str) -> String {
-    format!("第{}网格", code.get(12..15).unwrap_or_default().trim_start_matches('0'))
+    fn grid_label(&self, code: &str) -> String {
+        match (self.grid_names.get(code), self.grids.get(code)) {
+            (Some(name), _) => name.clone(),
+            (None, Some((_, n))) => format!("第{n}网格"),
+            (None, None) => String::new(),
+        }
+    }
 }
 
 /// Splits "荣馨园社区第3网格" into ("荣馨园社区第", 3), "第三网格" into ("第", 3), "3号网格" and
@@ -273,6 +419,39 @@ mod tests {
             r.resolve("13027300100100301", None, None).unwrap().sub_grid_code.as_deref(),
             Some("13027300100100301")
         );
+    }
+
+    #[test]
+    fn registries_without_national_codes_get_stable_codes_that_read_back_the_same() {
+        let row = RegistryRow {
+            town: "幸福镇", community: "幸福里社区", grid_name: "第3网格", ..Default::default()
+        };
+        let codes = row.codes().unwrap();
+        assert!(codes.derived && codes.community.starts_with('T') && codes.grid.ends_with("G003"), "{codes:?}");
+        assert_eq!(row.codes(), Some(codes.clone()), "the same names, the same codes");
+        // Read back from the warehouse with the codes it was filed under: unchanged.
+        let back = RegistryRow { community_code: Some(&codes.community), grid_code: Some(&codes.grid), ..row };
+        assert_eq!(back.codes().map(|c| (c.community, c.grid)), Some((codes.community.clone(), codes.grid.clone())));
+        // An office's own short codes are kept, under the community's and town's.
+        let own = RegistryRow { community_code: Some("007"), grid_code: Some("01"), ..row };
+        let c = own.codes().unwrap();
+        assert!(c.community.ends_with("-007") && c.grid == format!("{}-01", c.community) && !c.derived, "{c:?}");
+        // National codes from the grid code's prefix when the community's column is missing.
+        let national = RegistryRow { grid_code: Some("13027300100100300"), ..row };
+        assert_eq!(national.codes().unwrap().community, "130273001001");
+        assert_eq!(RegistryRow { community: "", ..row }.codes(), None);
+
+        // Grids named, not numbered, resolve by their names in the community.
+        let mut r = Registry::default();
+        for grid in ["幸福里网格", "第3网格"] {
+            r.add_row(&RegistryRow { grid_name: grid, ..row });
+        }
+        let community = r.communities.keys().next().unwrap().clone();
+        let by_name = r.resolve("幸福里网格", Some(&community), None).unwrap();
+        assert_eq!(r.grid_names[&by_name.grid_code], "幸福里网格");
+        assert!(r.resolve("幸福里社区幸福里网格", None, None).is_ok());
+        assert!(r.resolve("第三网格", Some(&community), None).unwrap().grid_code.ends_with("G003"));
+        assert_eq!(r.resolve("和平网格", Some(&community), None).unwrap_err().reason(), "unknown_grid");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use chrono::NaiveDate;
 use crate::config::forms::FormConfig;
 use crate::ingest::dedup::Prior;
 use crate::ingest::{FileResult, IngestOutcome, Location};
-use crate::normalize::grid::Registry;
+use crate::normalize::grid::{Registry, RegistryRow};
 use crate::privacy::Privacy;
 use columns::RowRef;
 pub use ledger::LedgerEntry;
@@ -207,27 +207,34 @@ impl Warehouse {
             let (whole, partial) = snapshots.entry(date).or_default();
             for batch in parquet_io::read(
                 &path,
-                &["town", "community", "community_code", "grid_code", "sub_grid_code", "registry_scope"],
+                &["town", "community", "community_code", "grid_name", "grid_code", "sub_grid_code", "registry_scope"],
             )? {
                 let col =
                     |n: &str| batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
-                let (Some(town), Some(community), Some(code), Some(grid), Some(sub)) =
-                    (col("town"), col("community"), col("community_code"), col("grid_code"), col("sub_grid_code"))
+                let (Some(town), Some(community), Some(code), Some(grid)) =
+                    (col("town"), col("community"), col("community_code"), col("grid_code"))
                 else {
                     continue;
                 };
+                let (grid_name, sub) = (col("grid_name"), col("sub_grid_code"));
                 // Files written before scopes existed were always whole registries.
                 let scope = col("registry_scope");
+                fn value(a: &StringArray, i: usize) -> Option<&str> {
+                    (!a.is_null(i)).then(|| a.value(i))
+                }
                 for i in 0..batch.num_rows() {
-                    fn value(a: &StringArray, i: usize) -> Option<&str> {
-                        (!a.is_null(i)).then(|| a.value(i))
-                    }
                     let (Some(c), Some(g)) = (value(&code, i), value(&grid, i)) else { continue };
                     let partial_row = scope.as_ref().and_then(|s| value(s, i)) == Some("community");
                     let target = if partial_row { &mut *partial } else { &mut *whole };
-                    let (town, community) =
-                        (value(&town, i).unwrap_or_default(), value(&community, i).unwrap_or_default());
-                    target.add_row(town, community, c, g, value(&sub, i));
+                    // The codes were written as filed (derived ones included): read them back.
+                    target.add_row(&RegistryRow {
+                        town: value(&town, i).unwrap_or_default(),
+                        community: value(&community, i).unwrap_or_default(),
+                        community_code: Some(c),
+                        grid_name: grid_name.as_ref().and_then(|a| value(a, i)).unwrap_or_default(),
+                        grid_code: Some(g),
+                        sub_grid_code: sub.as_ref().and_then(|a| value(a, i)),
+                    });
                 }
             }
         }

@@ -146,3 +146,85 @@ fn a_registry_from_one_community_updates_that_community_alone() {
         text(&out.stderr)
     );
 }
+
+/// Writes a workbook of one sheet: a title row, then `rows` (the first is the header).
+fn workbook(path: &Path, title: &str, rows: &[&[&str]]) {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, title).unwrap();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            sheet.write_string(r as u32 + 1, c as u16, *v).unwrap();
+        }
+    }
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    book.save(path).unwrap();
+}
+
+fn query_csv(ws: &Path, sql: &str) -> String {
+    let out = wangge(&["--workspace", ws.to_str().unwrap(), "query", sql, "--format", "csv"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// A district whose registry has no codes at all, one row per grid, and a grid named rather
+/// than numbered: its grids get stable codes from their names, the registry says so, and the
+/// communities' rows resolve against it on the day and on later days.
+#[test]
+fn a_registry_without_codes_gets_stable_codes_and_the_district_is_read_against_it() {
+    let dir = scratch();
+    let ws = dir.path().join("ws");
+    wangge_expect(&["init", ws.to_str().unwrap()], 0);
+    let inbox = ws.join("inbox");
+    workbook(
+        &inbox.join("registry/幸福镇网格划分（2024.3.1）.xlsx"),
+        "幸福镇网格划分表",
+        &[
+            &["街道", "社区", "网格", "网格长", "户数"],
+            &["幸福镇", "幸福里社区", "第1网格", "王一", "40"],
+            &["幸福镇", "幸福里社区", "第2网格", "王二", "38"],
+            &["幸福镇", "幸福里社区", "滨河网格", "王三", "35"],
+            &["幸福镇", "和平社区", "第1网格", "李一", "42"],
+        ],
+    );
+    let returnees = |day: &str, name: &str, grid: &str, id: &str| {
+        workbook(
+            &inbox.join(format!("2024-03-0{day}/幸福里社区来返登记.xlsx")),
+            &format!("幸福里社区来返人员登记（3月{day}日）"),
+            &[&["姓名", "身份证号", "所属网格", "返乡日期"], &[name, id, grid, "2024-03-01"]],
+        )
+    };
+    returnees("2", "赵一", "滨河网格", "11010519491231002X");
+    let out = wangge(&["--workspace", ws.to_str().unwrap(), "ingest", "--date", "2024-03-02"]);
+    let said = text(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("derived_codes"), "the registry says its codes are derived: {said}");
+    let grids = query_csv(&ws, "SELECT community, grid_name, grid_code FROM grids ORDER BY community, grid_name");
+    let codes: Vec<&str> = grids.lines().skip(1).map(|l| l.rsplit(',').next().unwrap()).collect();
+    assert_eq!(codes.len(), 4, "{grids}");
+    assert!(codes.iter().all(|c| c.starts_with('T') && c.len() > 9), "{grids}");
+    // The same names give the same codes: a second workspace files them identically.
+    let again = dir.path().join("again");
+    wangge_expect(&["init", again.to_str().unwrap()], 0);
+    std::fs::create_dir_all(again.join("inbox/registry")).unwrap();
+    std::fs::copy(
+        inbox.join("registry/幸福镇网格划分（2024.3.1）.xlsx"),
+        again.join("inbox/registry/幸福镇网格划分（2024.3.1）.xlsx"),
+    )
+    .unwrap();
+    wangge_expect(&["--workspace", again.to_str().unwrap(), "ingest", "--date", "2024-03-02"], 0);
+    assert_eq!(
+        query_csv(&again, "SELECT community, grid_name, grid_code FROM grids ORDER BY community, grid_name"),
+        grids
+    );
+
+    // The next day, against the registry in the warehouse: a numbered grid in Chinese numerals.
+    returnees("3", "钱二", "第二网格", "130203198507153029");
+    let out = wangge(&["--workspace", ws.to_str().unwrap(), "ingest", "--date", "2024-03-03"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let people = query_csv(
+        &ws,
+        "SELECT r.name, g.grid_name FROM returnees r JOIN grids g ON g.grid_code = r.grid_code ORDER BY r.name",
+    );
+    assert_eq!(people.trim(), "name,grid_name\n赵一,滨河网格\n钱二,第2网格", "{people}");
+}
