@@ -312,21 +312,29 @@ impl Registry {
         if t.len() == 17 && t.bytes().all(|b| b.is_ascii_digit()) {
             return Err(unknown(Vec::new()));
         }
-        // A grid named, not numbered ("幸福里网格"), as the registry names it.
-        let in_scope: Vec<&RegistryCommunity> = match community {
-            Some(code) => self.communities.get(code).into_iter().collect(),
-            None => self.communities.values().filter(|c| t.starts_with(short_community_name(&c.name))).collect(),
+        // A grid named, not numbered ("幸福里网格"), as the registry names it: tried when the
+        // text is no grid number of the community.
+        let by_name = || {
+            if self.grid_names.is_empty() {
+                return None;
+            }
+            let in_scope: Vec<&RegistryCommunity> = match community {
+                Some(code) => self.communities.get(code).into_iter().collect(),
+                None => self.communities.values().filter(|c| t.starts_with(short_community_name(&c.name))).collect(),
+            };
+            match in_scope.iter().filter_map(|c| self.grid_named(c, &t)).collect::<Vec<_>>().as_slice() {
+                [one] => Some(self.resolved(one.clone(), None)),
+                _ => None,
+            }
         };
-        let named: Vec<String> = in_scope.iter().filter_map(|c| self.grid_named(c, &t)).collect();
-        if let [one] = named.as_slice() {
-            return Ok(self.resolved(one.clone(), None));
-        }
-        let Some((prefix, number)) = split_grid_name(&t) else { return Err(unknown(Vec::new())) };
+        let Some((prefix, number)) = split_grid_name(&t) else {
+            return by_name().ok_or_else(|| unknown(Vec::new()));
+        };
         let prefix = prefix.trim_end_matches('第');
         let candidates: Vec<&RegistryCommunity> = if !prefix.is_empty() {
             let named = self.communities_named(prefix);
             if named.is_empty() {
-                return Err(unknown(Vec::new()));
+                return by_name().ok_or_else(|| unknown(Vec::new()));
             }
             named
         } else if let Some(code) = community {
@@ -338,6 +346,11 @@ impl Registry {
                 .collect()
         };
         let matches: Vec<String> = candidates.iter().filter_map(|c| self.grid_in(&c.code, number)).collect();
+        if matches.is_empty()
+            && let Some(found) = by_name()
+        {
+            return Ok(found);
+        }
         match matches.as_slice() {
             [one] => Ok(self.resolved(one.clone(), None)),
             [] if candidates.len() == 1 => Err(unknown(self.grid_names_of(&candidates[0].code))),
