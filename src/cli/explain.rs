@@ -72,7 +72,7 @@ pub fn run(workspace: &Path, args: ExplainArgs) -> CommandResult {
             for (c, h) in &s.headers {
                 let letter = crate::normalize::text::column_letter(*c);
                 let field = match (&h.field, &h.decided_by) {
-                    (Some(f), Some(how)) => format!("{f} ({how})"),
+                    (Some(f), Some(how)) => format!("{f} ({})", how.describe()),
                     (Some(f), None) => f.clone(),
                     (None, _) => "-".into(),
                 };

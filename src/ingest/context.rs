@@ -181,18 +181,18 @@ fn found_in(raw: &str, run_date: NaiveDate) -> Option<Found> {
     None
 }
 
-/// The first date in free text, a month and day taking the year nearest to, and not after,
-/// `reference`.
-pub fn first_date(raw: &str, reference: NaiveDate) -> Option<NaiveDate> {
-    match found_in(raw, reference)? {
-        Found::Date(d) => Some(d),
-        Found::MonthDay(m, d) => date::month_day_not_after(m, d, reference),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The first date in free text, a month and day taking the year nearest to, and not after,
+    /// `reference`.
+    pub fn first_date(raw: &str, reference: NaiveDate) -> Option<NaiveDate> {
+        match found_in(raw, reference)? {
+            Found::Date(d) => Some(d),
+            Found::MonthDay(m, d) => date::month_day_not_after(m, d, reference),
+        }
+    }
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()

@@ -384,7 +384,7 @@ fn assign_by_content(
             .iter()
             .filter(|c| !added.iter().any(|(col, ..)| col == *c))
             .map(|&c| (c, profiles.entry((first, c)).or_insert_with(|| profile::profile(filled, first, c)).share(kind)))
-            .filter(|(_, share)| *share >= kind.threshold())
+            .filter(|(_, share)| *share >= profile::THRESHOLD)
             .collect();
         if let [(column, share)] = hits[..] {
             let percent = (share * 100.0).round() as u8;

@@ -150,8 +150,9 @@ pub struct HeaderColumn {
     pub label: String,
     /// The form's field the column holds.
     pub field: Option<String>,
-    /// How the field was decided: `synonym`, `pattern`, `content: 95% citizen IDs`.
-    pub decided_by: Option<String>,
+    /// How the field was decided (`Evidence::describe`: `synonym`, `pattern`,
+    /// `content: 95% citizen IDs`).
+    pub decided_by: Option<layout::Evidence>,
 }
 
 /// One sheet's outcome.
@@ -236,16 +237,16 @@ impl SheetResult {
         self.headers
             .values()
             .filter_map(|h| {
-                let how = h.decided_by.as_deref()?;
+                let how = h.decided_by?;
                 let header = crate::normalize::header::normalize(&h.label);
-                if how == "synonym" || header.is_empty() {
+                if how == layout::Evidence::Synonym || header.is_empty() {
                     return None;
                 }
                 Some(Suggestion {
                     form: form.clone(),
                     field: h.field.clone()?,
                     header: crate::privacy::redact(&header).into_owned(),
-                    decided_by: how.to_string(),
+                    decided_by: how.describe(),
                 })
             })
             .collect()
@@ -256,8 +257,7 @@ impl SheetResult {
         self.headers
             .iter()
             .filter_map(|(c, h)| {
-                let field = h.field.as_deref()?;
-                let how = h.decided_by.as_deref().unwrap_or("synonym");
+                let (field, how) = (h.field.as_deref()?, h.decided_by?.describe());
                 Some(format!("{} {}={field} ({how})", crate::normalize::text::column_letter(*c), h.label))
             })
             .collect::<Vec<_>>()

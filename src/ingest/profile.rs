@@ -15,6 +15,9 @@ const SAMPLE: usize = 30;
 /// How many rows below the header are searched for them.
 const SCAN_ROWS: usize = 200;
 
+/// The share of a column's values that must be of a kind for the column to be told by them.
+pub const THRESHOLD: f64 = 0.8;
+
 /// The kinds of value a column can be recognised by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -34,11 +37,6 @@ impl Kind {
             FieldType::Gender => Some(Kind::Gender),
             _ => None,
         }
-    }
-
-    /// The share of a column's values that must be of the kind.
-    pub fn threshold(self) -> f64 {
-        0.8
     }
 
     /// How many values it takes to tell: one ID with its check digit, or one 男/女 in a column

@@ -112,7 +112,7 @@ pub(super) fn process_sheet(
                     .unwrap_or_default(),
             };
             let field = mapped.map(|(_, f, _)| form.fields[*f].name.clone());
-            let decided_by = at.and_then(|i| layout.evidence.get(i)).map(|e| e.describe());
+            let decided_by = at.and_then(|i| layout.evidence.get(i)).copied();
             (c, HeaderColumn { label, field, decided_by })
         })
         .collect();

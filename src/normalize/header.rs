@@ -74,11 +74,7 @@ impl Pattern {
 
     /// How many characters of the normalised header the pattern's words cover, when it
     /// matches: the more of a header its words explain, the surer the match.
-    pub fn coverage(&self, normalized: &str) -> Option<usize> {
-        self.coverage_of(normalized, strip_annotation(normalized))
-    }
-
-    /// `coverage`, with the header's annotation already stripped (once for every pattern).
+    /// `stripped` is the header without its annotation, worked out once for every pattern.
     pub fn coverage_of(&self, normalized: &str, stripped: Option<&str>) -> Option<usize> {
         self.cover(normalized).max(stripped.and_then(|s| self.cover(s)))
     }
@@ -127,6 +123,12 @@ impl Pattern {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Pattern {
+        fn coverage(&self, normalized: &str) -> Option<usize> {
+            self.coverage_of(normalized, strip_annotation(normalized))
+        }
+    }
 
     #[test]
     fn annotations_width_and_spaces() {

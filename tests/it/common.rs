@@ -99,3 +99,10 @@ pub fn zip_part(path: &Path, name: &str) -> String {
     let mut archive = zip::ZipArchive::new(std::fs::File::open(path).unwrap()).unwrap();
     std::io::read_to_string(archive.by_name(name).unwrap()).unwrap()
 }
+
+/// `wangge query SQL --format csv` on a workspace: the CSV, the command having succeeded.
+pub fn query_csv(ws: &Path, sql: &str) -> String {
+    let out = wangge(&["--workspace", ws.to_str().unwrap(), "query", sql, "--format", "csv"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    text(&out.stdout)
+}

@@ -9,7 +9,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{repo, scratch, text, wangge};
+use crate::common::{query_csv, repo, scratch, text, wangge};
 use crate::daily::{DATE, daily, manifest, recipients};
 use crate::warehouse::sample_copy;
 
@@ -23,19 +23,13 @@ fn hostile() -> PathBuf {
 
 /// The day's figures of every community but the hostile cases' own, as CSV.
 pub fn other_communities(ws: &Path) -> String {
-    let out = wangge(&[
-        "--workspace",
-        ws.to_str().unwrap(),
-        "query",
+    let csv = query_csv(
+        ws,
         &format!(
             "SELECT * FROM daily_community WHERE report_date = DATE '{DATE}' AND community_code <> '{COMMUNITY}' \
              ORDER BY community_code"
         ),
-        "--format",
-        "csv",
-    ]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let csv = text(&out.stdout);
+    );
     assert!(csv.lines().count() > 30, "the other communities' figures: {csv}");
     csv
 }

@@ -157,7 +157,10 @@ fn a_header_wording_no_form_lists_is_read_through_its_words_and_a_synonym_sugges
     assert_eq!((s.form.as_deref(), s.counts.accepted), (Some("returnees"), 1), "{:?}", s.status);
     // 到唐日期 is 到 + 日期: the arrival date, by pattern, and the ledger and summary say so.
     let arrival = s.headers.values().find(|h| h.field.as_deref() == Some("arrival_date")).unwrap();
-    assert_eq!((arrival.label.as_str(), arrival.decided_by.as_deref()), ("到唐日期", Some("pattern")));
+    assert_eq!(
+        (arrival.label.as_str(), arrival.decided_by.map(|e| e.describe())),
+        ("到唐日期", Some("pattern".into()))
+    );
     assert_eq!(
         s.suggestions().iter().map(|x| x.line()).collect::<Vec<_>>(),
         [

@@ -8,7 +8,7 @@ use std::path::Path;
 use calamine::{Data, Reader, open_workbook_auto};
 use rust_xlsxwriter::Workbook;
 
-use crate::common::{scratch, text, wangge, wangge_expect};
+use crate::common::{query_csv, scratch, text, wangge, wangge_expect};
 use crate::daily::{DATE, daily, manifest};
 use crate::hostile::other_communities;
 use crate::warehouse::sample_copy;
@@ -75,9 +75,7 @@ fn grids(ws: &Path, community: &str, equal: bool) -> Vec<String> {
         "SELECT * FROM daily_grid WHERE report_date = DATE '{DATE}' AND community_code {op} '{community}' \
          ORDER BY grid_code"
     );
-    let out = wangge(&["--workspace", ws.to_str().unwrap(), "query", &sql, "--format", "csv"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout).lines().skip(1).map(str::to_string).collect()
+    query_csv(ws, &sql).lines().skip(1).map(str::to_string).collect()
 }
 
 fn grid_codes(lines: &[String]) -> BTreeSet<String> {
@@ -159,12 +157,6 @@ fn workbook(path: &Path, title: &str, rows: &[&[&str]]) {
     }
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     book.save(path).unwrap();
-}
-
-fn query_csv(ws: &Path, sql: &str) -> String {
-    let out = wangge(&["--workspace", ws.to_str().unwrap(), "query", sql, "--format", "csv"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    text(&out.stdout)
 }
 
 /// A district whose registry has no codes at all, one row per grid, and a grid named rather

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::common::{scratch, text, wangge};
+use crate::common::{query_csv, scratch, text, wangge};
 use crate::daily::{DATE, daily};
 use crate::warehouse::sample_copy;
 
@@ -16,9 +16,7 @@ fn standing(ws: &Path) -> (i64, i64) {
         "SELECT work_orders_open, work_orders_overdue FROM daily_grid \
          WHERE report_date = DATE '{DATE}' AND grid_code = '{GRID}'"
     );
-    let out = wangge(&["--workspace", ws.to_str().unwrap(), "query", &sql, "--format", "csv"]);
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let csv = text(&out.stdout);
+    let csv = query_csv(ws, &sql);
     let line = csv.lines().nth(1).unwrap_or_else(|| panic!("no row for the grid: {csv}"));
     let (open, overdue) = line.split_once(',').unwrap();
     (open.parse().unwrap(), overdue.parse().unwrap())
