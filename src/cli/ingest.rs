@@ -33,18 +33,19 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
     let _lock = crate::runner::lock::acquire(&ws.path(&ws.config.paths.runs), "`wangge ingest`")
         .map_err(|e| Failure::run(e.into()))?;
     let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let report = runner::ingest(&ws, run_date, &args.paths, threads).map_err(Failure::run)?;
-    for path in &report.reconciled {
-        say!("Removed `{}`, left by an interrupted run", path.display());
-    }
     let mut totals = crate::ingest::Counts::default();
     let mut problems = 0;
-    for file in &report.outcome.files {
+    let mut streamed = 0;
+    // Headers read only through patterns or values: the lines that would make them certain.
+    let mut suggestions = std::collections::BTreeSet::new();
+    // Each file is said as soon as its batch is written, and forgotten.
+    let report = runner::ingest_each(&ws, run_date, &args.paths, threads, &mut |file| {
         if let Some(error) = &file.error {
             problems += 1;
             say!("error: `{}`: {error}", file.path);
-            continue;
+            return;
         }
+        streamed += usize::from(file.streamed);
         if args.brief {
             let accepted: u64 = file.sheets.iter().map(|s| s.counts.accepted).sum();
             let rejected: u64 = file.sheets.iter().map(|s| s.counts.rejected_total()).sum();
@@ -53,6 +54,7 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
             say!("{}", file.path);
         }
         for s in &file.sheets {
+            suggestions.extend(s.suggestions());
             let c = &s.counts;
             totals.rows_read += c.rows_read;
             totals.accepted += c.accepted;
@@ -65,35 +67,15 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
             for (k, v) in &c.warnings {
                 *totals.warnings.entry(k).or_default() += v;
             }
-            let line = match &s.status {
-                crate::ingest::SheetStatus::Read => format!(
-                    "{} {} (date from {}, community {}): {} rows = {} accepted + {} rejected{} + {} skipped",
-                    s.form.as_deref().unwrap_or_default(),
-                    s.report_date,
-                    s.date_from(),
-                    s.community.as_deref().unwrap_or("-"),
-                    c.rows_read,
-                    c.accepted,
-                    c.rejected_total(),
-                    breakdown(&c.rejected),
-                    c.skipped_total(),
-                ),
-                crate::ingest::SheetStatus::Hidden => "hidden sheet, not read".to_string(),
-                crate::ingest::SheetStatus::NotAWorksheet(what) => format!("{what}, not read"),
-                crate::ingest::SheetStatus::Empty => "empty sheet".to_string(),
-                crate::ingest::SheetStatus::Unreadable(e) => format!("cannot be read, no row kept: {e}"),
-                // Reported, not counted as a problem: workbooks carry instructions and lookup sheets.
-                crate::ingest::SheetStatus::Unrecognised { closest, missing } => match closest {
-                    Some(form) => format!("matches no form; closest is `{form}`, which needs {}", missing.join("、")),
-                    None => "matches no form".to_string(),
-                },
-            };
             if !args.brief {
-                say!("  [{}] {line}", if s.name.is_empty() { "csv" } else { &s.name });
+                say!("  [{}] {}", if s.name.is_empty() { "csv" } else { &s.name }, sheet_line(s));
             }
         }
+    })
+    .map_err(Failure::run)?;
+    for path in &report.reconciled {
+        say!("Removed `{}`, left by an interrupted run", path.display());
     }
-    let streamed = report.outcome.files.iter().filter(|f| f.streamed && f.error.is_none()).count();
     if streamed > 0 {
         say!("Read {streamed} large workbook(s) as a stream of rows ([ingest] stream_from_mib)");
     }
@@ -110,7 +92,7 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
     }
     say!(
         "Ingested {} file(s) for run date {run_date}: {} rows = {} accepted + {} rejected{} + {} skipped{}",
-        report.outcome.files.len(),
+        report.files_read,
         totals.rows_read,
         totals.accepted,
         totals.rejected_total(),
@@ -118,11 +100,6 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
         totals.skipped_total(),
         if totals.warnings.is_empty() { String::new() } else { format!(", warnings{}", breakdown(&totals.warnings)) },
     );
-    // Headers read only through patterns or values: the lines that would make them certain.
-    let mut suggestions: Vec<crate::ingest::Suggestion> =
-        report.outcome.files.iter().flat_map(|f| f.sheets.iter().flat_map(|s| s.suggestions())).collect();
-    suggestions.sort();
-    suggestions.dedup();
     for suggestion in &suggestions {
         say!("Suggest: {}", suggestion.line());
     }
@@ -136,6 +113,31 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
         if tables.is_empty() { "nothing new".into() } else { tables.join(", ") }
     );
     Ok(if problems > 0 { ExitStatus::DataProblems } else { ExitStatus::Success })
+}
+
+/// What became of a sheet, on one line.
+fn sheet_line(s: &crate::ingest::SheetResult) -> String {
+    let c = &s.counts;
+    match &s.status {
+        crate::ingest::SheetStatus::Read => format!(
+            "{} {} (date from {}, community {}): {} rows = {} accepted + {} rejected{} + {} skipped",
+            s.form.as_deref().unwrap_or_default(),
+            s.report_date,
+            s.date_from(),
+            s.community.as_deref().unwrap_or("-"),
+            c.rows_read,
+            c.accepted,
+            c.rejected_total(),
+            breakdown(&c.rejected),
+            c.skipped_total(),
+        ),
+        crate::ingest::SheetStatus::Hidden => "hidden sheet, not read".to_string(),
+        crate::ingest::SheetStatus::NotAWorksheet(what) => format!("{what}, not read"),
+        crate::ingest::SheetStatus::Empty => "empty sheet".to_string(),
+        crate::ingest::SheetStatus::Unreadable(e) => format!("cannot be read, no row kept: {e}"),
+        // Reported, not counted as a problem: workbooks carry instructions and lookup sheets.
+        crate::ingest::SheetStatus::Unrecognised { .. } => s.status.unrecognised().unwrap_or_default(),
+    }
 }
 
 fn breakdown(counts: &BTreeMap<&'static str, u64>) -> String {

@@ -53,6 +53,24 @@ pub struct ContextTexts<'a> {
     pub modified: Option<NaiveDate>,
 }
 
+/// A file's name without its extension and its folders from the inbox down, from its
+/// `/`-separated path relative to the inbox.
+pub fn path_parts(path: &str) -> (&str, Vec<&str>) {
+    let mut parts: Vec<&str> = path.split('/').collect();
+    let file_name = parts.pop().unwrap_or(path);
+    let file_stem = file_name.rsplit_once('.').map_or(file_name, |(stem, _)| stem);
+    (file_stem, parts)
+}
+
+/// The report date a file's path alone gives (its name, then its folders), if it gives one:
+/// what a backlog is put in order by before any file is read.
+pub fn path_date(path: &str, run_date: NaiveDate) -> Option<NaiveDate> {
+    let (file_stem, folders) = path_parts(path);
+    let texts = ContextTexts { title: String::new(), sheet_name: "", file_stem, folders, modified: None };
+    let dated = texts.report_date(run_date);
+    (dated.source != Source::RunDate).then_some(dated.date)
+}
+
 /// A sheet's report date and where it came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReportDate {

@@ -34,10 +34,7 @@ pub(super) fn process_sheet(
     registry: &Registry,
 ) -> SheetResult {
     let (path, modified, streamed) = (origin.path, origin.modified, origin.streamed);
-    let file_name = path.rsplit('/').next().unwrap_or(path);
-    let file_stem = file_name.rsplit_once('.').map_or(file_name, |(stem, _)| stem);
-    let folders: Vec<&str> =
-        path.split('/').collect::<Vec<_>>().split_last().map(|(_, f)| f.to_vec()).unwrap_or_default();
+    let (file_stem, folders) = super::context::path_parts(path);
     let filled = Filled::new(raw);
     let first_header = match found {
         Some(Ok(l)) => l.header_rows[0],

@@ -3,7 +3,7 @@
 //! the bad cell of each row highlighted. IDs and phones are masked unless the workspace keeps
 //! them raw. The rows are re-read from the source files, so ingest keeps no copy of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -12,7 +12,7 @@ use rust_xlsxwriter::{Color, DocProperties, Format, FormatAlign, FormatBorder, W
 use super::safe_file_component;
 use crate::config::forms::FormConfig;
 use crate::ingest::read::{self, RawSheet, Visibility};
-use crate::ingest::{FileResult, IngestOutcome, Reject};
+use crate::ingest::{FileResult, Reject};
 use crate::normalize::grid::Registry;
 use crate::privacy::Privacy;
 
@@ -39,23 +39,27 @@ struct Block<'a> {
     rejects: Vec<&'a Reject>,
 }
 
-/// Writes the 退回修改 workbooks of an ingest under `reports/<date>/returns/`; returns their
-/// paths.
+/// Writes the 退回修改 workbooks of some ingested files under `reports/<date>/returns/`, one per
+/// community and date, and adds their paths to `written`: the workbooks this ingest call has
+/// written so far. A call takes a backlog in batches; a community whose rejects for a date come
+/// in two batches gets a second workbook (`…-退回修改-2.xlsx`) beside the first, not one that
+/// replaces it.
 pub fn write_all(
-    outcome: &IngestOutcome,
+    files: &[FileResult],
     inbox: &Path,
     reports: &Path,
     forms: &[FormConfig],
     registry: &Registry,
     privacy: &Privacy,
-) -> Result<Vec<PathBuf>, ReturnsError> {
+    written: &mut BTreeSet<PathBuf>,
+) -> Result<(), ReturnsError> {
     // (report date, community code or "") → blocks. A workbook goes back to one community and
     // holds only its rows: a sheet from a file of one community is that community's; the rows
     // of a sheet that serves several (a town's workbook, the hotline's export) go each to the
     // community its grid or community column names, the rest to 未归属社区.
     let mut groups: BTreeMap<(NaiveDate, String), Vec<Block<'_>>> = BTreeMap::new();
     let mut cache: BTreeMap<String, Vec<RawSheet>> = BTreeMap::new();
-    for file in &outcome.files {
+    for file in files {
         for (i, s) in file.sheets.iter().enumerate() {
             if s.rejects.is_empty() {
                 continue;
@@ -84,16 +88,18 @@ pub fn write_all(
             }
         }
     }
-    let mut written = Vec::new();
     for ((date, community), blocks) in groups {
         let name = registry.communities.get(&community).map(|c| c.name.clone());
-        let file_name = match &name {
-            Some(n) => format!("{}-{}-退回修改.xlsx", safe_file_component(&community), safe_file_component(n)),
-            None => "未归属社区-退回修改.xlsx".to_string(),
+        let stem = match &name {
+            Some(n) => format!("{}-{}-退回修改", safe_file_component(&community), safe_file_component(n)),
+            None => "未归属社区-退回修改".to_string(),
         };
         let dir = reports.join(date.to_string()).join("returns");
         std::fs::create_dir_all(&dir).map_err(|source| ReturnsError::Io { path: dir.clone(), source })?;
-        let path = dir.join(file_name);
+        let path = (1..)
+            .map(|n| dir.join(if n == 1 { format!("{stem}.xlsx") } else { format!("{stem}-{n}.xlsx") }))
+            .find(|p| !written.contains(p))
+            .expect("an unused name");
         // A workbook that cannot be built from what a community sent (a name or value the
         // writer refuses) costs that community its 退回修改 list, logged, and nothing else: the
         // ingest and every other community's list go on. Only a disk that cannot be written
@@ -109,9 +115,9 @@ pub fn write_all(
                 }
             };
         crate::atomic_file::write(&path, &bytes).map_err(|source| ReturnsError::Io { path: path.clone(), source })?;
-        written.push(path);
+        written.insert(path);
     }
-    Ok(written)
+    Ok(())
 }
 
 /// The community a row belongs to by its own cells: its grid, or else its community column.

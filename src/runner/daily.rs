@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
 use super::manifest::{self, CheckRecord, Manifest, Verdict};
-use super::{RunError, ingest, render_reports, run_pipeline};
+use super::{RunError, ingest_each, render_reports, run_pipeline};
 use crate::config::Workspace;
 use crate::config::workspace::DeliveryMode;
 use crate::deliver::{self, DeliverError, Delivery, Route};
@@ -146,7 +146,7 @@ fn stages(
     progress(Progress::Stage { name: "ingest", n: 1, of: STAGES });
     let clock = crate::clock::stopwatch();
     let removed = crate::atomic_file::remove_leftovers(&ws.path(&ws.config.paths.reports));
-    let report = ingest(ws, date, &[], options.threads)?;
+    let report = ingest_each(ws, date, &[], options.threads, &mut |file| summarise_file(m, &file))?;
     m.durations_ms.insert("ingest", clock.elapsed().as_millis());
     summarise_ingest(m, &report, removed);
     for (path, error) in &m.ingest.unreadable {
@@ -202,56 +202,59 @@ fn stages(
 
 fn summarise_ingest(m: &mut Manifest, report: &super::IngestReport, mut removed: Vec<PathBuf>) {
     let i = &mut m.ingest;
-    i.files_read = report.outcome.files.len();
+    i.files_read = report.files_read;
     i.files_already_ingested = report.already_ingested.len();
     removed.extend(report.reconciled.iter().cloned());
     i.leftovers_removed = removed;
-    for file in &report.outcome.files {
-        if let Some(error) = &file.error {
-            i.unreadable.push((file.path.clone(), error.to_string()));
+}
+
+/// Adds one ingested file's counts and problems to the manifest.
+fn summarise_file(m: &mut Manifest, file: &crate::ingest::FileResult) {
+    let i = &mut m.ingest;
+    if let Some(error) = &file.error {
+        i.unreadable.push((file.path.clone(), error.to_string()));
+    }
+    for s in &file.sheets {
+        let mut note = |severity: &'static str, at: Option<(usize, usize)>, reason: &str, message: &str| {
+            if i.problems.len() >= super::manifest::LISTED_PROBLEMS {
+                i.problems_not_listed += 1;
+                return;
+            }
+            i.problems.push(super::manifest::RowProblem {
+                file: file.path.clone(),
+                sheet: s.name.clone(),
+                row: at.map(|(row, _)| row),
+                column: at.map(|(_, column)| crate::normalize::text::column_letter(column)),
+                severity,
+                reason: reason.to_string(),
+                message: crate::privacy::redact(message).into_owned(),
+            });
+        };
+        match &s.status {
+            crate::ingest::SheetStatus::Unreadable(why) => note("sheet", None, s.status.code(), why),
+            crate::ingest::SheetStatus::NotAWorksheet(what) => {
+                note("sheet", None, s.status.code(), &format!("{what}, not read"))
+            }
+            _ => {}
         }
-        for s in &file.sheets {
-            let mut note = |severity: &'static str, at: Option<(usize, usize)>, reason: &str, message: &str| {
-                if i.problems.len() >= super::manifest::LISTED_PROBLEMS {
-                    i.problems_not_listed += 1;
-                    return;
-                }
-                i.problems.push(super::manifest::RowProblem {
-                    file: file.path.clone(),
-                    sheet: s.name.clone(),
-                    row: at.map(|(row, _)| row),
-                    column: at.map(|(_, column)| crate::normalize::text::column_letter(column)),
-                    severity,
-                    reason: reason.to_string(),
-                    message: crate::privacy::redact(message).into_owned(),
-                });
-            };
-            match &s.status {
-                crate::ingest::SheetStatus::Unreadable(why) => note("sheet", None, s.status.code(), why),
-                crate::ingest::SheetStatus::NotAWorksheet(what) => {
-                    note("sheet", None, s.status.code(), &format!("{what}, not read"))
-                }
-                _ => {}
+        for r in &s.rejects {
+            note("reject", Some((r.row, r.column)), r.reason, &r.message);
+        }
+        for w in &s.warnings {
+            note("warning", Some((w.row, w.column)), w.code, &w.message);
+        }
+        for suggestion in s.suggestions() {
+            if !i.suggestions.contains(&suggestion) {
+                i.suggestions.push(suggestion);
             }
-            for r in &s.rejects {
-                note("reject", Some((r.row, r.column)), r.reason, &r.message);
-            }
-            for w in &s.warnings {
-                note("warning", Some((w.row, w.column)), w.code, &w.message);
-            }
-            for suggestion in s.suggestions() {
-                if !i.suggestions.contains(&suggestion) {
-                    i.suggestions.push(suggestion);
-                }
-            }
-            i.rows_read += s.counts.rows_read;
-            i.accepted += s.counts.accepted;
-            for (k, v) in &s.counts.rejected {
-                *i.rejected.entry(k.to_string()).or_default() += v;
-            }
-            for (k, v) in &s.counts.skipped {
-                *i.skipped.entry(k.to_string()).or_default() += v;
-            }
+        }
+        i.rows_read += s.counts.rows_read;
+        i.accepted += s.counts.accepted;
+        for (k, v) in &s.counts.rejected {
+            *i.rejected.entry(k.to_string()).or_default() += v;
+        }
+        for (k, v) in &s.counts.skipped {
+            *i.skipped.entry(k.to_string()).or_default() += v;
         }
     }
 }

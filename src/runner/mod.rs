@@ -3,12 +3,13 @@
 
 pub mod daily;
 mod explain;
+mod ingest;
+pub use ingest::{IngestReport, ingest, ingest_each};
 pub mod lock;
 pub use explain::{explain, first_rows};
 pub mod manifest;
 mod problems;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -16,9 +17,9 @@ use sha2::{Digest, Sha256};
 
 use crate::config::forms::{self, FormConfig};
 use crate::config::{ConfigError, Workspace};
-use crate::ingest::{self, IngestOutcome, IngestRequest};
+
 use crate::privacy::Privacy;
-use crate::warehouse::{Warehouse, WarehouseError, WriteSummary};
+use crate::warehouse::{Warehouse, WarehouseError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
@@ -90,18 +91,6 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
-/// What an ingest run did.
-pub struct IngestReport {
-    pub outcome: IngestOutcome,
-    /// Files skipped because their content is already in the ledger.
-    pub already_ingested: Vec<String>,
-    /// Files left behind by an interrupted run and removed first.
-    pub reconciled: Vec<PathBuf>,
-    /// 退回修改 workbooks written for the communities.
-    pub returns: Vec<PathBuf>,
-    pub written: WriteSummary,
-}
-
 /// Loads the forms and the privacy settings of a workspace.
 pub fn load_forms(ws: &Workspace) -> Result<Vec<FormConfig>, RunError> {
     forms::load_forms(&ws.path(&ws.config.paths.pipelines).join("forms")).map_err(RunError::Config)
@@ -157,104 +146,11 @@ fn forms_fingerprint(ws: &Workspace) -> String {
         hasher.update(file.file_name().unwrap_or_default().as_encoded_bytes());
         hasher.update(std::fs::read(&file).unwrap_or_default());
     }
-    ingest::hex(&hasher.finalize())
+    crate::ingest::hex(&hasher.finalize())
 }
 
 pub(crate) fn sha256_of(path: &Path) -> Option<String> {
-    std::fs::read(path).ok().map(|bytes| ingest::hex(&Sha256::digest(&bytes)))
-}
-
-/// Ingests `paths` (default: the whole inbox) into the workspace's warehouse for `run_date`.
-pub fn ingest(
-    ws: &Workspace,
-    run_date: NaiveDate,
-    paths: &[PathBuf],
-    threads: usize,
-) -> Result<IngestReport, RunError> {
-    let forms = load_forms(ws)?;
-    let privacy = privacy(ws)?;
-    let warehouse = Warehouse::new(ws.path(&ws.config.paths.warehouse));
-    let index = warehouse.ledger_index();
-    let reconciled = warehouse.reconcile(&index)?;
-    let fingerprint = forms_fingerprint(ws);
-    let inbox = ws.inbox();
-    let candidates = if paths.is_empty() {
-        list_files(&inbox)?
-    } else {
-        let mut all = Vec::new();
-        for p in paths {
-            if p.is_dir() { all.extend(list_files(p)?) } else { all.push(p.clone()) }
-        }
-        all
-    };
-    // A file is done once ingested, unless it could not be read or a sheet matched no form and
-    // the forms have changed since: then it is tried again (`unfinished`: its hash and the path
-    // it had).
-    let mut files = Vec::new();
-    let mut already_ingested = Vec::new();
-    let mut unfinished: HashMap<String, String> = HashMap::new();
-    for path in candidates {
-        let Some(sha) = sha256_of(&path) else {
-            files.push(path);
-            continue;
-        };
-        let entries = warehouse.ledger_of(&index, &sha)?;
-        let retry = entries
-            .iter()
-            .find(|e| (e.status == "error" || e.status == "unrecognised") && e.forms_sha256 != fingerprint);
-        if let Some(e) = retry {
-            unfinished.insert(sha, e.path.clone());
-            files.push(path);
-        } else if entries.is_empty() {
-            files.push(path);
-        } else {
-            already_ingested.push(path.strip_prefix(&inbox).unwrap_or(&path).to_string_lossy().into_owned());
-        }
-    }
-    let registry = warehouse.registry()?;
-    let mut outcome = ingest::ingest(IngestRequest {
-        inbox: &inbox,
-        files,
-        forms: &forms,
-        run_date,
-        registry,
-        threads,
-        key: &privacy.key,
-        stream_from_bytes: ws.stream_from_bytes(),
-        limits: ws.ingest_limits(),
-    });
-    // Duplicates are judged against the warehouse too, except against the files this run
-    // corrects.
-    let mut superseded = warehouse.superseded(&outcome)?;
-    // A file tried again replaces its own earlier ledger rows.
-    for file in &outcome.files {
-        if let Some(path) = unfinished.get(&file.sha256) {
-            superseded.insert(crate::warehouse::Replaced {
-                path: path.clone(),
-                sha256: file.sha256.clone(),
-                report_date: String::new(),
-                form: None,
-                sheet: None,
-            });
-        }
-    }
-    let prior = warehouse.prior_identities(&forms, &superseded, &outcome.report_dates())?;
-    // Duplicates are judged in processing order; large sheets are read now, their rows judged
-    // and written as they come.
-    let registry = std::mem::take(&mut outcome.registry);
-    let streaming =
-        ingest::dedup::Streaming { forms: &forms, registry: &registry, run_date, key: &privacy.key, threads };
-    let mut streamed = crate::warehouse::streamed::StreamedTables::new(&warehouse, &privacy);
-    ingest::dedup::judge_all(&mut outcome, &streaming, &prior, &mut streamed)?;
-    outcome.registry = registry;
-    let streamed = streamed.finish()?;
-    // The 退回修改 workbooks before the warehouse: the ledger, written last, marks the files as
-    // done, so a run killed in between must not leave them without their returns.
-    let reports = ws.path(&ws.config.paths.reports);
-    let returns = crate::report::returns::write_all(&outcome, &inbox, &reports, &forms, &outcome.registry, &privacy)?;
-    let written =
-        warehouse.write(&outcome, &forms, &privacy, &run_date.to_string(), &superseded, &fingerprint, streamed)?;
-    Ok(IngestReport { outcome, already_ingested, reconciled, returns, written })
+    std::fs::read(path).ok().map(|bytes| crate::ingest::hex(&Sha256::digest(&bytes)))
 }
 
 /// A runtime for the query engine's async API; the rest of wangge is synchronous.

@@ -118,6 +118,21 @@ impl Warehouse {
         out
     }
 
+    /// The Parquet files of a table on some report dates only: their partitions alone are
+    /// listed, so a run's cost does not grow with the history (a backlog is written in batches,
+    /// each looking up its own dates).
+    fn files_on(&self, table: &str, dates: &BTreeSet<NaiveDate>) -> Vec<(String, PathBuf)> {
+        let mut out = Vec::new();
+        for date in dates.iter().map(NaiveDate::to_string) {
+            let Ok(files) = std::fs::read_dir(self.partition(table, &date)) else { continue };
+            let mut paths: Vec<PathBuf> =
+                files.flatten().map(|f| f.path()).filter(|p| parquet_io::is_finished(p)).collect();
+            paths.sort();
+            out.extend(paths.into_iter().map(|p| (date.clone(), p)));
+        }
+        out
+    }
+
     fn tables(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(&self.root) else { return Vec::new() };
         let mut tables: Vec<String> = entries
@@ -131,7 +146,7 @@ impl Warehouse {
 
     /// The ledger: every sheet of every file ingested so far.
     pub fn ledger(&self) -> Result<Vec<LedgerEntry>, WarehouseError> {
-        self.ledger_where(|_| true)
+        Self::ledger_entries(self.table_files(LEDGER))
     }
 
     /// The ledger's files by their name, the short hash of the source file they record. The
@@ -161,12 +176,12 @@ impl Warehouse {
 
     /// The ledger's entries of some report dates only (their partitions).
     pub fn ledger_on(&self, dates: &BTreeSet<NaiveDate>) -> Result<Vec<LedgerEntry>, WarehouseError> {
-        self.ledger_where(|date| NaiveDate::parse_from_str(date, "%Y-%m-%d").is_ok_and(|d| dates.contains(&d)))
+        Self::ledger_entries(self.files_on(LEDGER, dates))
     }
 
-    fn ledger_where(&self, keep: impl Fn(&str) -> bool) -> Result<Vec<LedgerEntry>, WarehouseError> {
+    fn ledger_entries(files: Vec<(String, PathBuf)>) -> Result<Vec<LedgerEntry>, WarehouseError> {
         let mut entries = Vec::new();
-        for (date, path) in self.table_files(LEDGER).into_iter().filter(|(date, _)| keep(date)) {
+        for (date, path) in files {
             for batch in parquet_io::read(&path, &[])? {
                 entries.extend(ledger::entries(&batch, &date));
             }
@@ -253,10 +268,16 @@ impl Warehouse {
     }
 
     /// The sheets already in the warehouse that this ingest's sheets replace: same form,
-    /// community and report date, from a file with other content.
-    pub fn superseded(&self, outcome: &IngestOutcome) -> Result<BTreeSet<Replaced>, WarehouseError> {
+    /// community and report date, from a file with other content. The files of one ingest call
+    /// (`call`, by sha256; it may be written in several batches) never replace one another.
+    pub fn superseded(
+        &self,
+        outcome: &IngestOutcome,
+        call: &BTreeSet<String>,
+    ) -> Result<BTreeSet<Replaced>, WarehouseError> {
         let ledger = self.ledger_on(&outcome.report_dates())?;
-        let new: BTreeSet<&str> = outcome.files.iter().map(|f| f.sha256.as_str()).collect();
+        let new: BTreeSet<&str> =
+            outcome.files.iter().map(|f| f.sha256.as_str()).chain(call.iter().map(String::as_str)).collect();
         let mut superseded = BTreeSet::new();
         for file in &outcome.files {
             for s in file.sheets.iter().filter(|s| s.status.code() == "read" && s.community.is_some()) {
@@ -291,14 +312,11 @@ impl Warehouse {
     ) -> Result<Prior, WarehouseError> {
         let mut prior = Prior::new();
         for form in forms {
-            for (date, path) in self.table_files(&form.form) {
+            // A duplicate is the same person on the same form and report date: only the dates
+            // this run ingests can hold one, however long the history.
+            for (date, path) in self.files_on(&form.form, dates) {
                 let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
                 let Ok(report_date) = NaiveDate::parse_from_str(&date, "%Y-%m-%d") else { continue };
-                // A duplicate is the same person on the same form and report date: only the
-                // dates this run ingests can hold one, however long the history.
-                if !dates.contains(&report_date) {
-                    continue;
-                }
                 // A replaced sheet's rows do not count against its correction. (Rows of other
                 // sheets of that file do, so this skips a little more than needed only when a
                 // file holds two sheets of the same form and day.)

@@ -145,7 +145,9 @@ fn ingest_reproduces_truth_json_on_the_sample_district() {
 
 /// A month of backlog ingested in one call, years after (as an officer catching up would, with
 /// no `--date`): every sheet gets the report date its folder and names give, not one in the
-/// run's year, and every row the fate truth.json gives it, as day by day.
+/// run's year, and every row the fate truth.json gives it, as day by day. The call goes through
+/// the workspace's runner, which takes the 1,230 files in batches, each written to the
+/// warehouse before the next is read: duplicates are judged across batches through it.
 #[test]
 fn a_month_of_backlog_in_one_call_reproduces_truth_json() {
     let dir = crate::common::scratch();
@@ -154,8 +156,52 @@ fn a_month_of_backlog_in_one_call_reproduces_truth_json() {
         &["demo-data", sample.to_str().unwrap(), "--days", "30", "--end-date", "2021-06-09"],
         0,
     );
-    let outcome = ingest_sample(&sample, NaiveDate::from_ymd_opt(2026, 12, 2).unwrap());
-    check_against_truth(&outcome, &truth(&sample), 30);
+    let ws = wangge::config::Workspace::load(&sample).unwrap();
+    let report = wangge::runner::ingest(&ws, NaiveDate::from_ymd_opt(2026, 12, 2).unwrap(), &[], 2).unwrap();
+    assert!(report.batches > 1, "a month is more than one batch: {}", report.batches);
+    check_against_truth(&report.outcome, &truth(&sample), 30);
+}
+
+/// The same backlog ingested in one call and day by day, each day's folder on its own as the
+/// daily job would, leaves byte-identical warehouses and 退回修改 workbooks.
+#[test]
+fn a_backlog_in_one_call_writes_what_day_by_day_writes() {
+    let dir = crate::common::scratch();
+    let (batched, daily) = (dir.path().join("batched"), dir.path().join("daily"));
+    for ws in [&batched, &daily] {
+        crate::common::wangge_expect(
+            &["demo-data", ws.to_str().unwrap(), "--days", "8", "--end-date", "2021-06-09"],
+            0,
+        );
+    }
+    let run = NaiveDate::from_ymd_opt(2026, 12, 2).unwrap();
+    let report =
+        wangge::runner::ingest_each(&wangge::config::Workspace::load(&batched).unwrap(), run, &[], 2, &mut |_| {})
+            .unwrap();
+    assert!(report.batches > 1, "eight days of 41 files are more than one batch");
+    let ws = wangge::config::Workspace::load(&daily).unwrap();
+    let mut days: Vec<PathBuf> = std::fs::read_dir(daily.join("inbox")).unwrap().flatten().map(|e| e.path()).collect();
+    days.sort();
+    // The registry is not in a dated folder: it comes with the first day.
+    let registry = days.pop().unwrap();
+    assert!(registry.ends_with("台账"), "{registry:?}");
+    for (i, day) in days.iter().enumerate() {
+        let paths = if i == 0 { vec![registry.clone(), day.clone()] } else { vec![day.clone()] };
+        wangge::runner::ingest_each(&ws, run, &paths, 2, &mut |_| {}).unwrap();
+    }
+    for sub in ["warehouse", "reports"] {
+        let (a, b) = (crate::common::tree(&batched.join(sub)), crate::common::tree(&daily.join(sub)));
+        assert_eq!(a, b, "{sub}: the same files");
+        assert!(a.len() > 100, "{sub}: {} files", a.len());
+        for file in a.iter().filter(|f| batched.join(sub).join(f).is_file()) {
+            assert!(
+                std::fs::read(batched.join(sub).join(file)).unwrap()
+                    == std::fs::read(daily.join(sub).join(file)).unwrap(),
+                "{sub}/{}: differs",
+                file.display()
+            );
+        }
+    }
 }
 
 /// Every file, sheet and row of `outcome` has the fate `t` (truth.json) gives it, and the
