@@ -43,14 +43,10 @@ pub fn run(workspace: &Path, args: ExplainArgs) -> CommandResult {
             match &s.status {
                 SheetStatus::Read => {}
                 // Not a problem by itself: workbooks carry instructions and lookup sheets.
-                SheetStatus::Unrecognised { closest, missing } => {
-                    match closest {
-                        Some(form) => say!(
-                            "  [{name}] matches no form; closest is `{form}`, which needs {} (add the sheet's wording to that field's synonyms)",
-                            missing.join("、")
-                        ),
-                        None => say!("  [{name}] matches no form"),
-                    }
+                SheetStatus::Unrecognised { missing, .. } => {
+                    let hint =
+                        if missing.is_empty() { "" } else { " (add the sheet's wording to that field's synonyms)" };
+                    say!("  [{name}] {}{hint}", s.status.unrecognised().unwrap_or_default());
                     continue;
                 }
                 other => {

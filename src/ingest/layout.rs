@@ -197,6 +197,9 @@ impl Evidence {
     }
 }
 
+/// Columns a sheet must have recognised to be read as a form, its required ones among them.
+pub const MIN_COLUMNS: usize = 3;
+
 /// Why a sheet holds no table of any form.
 #[derive(Debug, Clone)]
 pub struct NoForm {
@@ -329,7 +332,7 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
             if closest.as_ref().is_none_or(|(_, n, m)| (matched.len(), m.len()) > (*n, missing.len())) {
                 closest = Some((f, matched.len(), missing.clone()));
             }
-            if !missing.is_empty() || matched.len() < 3 {
+            if !missing.is_empty() || matched.len() < MIN_COLUMNS {
                 continue;
             }
             // A header matched by a synonym is surer than one matched by a pattern: between two

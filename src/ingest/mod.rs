@@ -78,6 +78,21 @@ pub enum SheetStatus {
 }
 
 impl SheetStatus {
+    /// For an unrecognised sheet: `matches no form`, and the closest form and what it lacks.
+    pub fn unrecognised(&self) -> Option<String> {
+        let SheetStatus::Unrecognised { closest, missing } = self else { return None };
+        Some(match (closest, missing.is_empty()) {
+            (None, _) => "matches no form".to_string(),
+            (Some(form), false) => format!("matches no form; closest is `{form}`, which needs {}", missing.join("、")),
+            // Its required columns are there, but too few columns in all: a summary or lookup
+            // table naming a community and a grid is not a registry.
+            (Some(form), true) => format!(
+                "matches no form; closest is `{form}`, but fewer than {} of its columns are recognised",
+                layout::MIN_COLUMNS
+            ),
+        })
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             SheetStatus::Read => "read",

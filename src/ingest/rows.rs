@@ -133,7 +133,9 @@ pub fn classify(filled: &Filled<'_>, row: usize, layout: &Layout) -> Option<Skip
         Cell::Text(t) => text::compact_cow(t),
         _ => std::borrow::Cow::Borrowed(""),
     };
-    if NOTE_PREFIXES.iter().any(|p| first.starts_with(p)) && !is_data_like(filled, row, layout) {
+    if (NOTE_PREFIXES.iter().any(|p| first.starts_with(p)) || is_signature(&first))
+        && !is_data_like(filled, row, layout)
+    {
         return Some(SkipReason::Note);
     }
     let zero = (first_col..width)
@@ -163,6 +165,16 @@ pub fn classify(filled: &Filled<'_>, row: usize, layout: &Layout) -> Option<Skip
         return Some(SkipReason::RepeatedHeader);
     }
     None
+}
+
+/// A signature line below a table, in whatever words the office signs with: `填报人：张三`,
+/// `报送人: 李四`, `单位负责人签字：`, `报送日期：3月5日`: a short label naming a role, a
+/// signature or a date, then a colon.
+fn is_signature(first: &str) -> bool {
+    let Some((label, _)) = first.split_once(['：', ':']) else { return false };
+    let chars = label.chars().count();
+    (2..=8).contains(&chars)
+        && ["人", "签字", "签名", "签章", "盖章", "日期", "时间", "电话", "单位"].iter().any(|end| label.ends_with(end))
 }
 
 /// A row starting with a note word is data if it fills several mapped columns with different
@@ -355,4 +367,19 @@ pub fn validate(
         }
     }
     Ok(Record { values, warnings, identity: None })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn signature_lines_are_told_by_their_label() {
+        for line in ["填报人：张三", "审核人:李四", "单位负责人签字：", "报送日期：3月5日", "联系电话：13800000000"]
+        {
+            assert!(super::is_signature(line), "{line}");
+        }
+        for line in ["张三", "北京市朝阳区：某小区", "：", "这是一段很长的说明文字而不是签字人：x"]
+        {
+            assert!(!super::is_signature(line), "{line}");
+        }
+    }
 }

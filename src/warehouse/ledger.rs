@@ -88,10 +88,7 @@ pub fn batch(file: &FileResult, report_date: &str, file_date: &str, forms_sha256
         .filter(|s| s.report_date.to_string() == report_date || (s.status.code() != "read" && report_date == file_date))
     {
         let message = match &s.status {
-            crate::ingest::SheetStatus::Unrecognised { closest, missing } => Some(match closest {
-                Some(form) => format!("matches no form; closest `{form}`, missing {}", missing.join(", ")),
-                None => "matches no form".to_string(),
-            }),
+            crate::ingest::SheetStatus::Unrecognised { .. } => s.status.unrecognised(),
             crate::ingest::SheetStatus::Hidden => Some("hidden sheet, not read".into()),
             crate::ingest::SheetStatus::NotAWorksheet(what) => Some(format!("{what}, not read")),
             crate::ingest::SheetStatus::Unreadable(e) => Some(crate::privacy::redact(e).into_owned()),
