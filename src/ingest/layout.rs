@@ -205,6 +205,9 @@ pub const MIN_COLUMNS: usize = 3;
 pub struct NoForm {
     /// The closest form and the required fields it misses.
     pub closest: Option<(usize, Vec<String>)>,
+    /// When the closest form misses one required field only: that field, and the headers of the
+    /// columns no field took, one of which may be it under a wording no form knows.
+    pub hint: Option<(usize, Vec<String>)>,
 }
 
 /// Every form's synonyms, normalised once (normalised header text → field index), and its
@@ -290,6 +293,7 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
     // Column profiles by (first data row, column), made once for all forms.
     let mut profiles: HashMap<(usize, usize), profile::Profile> = HashMap::new();
     let mut closest: Option<(usize, usize, Vec<String>)> = None;
+    let mut hint: Option<(usize, Vec<String>)> = None;
     let scan = filled.height().min(HEADER_SCAN_ROWS);
     // Each candidate header cell as written and normalised, once for all forms.
     let labels: Vec<Vec<(String, String)>> = (0..scan)
@@ -318,7 +322,7 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
             let (rows, (mut columns, mut evidence)) = candidate;
             // Two fields recognised by their headers: the rest may be told by their values.
             if columns.len() >= 2 {
-                assign_by_content(filled, form, &rows, &mut columns, &mut evidence, &mut profiles);
+                profile::assign_by_content(filled, form, &rows, &mut columns, &mut evidence, &mut profiles);
             }
             let matched: BTreeSet<usize> = columns.iter().map(|(_, field, _)| *field).collect();
             let missing: Vec<String> = form
@@ -331,6 +335,22 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
             // Closest: most fields matched, then fewest required fields missing.
             if closest.as_ref().is_none_or(|(_, n, m)| (matched.len(), m.len()) > (*n, missing.len())) {
                 closest = Some((f, matched.len(), missing.clone()));
+                let unmatched_required: Vec<usize> =
+                    (0..form.fields.len()).filter(|i| form.fields[*i].required && !matched.contains(i)).collect();
+                hint = match unmatched_required[..] {
+                    [field] if matched.len() >= 2 => {
+                        let width = rows.iter().map(|r| filled.width(*r)).max().unwrap_or(0);
+                        let free: Vec<String> = (0..width)
+                            .filter(|c| !columns.iter().any(|(col, _, _)| col == c))
+                            .filter_map(|c| {
+                                let label = rows.iter().rev().map(|r| filled.label(*r, c)).find(|l| !l.is_empty())?;
+                                (label.chars().count() <= 20).then_some(label)
+                            })
+                            .collect();
+                        (!free.is_empty()).then_some((field, free))
+                    }
+                    _ => None,
+                };
             }
             if !missing.is_empty() || matched.len() < MIN_COLUMNS {
                 continue;
@@ -353,52 +373,10 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
     }
     match best {
         Some((_, _, layout)) => Ok(layout),
-        None => Err(NoForm { closest: closest.filter(|(_, n, _)| *n > 0).map(|(f, _, missing)| (f, missing)) }),
-    }
-}
-
-/// Gives a field to columns whose headers name none, by their values: for each kind of value
-/// (IDs, phones, dates, genders), when the form has exactly one unassigned field of that kind
-/// (of dates, a required one) and exactly one unassigned column below the header holds mostly
-/// values of it. Anything less
-/// certain is left unassigned: a wrong column is worse than none.
-fn assign_by_content(
-    filled: &Filled<'_>,
-    form: &FormConfig,
-    rows: &[usize],
-    columns: &mut Vec<(usize, usize, String)>,
-    evidence: &mut Vec<Evidence>,
-    profiles: &mut HashMap<(usize, usize), profile::Profile>,
-) {
-    let first = rows.last().map_or(0, |r| r + 1);
-    let width = rows.iter().map(|r| filled.width(*r)).max().unwrap_or(0);
-    let free_columns: Vec<usize> = (0..width).filter(|c| !columns.iter().any(|(col, _, _)| col == c)).collect();
-    let mut added: Vec<(usize, usize, Evidence)> = Vec::new();
-    for kind in [profile::Kind::CitizenId, profile::Kind::Phone, profile::Kind::Date, profile::Kind::Gender] {
-        // Dates are in many columns a form does not declare (填报日期, 检测时间): only a required
-        // date field is looked for by its values.
-        let fields: Vec<usize> = (0..form.fields.len())
-            .filter(|i| profile::Kind::of(form.fields[*i].kind) == Some(kind))
-            .filter(|i| kind != profile::Kind::Date || form.fields[*i].required)
-            .filter(|i| !columns.iter().any(|(_, f, _)| f == i))
-            .collect();
-        let [field] = fields[..] else { continue };
-        let hits: Vec<(usize, f64)> = free_columns
-            .iter()
-            .filter(|c| !added.iter().any(|(col, ..)| col == *c))
-            .map(|&c| (c, profiles.entry((first, c)).or_insert_with(|| profile::profile(filled, first, c)).share(kind)))
-            .filter(|(_, share)| *share >= profile::THRESHOLD)
-            .collect();
-        if let [(column, share)] = hits[..] {
-            let percent = (share * 100.0).round() as u8;
-            added.push((column, field, Evidence::Content { kind, percent }));
+        None => {
+            let closest = closest.filter(|(_, n, _)| *n > 0).map(|(f, _, missing)| (f, missing));
+            Err(NoForm { hint: hint.filter(|_| closest.is_some()), closest })
         }
-    }
-    for (column, field, how) in added {
-        let label = rows.iter().rev().map(|r| filled.label(*r, column)).find(|l| !l.is_empty()).unwrap_or_default();
-        let at = columns.partition_point(|(c, _, _)| *c < column);
-        columns.insert(at, (column, field, label));
-        evidence.insert(at, how);
     }
 }
 

@@ -17,6 +17,7 @@ pub mod read;
 pub mod rows;
 mod sheet;
 pub mod stream;
+mod suggest;
 mod xlsb;
 mod xlsx_merges;
 mod xlsx_parts;
@@ -37,6 +38,7 @@ use layout::Filled;
 use read::{FileKind, RawSheet, Visibility};
 use rows::{Record, SkipReason};
 use sheet::{RowsOutcome, process_sheet};
+pub use suggest::Suggestion;
 
 /// What to ingest.
 pub struct IngestRequest<'a> {
@@ -67,6 +69,9 @@ pub enum SheetStatus {
     Unrecognised {
         closest: Option<String>,
         missing: Vec<String>,
+        /// When the closest form misses one required field: its name, and the headers of the
+        /// sheet's columns no field took (see `SheetResult::suggestions`).
+        hint: Option<(String, Vec<String>)>,
     },
     /// No cells at all.
     Empty,
@@ -80,7 +85,7 @@ pub enum SheetStatus {
 impl SheetStatus {
     /// For an unrecognised sheet: `matches no form`, and the closest form and what it lacks.
     pub fn unrecognised(&self) -> Option<String> {
-        let SheetStatus::Unrecognised { closest, missing } = self else { return None };
+        let SheetStatus::Unrecognised { closest, missing, .. } = self else { return None };
         Some(match (closest, missing.is_empty()) {
             (None, _) => "matches no form".to_string(),
             (Some(form), false) => format!("matches no form; closest is `{form}`, which needs {}", missing.join("、")),
@@ -224,49 +229,7 @@ impl RegistryScope {
     }
 }
 
-/// A column recognised only by a pattern of words or by its values: the synonym that would
-/// make it certain, for a data officer to add to the form (or to correct, if it is wrong).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
-pub struct Suggestion {
-    pub form: String,
-    pub field: String,
-    pub header: String,
-    pub decided_by: String,
-}
-
-impl Suggestion {
-    /// The line to act on: `pipelines/forms/returnees.toml, field arrival_date: add "返乡日期" to synonyms`.
-    pub fn line(&self) -> String {
-        format!(
-            "pipelines/forms/{}.toml, field `{}`: add \"{}\" to `synonyms` (recognised by {})",
-            self.form, self.field, self.header, self.decided_by
-        )
-    }
-}
-
 impl SheetResult {
-    /// The columns of a read sheet recognised only by pattern or content, with a header to add
-    /// as a synonym.
-    pub fn suggestions(&self) -> Vec<Suggestion> {
-        let Some(form) = &self.form else { return Vec::new() };
-        self.headers
-            .values()
-            .filter_map(|h| {
-                let how = h.decided_by?;
-                let header = crate::normalize::header::normalize(&h.label);
-                if how == layout::Evidence::Synonym || header.is_empty() {
-                    return None;
-                }
-                Some(Suggestion {
-                    form: form.clone(),
-                    field: h.field.clone()?,
-                    header: crate::privacy::redact(&header).into_owned(),
-                    decided_by: how.describe(),
-                })
-            })
-            .collect()
-    }
-
     /// Each column given a field and how, for the ledger: `B 身份证号=citizen_id (synonym)`.
     pub fn column_fields(&self) -> String {
         self.headers

@@ -1,12 +1,16 @@
 //! What a column's values are, whatever its header says: the share of its first data cells
-//! that are citizen IDs (valid, or the 15 digits Excel left of one), phone numbers, dates or
-//! genders. The layout uses it to give a field to a column whose header names none, when the
-//! values leave no doubt (see `layout::assign_by_content`).
+//! that are citizen IDs (valid, or the 15 digits Excel left of one), phone numbers, dates,
+//! genders, or values of one of a form's lists (a status, a channel); and, from those shares,
+//! the field of a column whose header names none, when the values leave no doubt
+//! (`assign_by_content`, called by the layout).
 
 use chrono::NaiveDate;
 
-use super::layout::Filled;
+use std::collections::HashMap;
+
+use super::layout::{Evidence, Filled};
 use crate::config::forms::FieldType;
+use crate::config::forms::FormConfig;
 use crate::normalize::value::Cell;
 use crate::normalize::{citizen_id, date, phone, text};
 
@@ -25,6 +29,8 @@ pub enum Kind {
     Phone,
     Date,
     Gender,
+    /// Values of the list (enum) a field declares.
+    Listed,
 }
 
 impl Kind {
@@ -45,6 +51,8 @@ impl Kind {
         match self {
             Kind::CitizenId | Kind::Gender => 1,
             Kind::Phone | Kind::Date => 2,
+            // 已办结 or 微信 once could be a remark; three times in a column is its list.
+            Kind::Listed => 3,
         }
     }
 
@@ -54,6 +62,7 @@ impl Kind {
             Kind::Phone => "phone numbers",
             Kind::Date => "dates",
             Kind::Gender => "genders",
+            Kind::Listed => "values of its list",
         }
     }
 }
@@ -78,27 +87,47 @@ impl Profile {
             Kind::Phone => self.phones,
             Kind::Date => self.dates,
             Kind::Gender => self.genders,
+            // Per field, not per column: see `listed_share`.
+            Kind::Listed => 0.0,
         }
     }
+}
+
+/// The first non-empty cells of column `col` from row `first` (0-based) down.
+fn sample<'a>(filled: &'a Filled<'_>, first: usize, col: usize) -> impl Iterator<Item = &'a Cell> {
+    (first..filled.height().min(first.saturating_add(SCAN_ROWS)))
+        // A merged note or total row (填表人：…) shows its text in every column it covers: it
+        // says nothing of this column's values.
+        .filter(move |row| !filled.is_covered(*row, col))
+        .map(move |row| filled.get(row, col))
+        .filter(|cell| !cell.is_blank())
+        .take(SAMPLE)
+}
+
+/// The share of column `col`'s sampled values that are values of a field's list (`list`: each
+/// canonical value and its synonyms), or 0 when too few cells tell.
+pub fn listed_share<'a>(
+    filled: &Filled<'_>,
+    first: usize,
+    col: usize,
+    list: impl Iterator<Item = (&'a String, &'a Vec<String>)> + Clone,
+) -> f64 {
+    let (mut cells, mut hits) = (0usize, 0usize);
+    for cell in sample(filled, first, col) {
+        cells += 1;
+        hits += usize::from(crate::normalize::value::enumeration(cell, list.clone()).is_ok());
+    }
+    if cells < Kind::Listed.min_cells() { 0.0 } else { hits as f64 / cells as f64 }
 }
 
 /// Profiles column `col` from row `first` (0-based) down.
 pub fn profile(filled: &Filled<'_>, first: usize, col: usize) -> Profile {
     let mut counts = [0usize; 4];
     let mut cells = 0;
-    for row in first..filled.height().min(first.saturating_add(SCAN_ROWS)) {
-        // A merged note or total row (填表人：…) shows its text in every column it covers: it
-        // says nothing of this column's values.
-        let cell = filled.get(row, col);
-        if cell.is_blank() || filled.is_covered(row, col) {
-            continue;
-        }
+    for cell in sample(filled, first, col) {
         cells += 1;
         for (i, hit) in [is_id(cell), is_phone(cell), is_date(cell), is_gender(cell)].into_iter().enumerate() {
             counts[i] += usize::from(hit);
-        }
-        if cells == SAMPLE {
-            break;
         }
     }
     let share = |n: usize| if cells == 0 { 0.0 } else { n as f64 / cells as f64 };
@@ -149,6 +178,69 @@ fn is_date(cell: &Cell) -> bool {
 
 fn is_gender(cell: &Cell) -> bool {
     matches!(text::compact_cow(&cell.as_text()).as_ref(), "男" | "女" | "男性" | "女性")
+}
+
+/// Gives a field to columns whose headers name none, by their values: for each kind of value
+/// (IDs, phones, dates, genders), when the form has exactly one unassigned field of that kind
+/// (of dates, a required one) and exactly one unassigned column below the header holds mostly
+/// values of it. Anything less
+/// certain is left unassigned: a wrong column is worse than none.
+pub(super) fn assign_by_content(
+    filled: &Filled<'_>,
+    form: &FormConfig,
+    rows: &[usize],
+    columns: &mut Vec<(usize, usize, String)>,
+    evidence: &mut Vec<Evidence>,
+    profiles: &mut HashMap<(usize, usize), Profile>,
+) {
+    let first = rows.last().map_or(0, |r| r + 1);
+    let width = rows.iter().map(|r| filled.width(*r)).max().unwrap_or(0);
+    let free_columns: Vec<usize> = (0..width).filter(|c| !columns.iter().any(|(col, _, _)| col == c)).collect();
+    let mut added: Vec<(usize, usize, Evidence)> = Vec::new();
+    for kind in [Kind::CitizenId, Kind::Phone, Kind::Date, Kind::Gender] {
+        // Dates are in many columns a form does not declare (填报日期, 检测时间): only a required
+        // date field is looked for by its values.
+        let fields: Vec<usize> = (0..form.fields.len())
+            .filter(|i| Kind::of(form.fields[*i].kind) == Some(kind))
+            .filter(|i| kind != Kind::Date || form.fields[*i].required)
+            .filter(|i| !columns.iter().any(|(_, f, _)| f == i))
+            .collect();
+        let [field] = fields[..] else { continue };
+        let hits: Vec<(usize, f64)> = free_columns
+            .iter()
+            .filter(|c| !added.iter().any(|(col, ..)| col == *c))
+            .map(|&c| (c, profiles.entry((first, c)).or_insert_with(|| profile(filled, first, c)).share(kind)))
+            .filter(|(_, share)| *share >= THRESHOLD)
+            .collect();
+        if let [(column, share)] = hits[..] {
+            let percent = (share * 100.0).round() as u8;
+            added.push((column, field, Evidence::Content { kind, percent }));
+        }
+    }
+    // A field with a list (a status, a channel): the one free column whose values are mostly
+    // in it.
+    for (field, fd) in form.fields.iter().enumerate() {
+        let Some(list) = fd.enum_name.as_ref().and_then(|name| form.enums.get(name)) else { continue };
+        if columns.iter().any(|(_, f, _)| *f == field) || added.iter().any(|(_, f, _)| *f == field) {
+            continue;
+        }
+        let hits: Vec<(usize, f64)> = free_columns
+            .iter()
+            .filter(|c| !added.iter().any(|(col, ..)| col == *c))
+            .map(|&c| (c, listed_share(filled, first, c, list.iter())))
+            .filter(|(_, share)| *share >= THRESHOLD)
+            .collect();
+        if let [(column, share)] = hits[..] {
+            let percent = (share * 100.0).round() as u8;
+            added.push((column, field, Evidence::Content { kind: Kind::Listed, percent }));
+        }
+    }
+    for (column, field, how) in added {
+        let label = rows.iter().rev().map(|r| filled.label(*r, column)).find(|l| !l.is_empty()).unwrap_or_default();
+        let at = columns.partition_point(|(c, _, _)| *c < column);
+        columns.insert(at, (column, field, label));
+        evidence.insert(at, how);
+    }
 }
 
 #[cfg(test)]

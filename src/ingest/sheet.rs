@@ -82,9 +82,13 @@ pub(super) fn process_sheet(
             return result;
         }
         (_, Some(Err(no_form))) => {
+            let closest = no_form.closest.as_ref().map(|(f, _)| &request.forms[*f]);
             result.status = SheetStatus::Unrecognised {
-                closest: no_form.closest.as_ref().map(|(f, _)| request.forms[*f].form.clone()),
+                closest: closest.map(|f| f.form.clone()),
                 missing: no_form.closest.as_ref().map(|(_, m)| m.clone()).unwrap_or_default(),
+                hint: closest
+                    .zip(no_form.hint.as_ref())
+                    .map(|(form, (field, headers))| (form.fields[*field].name.clone(), headers.clone())),
             };
             return result;
         }

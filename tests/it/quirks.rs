@@ -176,11 +176,20 @@ fn a_new_header_wording_is_one_synonym_line_in_the_form() {
     let got = ingest(&["header_unknown_wording.xlsx"], "2022-05-10");
     let sheet = &got.file("header_unknown_wording.xlsx").sheets[0];
     match &sheet.status {
-        wangge::ingest::SheetStatus::Unrecognised { closest, missing } => {
+        wangge::ingest::SheetStatus::Unrecognised { closest, missing, .. } => {
             assert_eq!((closest.as_deref(), missing.as_slice()), (Some("returnees"), &["到达时间".to_string()][..]));
         }
         other => panic!("expected unrecognised, got {other:?}"),
     }
+    // The columns no field took are the candidates for the one it lacks: the line to add.
+    let lines: Vec<String> = sheet.suggestions().iter().map(|s| s.line()).collect();
+    assert!(
+        lines.contains(
+            &"pipelines/forms/returnees.toml, field `arrival_date`: add \"落地时间\" to `synonyms` (if that column holds it: the sheet matches no form without it)"
+                .to_string()
+        ),
+        "{lines:#?}"
+    );
     // Run again with the forms unchanged: nothing is read again.
     let ws = got._dir.path().join("ws");
     let date = NaiveDate::from_ymd_opt(2022, 5, 10).unwrap();
@@ -228,7 +237,7 @@ fn unrecognised_sheets_name_the_closest_form_and_hidden_sheets_are_reported() {
         .iter()
         .map(|s| {
             let detail = match &s.status {
-                wangge::ingest::SheetStatus::Unrecognised { closest, missing } => {
+                wangge::ingest::SheetStatus::Unrecognised { closest, missing, .. } => {
                     format!("unrecognised {} missing {}", closest.as_deref().unwrap_or("-"), missing.join(","))
                 }
                 other => other.code().to_string(),

@@ -42,7 +42,7 @@ REGISTRY_HEADER = ["序号", "所在街镇", "所辖社区/村", "责任网格",
 # Returnee registration, two header rows: groups over the columns.
 RETURNEE_GROUPS = [("", 1), ("人员基本信息", 4), ("返乡信息", 3), ("", 2)]
 RETURNEE_HEADER = ["编号", "名字", "男/女", "身份证件号", "移动电话", "从何处返回", "到家日期", "落脚网格", "家庭住址", "情况说明"]
-ORDER_HEADER = ["单号", "诉求渠道", "来电时间", "来电人", "来电号码", "所在社区", "事发网格", "问题分类", "问题描述", "办理状态", "承办单位", "完成日期"]
+ORDER_HEADER = ["单号", "来源", "来电时间", "来电人", "来电号码", "所在社区", "事发网格", "问题分类", "问题描述", "当前进度", "承办单位", "完成日期"]
 SUMMARY_HEADER = ["社区名称", "责任网格", "当日返乡人数", "累计返乡人数"]
 
 VOCABULARY = sorted(set(REGISTRY_HEADER + RETURNEE_HEADER + ORDER_HEADER + SUMMARY_HEADER) - {"序号", "编号"})
@@ -51,7 +51,7 @@ SURNAMES = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕�
 GIVEN = "志强秀英桂兰建国海燕晓明丽娟文博雨涵子轩梓萱浩然欣怡俊杰思远佳琪"
 PLACES = ["北京市朝阳区", "天津市河西区", "石家庄市长安区", "上海市浦东新区", "广州市天河区", "郑州市金水区", "沈阳市和平区"]
 CHANNELS = ["12345热线", "市长热线", "微信群", "热线"]
-STATUSES = ["已办结", "处理中", "已派遣", "待回访", "已结案", "已受理"]
+STATUSES = ["已办结", "处理中", "已派遣", "待回访", "已结案", "已受理", "已退回", "作废"]
 CATEGORIES = ["环境卫生", "噪音扰民", "道路破损", "供暖问题", "物业纠纷"]
 REGION = "130202"  # the area code its residents' IDs start with
 
@@ -153,7 +153,9 @@ def returnee_workbook(rng, path, community, grids, day, with_summary):
     ws.merge_cells(start_row=1, start_column=1, end_row=1, end_column=len(RETURNEE_HEADER))
     ws["A1"].font = Font(bold=True, size=14)
     ws["A1"].alignment = Alignment(horizontal="center")
-    s.row([f"填报单位：{community}", None, None, None, None, None, f"填报日期：{day.year}年{day.month}月{day.day}日"], "skip:title")
+    # Half the communities date the sheet without a year: it comes from the folder.
+    dated = f"{day.year}年{day.month}月{day.day}日" if rng.random() < 0.5 else f"{day.month}月{day.day}日"
+    s.row([f"填报单位：{community}", None, None, None, None, None, f"填报日期：{dated}"], "skip:title")
     groups, col = [], 1
     for label, span in RETURNEE_GROUPS:
         groups.extend([label] + [None] * (span - 1))
@@ -169,7 +171,11 @@ def returnee_workbook(rng, path, community, grids, day, with_summary):
         cid, gender = id_number(rng)
         name = person(rng)
         arrival = day - dt.timedelta(days=rng.randrange(0, 3))
-        arrival_cell = rng.choice([arrival, f"{arrival.month}月{arrival.day}日", f"{arrival:%Y/%m/%d}"])
+        # Five spellings: a date cell, 3月4日, 2024/03/04, 2024.3.4, and the serial number a
+        # date becomes when its column is formatted as a number.
+        serial = (arrival - dt.date(1899, 12, 30)).days
+        arrival_cell = rng.choice([arrival, f"{arrival.month}月{arrival.day}日", f"{arrival:%Y/%m/%d}",
+                                   f"{arrival.year}.{arrival.month}.{arrival.day}", serial])
         grid = rng.choice(grids)
         fate = "ok"
         roll = rng.random()
@@ -182,6 +188,10 @@ def returnee_workbook(rng, path, community, grids, day, with_summary):
         elif roll < 0.13:
             grid = f"第{len(grids) + 3}网格"
             fate = "reject:unknown_grid"
+        elif roll < 0.16 and cid[-1] != "X":
+            # Typed into a number cell: Excel keeps 15 significant digits of the 18.
+            cid = int(cid)
+            fate = "reject:id_precision_lost"
         s.row([i, name, "男" if gender else "女", cid, mobile(rng), rng.choice(PLACES), arrival_cell, grid,
                f"{community}{rng.randrange(1, 40)}号楼{rng.randrange(1, 6)}单元", rng.choice(["", "居家观察", "已报备"])], fate)
     s.row([], "skip:blank")
@@ -197,6 +207,13 @@ def returnee_workbook(rng, path, community, grids, day, with_summary):
         summary.append(["合计", None, None, None])
         sheets.append({"name": summary.title, "status": "unrecognised"})
     sheets.append(instructions(wb))
+    if with_summary:
+        # Last week's sheet, hidden rather than deleted.
+        stale = wb.create_sheet(f"{day.month}.{day.day - 1}旧")
+        stale.append(RETURNEE_HEADER)
+        stale.append([1, person(rng), "男", id_number(rng)[0], mobile(rng)])
+        stale.sheet_state = "hidden"
+        sheets.append({"name": stale.title, "status": "hidden"})
     wb.save(path)
     return sheets
 
@@ -218,6 +235,19 @@ def orders_workbook(rng, path, grids, day, serial):
                status, rng.choice(["街道城管科", "社区居委会", "物业公司"]), closed], "ok")
     wb.save(path)
     return [s.truth()]
+
+
+def as_gbk_csv(path):
+    """The workbook's first sheet as a GBK CSV beside it, as a hotline system exports."""
+    import csv
+    from openpyxl import load_workbook
+    ws = load_workbook(path).active
+    out = path.with_suffix(".csv")
+    with open(out, "w", encoding="gbk", newline="") as f:
+        w = csv.writer(f)
+        for row in ws.iter_rows(values_only=True):
+            w.writerow(["" if v is None else (v.strftime("%Y-%m-%d %H:%M:%S") if isinstance(v, dt.datetime) else v) for v in row])
+    return out
 
 
 def convert(files, fmt):
@@ -270,6 +300,11 @@ def main():
         path = folder / f"12345工单导出{day:%Y%m%d}.xlsx"
         files[path] = orders_workbook(rng, path, grids, day, serial)
         serial += 100
+        if d == len(DAYS) - 1:
+            sheets = files.pop(path)
+            sheets[0]["name"] = ""  # a CSV has one sheet, unnamed
+            files[as_gbk_csv(path)] = sheets
+            path.unlink()
     renamed = dict(zip(to_xls, convert(to_xls, "xls"))) | dict(zip(to_ods, convert(to_ods, "ods")))
     truth = {"district": "清河区", "files": []}
     for path, sheets in sorted(files.items(), key=lambda kv: str(renamed.get(kv[0], kv[0]))):
