@@ -337,14 +337,18 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
                 closest = Some((f, matched.len(), missing.clone()));
                 let unmatched_required: Vec<usize> =
                     (0..form.fields.len()).filter(|i| form.fields[*i].required && !matched.contains(i)).collect();
+                // Only under a header some synonym confirms: a data row of a registry (第1网格,
+                // 幸福里社区) fits patterns too, and its values are no wordings to add.
+                let confirmed = evidence.contains(&Evidence::Synonym);
                 hint = match unmatched_required[..] {
-                    [field] if matched.len() >= 2 => {
+                    [field] if matched.len() >= 2 && confirmed => {
                         let width = rows.iter().map(|r| filled.width(*r)).max().unwrap_or(0);
                         let free: Vec<String> = (0..width)
                             .filter(|c| !columns.iter().any(|(col, _, _)| col == c))
                             .filter_map(|c| {
                                 let label = rows.iter().rev().map(|r| filled.label(*r, c)).find(|l| !l.is_empty())?;
-                                (label.chars().count() <= 20).then_some(label)
+                                let numeric = label.chars().all(|ch| ch.is_ascii_digit() || ch == '.');
+                                (label.chars().count() <= 20 && !numeric).then_some(label)
                             })
                             .collect();
                         (!free.is_empty()).then_some((field, free))

@@ -9,6 +9,7 @@
 
 pub mod context;
 pub mod dedup;
+mod hierarchy;
 pub mod layout;
 pub mod limits;
 mod profile;
@@ -230,6 +231,35 @@ impl RegistryScope {
 }
 
 impl SheetResult {
+    /// A sheet read, with nothing in it yet.
+    pub(crate) fn new(
+        name: String,
+        index: usize,
+        dated: context::ReportDate,
+        community: Option<String>,
+    ) -> SheetResult {
+        SheetResult {
+            name,
+            index,
+            status: SheetStatus::Read,
+            form: None,
+            report_date: dated.date,
+            date_source: dated.source,
+            date_year_from: dated.year_from,
+            community,
+            header_rows: Vec::new(),
+            headers: BTreeMap::new(),
+            counts: Counts::default(),
+            records: Vec::new(),
+            rejects: Vec::new(),
+            rejected_cells: BTreeMap::new(),
+            warnings: Vec::new(),
+            skips: Vec::new(),
+            pending: None,
+            registry_scope: None,
+        }
+    }
+
     /// Each column given a field and how, for the ledger: `B 身份证号=citizen_id (synonym)`.
     pub fn column_fields(&self) -> String {
         self.headers

@@ -20,6 +20,8 @@ pub enum SkipReason {
     Total,
     Note,
     ZeroReport,
+    /// A registry row naming a town or community, the parent of other rows, not a grid.
+    Unit,
 }
 
 impl SkipReason {
@@ -32,6 +34,7 @@ impl SkipReason {
             SkipReason::Total => "total",
             SkipReason::Note => "note",
             SkipReason::ZeroReport => "zero_report",
+            SkipReason::Unit => "unit",
         }
     }
 }

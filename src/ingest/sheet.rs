@@ -48,26 +48,7 @@ pub(super) fn process_sheet(
     let texts = ContextTexts { title: title.join(" "), sheet_name: &raw.name, file_stem, folders, modified };
     let dated = texts.report_date(request.run_date);
     let community = texts.community(registry).map(|(code, _)| code);
-    let mut result = SheetResult {
-        name: raw.name.clone(),
-        index,
-        status: SheetStatus::Read,
-        form: None,
-        report_date: dated.date,
-        date_source: dated.source,
-        date_year_from: dated.year_from,
-        community,
-        header_rows: Vec::new(),
-        headers: BTreeMap::new(),
-        counts: Counts::default(),
-        records: Vec::new(),
-        rejects: Vec::new(),
-        rejected_cells: BTreeMap::new(),
-        warnings: Vec::new(),
-        skips: Vec::new(),
-        pending: None,
-        registry_scope: None,
-    };
+    let mut result = SheetResult::new(raw.name.clone(), index, dated, community);
     let layout = match (raw.visibility, found) {
         (Visibility::Hidden | Visibility::VeryHidden, _) => {
             result.status = SheetStatus::Hidden;
@@ -336,6 +317,7 @@ pub(super) fn apply_registries(
         let mut incoming = Registry::default();
         for key in keys {
             if let Some(sheet) = results.get_mut(key) {
+                super::hierarchy::resolve(form, sheet);
                 add_to_registry(&mut incoming, form, sheet);
             }
         }

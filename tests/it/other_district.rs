@@ -17,21 +17,24 @@ use crate::common::{repo, scratch, wangge_expect};
 /// The run date: the day after the district's last day of files.
 const RUN_DATE: (i32, u32, u32) = (2024, 3, 7);
 
-/// The other district, generated once per test run: (its folder, with inbox/ and truth.json).
+/// The other district generated with `args` into a scratch folder (inbox/ and truth.json).
+fn generate(args: &[&str]) -> (tempfile::TempDir, PathBuf) {
+    let dir = scratch();
+    let path = dir.path().join("qinghe");
+    let out = std::process::Command::new("python3")
+        .arg(repo().join("tests/other_district/generate.py"))
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "generate.py: {}", String::from_utf8_lossy(&out.stderr));
+    (dir, path)
+}
+
+/// The other district with its registry's merged town and community cells, generated once.
 fn generated() -> &'static Path {
     static DISTRICT: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, path) = DISTRICT.get_or_init(|| {
-        let dir = scratch();
-        let path = dir.path().join("qinghe");
-        let out = std::process::Command::new("python3")
-            .arg(repo().join("tests/other_district/generate.py"))
-            .arg(&path)
-            .output()
-            .expect("python3");
-        assert!(out.status.success(), "generate.py: {}", String::from_utf8_lossy(&out.stderr));
-        (dir, path)
-    });
-    path
+    &DISTRICT.get_or_init(|| generate(&[])).1
 }
 
 /// Every header wording the bundled forms declare as a synonym, normalised.
@@ -79,7 +82,18 @@ fn truth_fates(sheet: &Json) -> Vec<String> {
 
 #[test]
 fn an_unseen_district_is_read_as_its_own_truth_says() {
-    let district = generated();
+    check_against_own_truth(generated());
+}
+
+/// The same district with its registry exported as a tree of units (上级区域): the towns' and
+/// communities' rows are skipped as units and give the grids below them their community.
+#[test]
+fn an_unseen_district_keeping_its_registry_as_a_tree_is_read_as_its_truth_says() {
+    let (_dir, district) = generate(&["--registry", "tree", "--seed", "8"]);
+    check_against_own_truth(&district);
+}
+
+fn check_against_own_truth(district: &Path) {
     let dir = scratch();
     let ws = dir.path().join("ws");
     wangge_expect(&["init", ws.to_str().unwrap()], 0);

@@ -39,13 +39,15 @@ TOWNS = {
 GRIDS_PER_COMMUNITY = [4, 3, 5, 3, 4, 3]
 
 REGISTRY_HEADER = ["序号", "所在街镇", "所辖社区/村", "责任网格", "专职网格员", "网格员手机", "覆盖范围"]
+# The same registry as a grid system exports it: one row per unit, each under its parent.
+TREE_HEADER = ["序号", "网格名", "上级区域", "层级", "专职网格长", "住户数"]
 # Returnee registration, two header rows: groups over the columns.
 RETURNEE_GROUPS = [("", 1), ("人员基本信息", 4), ("返乡信息", 3), ("", 2)]
 RETURNEE_HEADER = ["编号", "名字", "男/女", "身份证件号", "移动电话", "从何处返回", "到家日期", "落脚网格", "家庭住址", "情况说明"]
 ORDER_HEADER = ["单号", "来源", "来电时间", "来电人", "来电号码", "所在社区", "事发网格", "问题分类", "问题描述", "当前进度", "承办单位", "完成日期"]
 SUMMARY_HEADER = ["社区名称", "责任网格", "当日返乡人数", "累计返乡人数"]
 
-VOCABULARY = sorted(set(REGISTRY_HEADER + RETURNEE_HEADER + ORDER_HEADER + SUMMARY_HEADER) - {"序号", "编号"})
+VOCABULARY = sorted(set(REGISTRY_HEADER + TREE_HEADER + RETURNEE_HEADER + ORDER_HEADER + SUMMARY_HEADER) - {"序号", "编号"})
 
 SURNAMES = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜"
 GIVEN = "志强秀英桂兰建国海燕晓明丽娟文博雨涵子轩梓萱浩然欣怡俊杰思远佳琪"
@@ -140,6 +142,32 @@ def registry_workbook(rng, path):
         ws.merge_cells(start_row=town_start, start_column=2, end_row=ws.max_row, end_column=2)
     s.row([], "skip:blank")
     s.row(["制表单位：清河区综治中心"], "skip:note")
+    wb.save(path)
+    return grids, [s.truth()]
+
+
+def tree_registry_workbook(rng, path):
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "组织架构"
+    s = Sheet(ws, "grids")
+    s.row(TREE_HEADER, "skip:header")
+    grids, n, k = {}, 0, 0
+    for town, communities in TOWNS.items():
+        n += 1
+        s.row([n, town, "清河区", "街道" if town.endswith("街道") else "乡镇", None, None], "skip:unit")
+        for community in communities:
+            n += 1
+            s.row([n, community, town, "社区" if community.endswith("社区") else "村", None, None], "skip:unit")
+            names = [f"第{g}网格" for g in range(1, GRIDS_PER_COMMUNITY[k] + 1)]
+            k += 1
+            grids[community] = names
+            for g in names:
+                n += 1
+                s.row([n, g, community, "网格", person(rng), rng.randrange(30, 60)], "ok")
+    # A grid left without its parent: no community to file it under.
+    n += 1
+    s.row([n, "第9网格", None, "网格", person(rng), 40], "reject:missing_required")
     wb.save(path)
     return grids, [s.truth()]
 
@@ -272,6 +300,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--registry", choices=["merged", "tree"], default="merged",
+                    help="the registry with merged town and community cells, or as a tree of units")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     out = Path(args.out)
@@ -281,8 +311,12 @@ def main():
     (inbox / "基础台账").mkdir(parents=True)
     files = {}  # path relative to the inbox → sheets' truth
     registry = inbox / "基础台账" / "清河区网格划分表.xlsx"
-    grids, files[registry] = registry_workbook(rng, registry)
-    to_xls, to_ods = [registry], []
+    if args.registry == "tree":
+        grids, files[registry] = tree_registry_workbook(rng, registry)
+        to_xls, to_ods = [], [registry]
+    else:
+        grids, files[registry] = registry_workbook(rng, registry)
+        to_xls, to_ods = [registry], []
     serial = 1
     communities = [c for cs in TOWNS.values() for c in cs]
     for d, day in enumerate(DAYS):
