@@ -20,7 +20,8 @@ pub enum SkipReason {
     Total,
     Note,
     ZeroReport,
-    /// A registry row naming a town or community, the parent of other rows, not a grid.
+    /// A registry row naming a town or community (the parent of other rows, or a community's
+    /// own row with no grid), not a grid.
     Unit,
 }
 

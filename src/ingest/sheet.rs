@@ -176,6 +176,21 @@ pub(super) fn process_sheet(
     result
 }
 
+/// A registry row naming a community and no grid (its leader's or its office's row, above its
+/// grids): the community's own row, skipped as a unit, not a grid with its name missing. A
+/// row with a grid or sub-grid code is a grid, and is rejected if its name is missing.
+fn community_row(filled: &Filled<'_>, row: usize, layout: &layout::Layout, form: &FormConfig) -> Option<SkipReason> {
+    if !form.is_grid_registry() {
+        return None;
+    }
+    let cell = |name: &str| {
+        layout.columns.iter().find(|(_, f, _)| form.fields[*f].name == name).map(|(c, _, _)| filled.get(row, *c))
+    };
+    let blank = |name: &str| cell(name).is_none_or(|c| c.is_blank());
+    let named = cell("community").is_some_and(|c| !c.is_blank());
+    (named && blank("grid_name") && blank("grid_code") && blank("sub_grid_code")).then_some(SkipReason::Unit)
+}
+
 /// A sheet none of whose rows are kept, and why (an unreadable part, a registry not applied).
 pub(super) fn refused(result: SheetResult, why: String) -> SheetResult {
     SheetResult {
@@ -223,7 +238,9 @@ impl RowsJob<'_> {
             layout.columns.iter().find(|(c, _, _)| *c == column).map(|(_, _, h)| h.clone()).unwrap_or_default()
         };
         for row in rows {
-            if let Some(reason) = rows::classify(filled, row, layout) {
+            if let Some(reason) =
+                rows::classify(filled, row, layout).or_else(|| community_row(filled, row, layout, form))
+            {
                 out.skips.push((row + 1, reason));
                 continue;
             }

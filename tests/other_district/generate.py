@@ -134,6 +134,9 @@ def registry_workbook(rng, path):
             names = [f"第{g}网格" for g in range(1, GRIDS_PER_COMMUNITY[k] + 1)]
             k += 1
             grids[community] = names
+            # The community's own row above its grids: its leader, no grid.
+            n += 1
+            s.row([n, town, community, None, person(rng) + "（社区书记）", mobile(rng), "全社区"], "skip:unit")
             for g in names:
                 n += 1
                 s.row([n, town, community, g, person(rng), mobile(rng), f"{rng.randrange(1, 30)}号楼至{rng.randrange(30, 60)}号楼"], "ok")
