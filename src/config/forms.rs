@@ -24,6 +24,10 @@ pub struct FormConfig {
     /// The identity duplicates are detected on.
     pub dedup: Dedup,
     pub fields: Vec<FieldConfig>,
+    /// Groups of fields of which a sheet must have at least one column, and a row at least one
+    /// value: a roster names its grid by code or by name (`[["grid_code", "grid_name"]]`).
+    #[serde(default)]
+    pub required_one_of: Vec<Vec<String>>,
     /// Synonym maps: enum name → canonical value → accepted spellings.
     #[serde(default)]
     pub enums: BTreeMap<String, BTreeMap<String, Vec<String>>>,
@@ -253,6 +257,24 @@ fn check_form(path: &Path, text: &str, form: &FormConfig) -> Vec<ConfigError> {
     let mut errors = Vec::new();
     let at = |needle: &str| text.find(needle).unwrap_or(0);
     let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    for group in &form.required_one_of {
+        if group.len() < 2 {
+            errors.push(ConfigError::at(
+                path,
+                text,
+                at("required_one_of"),
+                "each group of `required_one_of` names at least two fields".to_string(),
+            ));
+        }
+        for name in group.iter().filter(|n| !form.fields.iter().any(|f| &f.name == *n)) {
+            errors.push(ConfigError::at(
+                path,
+                text,
+                at("required_one_of"),
+                format!("`required_one_of` names `{name}`, which is not a field of the form"),
+            ));
+        }
+    }
     if form.form != stem {
         errors.push(ConfigError::at(
             path,
@@ -379,6 +401,22 @@ fn check_stages(path: &Path, text: &str, form: &FormConfig) -> Vec<ConfigError> 
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+
+    #[test]
+    fn required_one_of_names_fields_of_the_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let bundled = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/forms/workers.toml");
+        let text = std::fs::read_to_string(bundled).unwrap();
+        assert!(text.contains(r#"required_one_of = [["grid_code", "grid_name"]]"#));
+        std::fs::write(dir.path().join("workers.toml"), &text).unwrap();
+        let forms = load_forms(dir.path()).unwrap();
+        assert_eq!(forms[0].required_one_of, [["grid_code".to_string(), "grid_name".to_string()]]);
+        let broken = text.replace(r#"[["grid_code", "grid_name"]]"#, r#"[["grid_code", "grid_label"], ["name"]]"#);
+        std::fs::write(dir.path().join("workers.toml"), broken).unwrap();
+        let errors: Vec<String> = load_forms(dir.path()).unwrap_err().iter().map(|e| e.to_string()).collect();
+        assert!(errors.iter().any(|e| e.contains("`grid_label`, which is not a field")), "{errors:?}");
+        assert!(errors.iter().any(|e| e.contains("at least two fields")), "{errors:?}");
+    }
 
     #[test]
     fn date_bounds_are_dates_or_offsets_from_the_run_date() {

@@ -370,6 +370,23 @@ pub fn validate(
             },
         }
     }
+    // A group of which one is required (a grid by code or by name): the first column of it
+    // the sheet has is the one to fill in.
+    for group in &form.required_one_of {
+        let fields: Vec<usize> = group.iter().filter_map(|n| form.fields.iter().position(|f| &f.name == n)).collect();
+        if fields.iter().all(|i| matches!(values[*i], Value::Null)) {
+            let at = fields.iter().find_map(|i| column_of(*i).map(|c| (*i, c)));
+            let labels: Vec<&str> = fields.iter().map(|i| form.fields[*i].label.as_str()).collect();
+            let (field, column) = at.unwrap_or((fields[0], 0));
+            return Err(Issue {
+                field,
+                column,
+                reason: "missing_required",
+                message: format!("必填项“{}”为空", labels.join("”或“")),
+                raw: String::new(),
+            });
+        }
+    }
     Ok(Record { values, warnings, identity: None })
 }
 

@@ -45,9 +45,12 @@ TREE_HEADER = ["序号", "网格名", "上级区域", "层级", "专职网格长
 RETURNEE_GROUPS = [("", 1), ("人员基本信息", 4), ("返乡信息", 3), ("", 2)]
 RETURNEE_HEADER = ["编号", "名字", "男/女", "身份证件号", "移动电话", "从何处返回", "到家日期", "落脚网格", "家庭住址", "情况说明"]
 ORDER_HEADER = ["单号", "来源", "来电时间", "来电人", "来电号码", "所在社区", "事发网格", "问题分类", "问题描述", "当前进度", "承办单位", "完成日期"]
+# The grid workers' roster: grids by name, as the registry has no codes.
+ROSTER_HEADER = ["序号", "所在村居", "负责网格名称", "网格员姓名", "公民身份号", "联络手机"]
 SUMMARY_HEADER = ["社区名称", "责任网格", "当日返乡人数", "累计返乡人数"]
 
-VOCABULARY = sorted(set(REGISTRY_HEADER + TREE_HEADER + RETURNEE_HEADER + ORDER_HEADER + SUMMARY_HEADER) - {"序号", "编号"})
+VOCABULARY = sorted(set(REGISTRY_HEADER + TREE_HEADER + RETURNEE_HEADER + ORDER_HEADER + ROSTER_HEADER
+                        + SUMMARY_HEADER) - {"序号", "编号"})
 
 SURNAMES = "赵钱孙李周吴郑王冯陈褚卫蒋沈韩杨朱秦尤许何吕施张孔曹严华金魏陶姜"
 GIVEN = "志强秀英桂兰建国海燕晓明丽娟文博雨涵子轩梓萱浩然欣怡俊杰思远佳琪"
@@ -173,6 +176,25 @@ def tree_registry_workbook(rng, path):
     s.row([n, "第9网格", None, "网格", person(rng), 40], "reject:missing_required")
     wb.save(path)
     return grids, [s.truth()]
+
+
+def roster_workbook(rng, path, grids):
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "网格员"
+    s = Sheet(ws, "workers")
+    s.row(["清河区专职网格员花名册"], "skip:title")
+    s.row(ROSTER_HEADER, "skip:header")
+    n = 0
+    for community, names in grids.items():
+        for g in names:
+            n += 1
+            s.row([n, community, g, person(rng), id_number(rng)[0], mobile(rng)], "ok")
+    # A worker whose grid the office forgot to fill in.
+    n += 1
+    s.row([n, "幸福里社区", None, person(rng), id_number(rng)[0], mobile(rng)], "reject:missing_required")
+    wb.save(path)
+    return [s.truth()]
 
 
 def returnee_workbook(rng, path, community, grids, day, with_summary):
@@ -320,6 +342,8 @@ def main():
     else:
         grids, files[registry] = registry_workbook(rng, registry)
         to_xls, to_ods = [registry], []
+    roster = inbox / "基础台账" / "专职网格员花名册.xlsx"
+    files[roster] = roster_workbook(rng, roster, grids)
     serial = 1
     communities = [c for cs in TOWNS.values() for c in cs]
     for d, day in enumerate(DAYS):
