@@ -142,7 +142,19 @@ impl Uninterrupted {
     /// file anywhere.
     fn assert_reached_by(&self, ws: &std::path::Path, case: &str) {
         assert_eq!(table_counts(ws), self.counts, "{case}: warehouse rows differ from an uninterrupted run");
-        assert!(bytes_under(&ws.join("reports")) == self.reports, "{case}: reports differ from an uninterrupted run");
+        let reports = bytes_under(&ws.join("reports"));
+        if reports != self.reports {
+            // Name the files, so that a kill landing somewhere new says where it hurt.
+            let differing: Vec<&PathBuf> = reports
+                .keys()
+                .chain(self.reports.keys())
+                .filter(|p| reports.get(*p) != self.reports.get(*p))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .take(10)
+                .collect();
+            panic!("{case}: reports differ from an uninterrupted run: {differing:?}");
+        }
         let leftovers: Vec<PathBuf> = ["warehouse", "reports", "outbox", "runs"]
             .iter()
             .flat_map(|d| bytes_under(&ws.join(d)).into_keys())
