@@ -325,28 +325,19 @@ pub fn find_layout(filled: &Filled<'_>, forms: &[FormConfig], index: &SynonymInd
                 profile::assign_by_content(filled, form, &rows, &mut columns, &mut evidence, &mut profiles);
             }
             let matched: BTreeSet<usize> = columns.iter().map(|(_, field, _)| *field).collect();
-            let mut missing: Vec<String> = form
-                .fields
-                .iter()
-                .enumerate()
-                .filter(|(i, fd)| fd.required && !matched.contains(i))
-                .map(|(_, fd)| fd.label.clone())
-                .collect();
+            let unmatched_required: Vec<usize> =
+                (0..form.fields.len()).filter(|i| form.fields[*i].required && !matched.contains(i)).collect();
+            let mut missing: Vec<String> = unmatched_required.iter().map(|i| form.fields[*i].label.clone()).collect();
             for group in &form.required_one_of {
-                let fields: Vec<&crate::config::forms::FieldConfig> =
-                    group.iter().filter_map(|n| form.fields.iter().find(|f| &f.name == n)).collect();
-                if !fields
-                    .iter()
-                    .any(|f| form.fields.iter().position(|x| x.name == f.name).is_some_and(|i| matched.contains(&i)))
-                {
-                    missing.push(fields.iter().map(|f| f.label.as_str()).collect::<Vec<_>>().join("或"));
+                let fields: Vec<usize> =
+                    group.iter().filter_map(|n| form.fields.iter().position(|f| &f.name == n)).collect();
+                if !fields.iter().any(|i| matched.contains(i)) {
+                    missing.push(fields.iter().map(|i| form.fields[*i].label.as_str()).collect::<Vec<_>>().join("或"));
                 }
             }
             // Closest: most fields matched, then fewest required fields missing.
             if closest.as_ref().is_none_or(|(_, n, m)| (matched.len(), m.len()) > (*n, missing.len())) {
                 closest = Some((f, matched.len(), missing.clone()));
-                let unmatched_required: Vec<usize> =
-                    (0..form.fields.len()).filter(|i| form.fields[*i].required && !matched.contains(i)).collect();
                 // Only under a header some synonym confirms: a data row of a registry (第1网格,
                 // 幸福里社区) fits patterns too, and its values are no wordings to add.
                 let confirmed = evidence.contains(&Evidence::Synonym);

@@ -185,9 +185,9 @@ pub fn ingest_each(
 /// The files in the order they are taken, cut into batches (see the module's comment). There
 /// is always at least one batch, if empty: a call with nothing new still writes nothing and
 /// reports the registry in force.
-fn plan(mut files: Vec<Candidate>, run_date: NaiveDate) -> Vec<Vec<Candidate>> {
+fn plan(files: Vec<Candidate>, run_date: NaiveDate) -> Vec<Vec<Candidate>> {
     let mut keyed: Vec<(Option<NaiveDate>, Candidate)> =
-        files.drain(..).map(|c| (ingest::context::path_date(&c.relative, run_date), c)).collect();
+        files.into_iter().map(|c| (ingest::context::path_date(&c.relative, run_date), c)).collect();
     keyed.sort_by(|(a, x), (b, y)| a.cmp(b).then_with(|| x.relative.cmp(&y.relative)));
     let mut batches: Vec<Vec<Candidate>> = vec![Vec::new()];
     let (mut count, mut bytes) = (0usize, 0u64);
