@@ -8,6 +8,7 @@
 //! knows nothing of SQL steps.
 
 pub mod columns;
+mod journal;
 pub mod ledger;
 pub mod parquet_io;
 mod rejects;
@@ -189,6 +190,12 @@ impl Warehouse {
         Ok(entries)
     }
 
+    /// Undoes the half-written ledger of a batch a killed run did not finish (see `journal`),
+    /// before the ledger is listed. Returns the ledger files removed.
+    pub fn undo_unfinished_batch(&self) -> Result<Vec<PathBuf>, WarehouseError> {
+        journal::undo_unfinished(&self.root)
+    }
+
     /// Removes what an interrupted run left: temporary files, and data files whose source is
     /// not in the ledger (`index`, listed at the start of the run). Returns the paths removed.
     pub fn reconcile(&self, index: &LedgerIndex) -> Result<Vec<PathBuf>, WarehouseError> {
@@ -248,6 +255,7 @@ impl Warehouse {
                         community_code: Some(c),
                         grid_name: grid_name.as_ref().and_then(|a| value(a, i)).unwrap_or_default(),
                         grid_code: Some(g),
+                        sub_grid_name: "",
                         sub_grid_code: sub.as_ref().and_then(|a| value(a, i)),
                     });
                 }
@@ -452,21 +460,27 @@ impl Warehouse {
         summary.files_written += written.len();
         // The ledger last: a file counts as ingested only once all its rows are on disk.
         parquet_io::sync_written(&self.root, &written)?;
-        let mut ledger_files = Vec::new();
+        let mut ledger_batches = Vec::new();
         for file in &outcome.files {
             let file_date = file_date(file, run_date);
             for date in ledger::dates(file, &file_date) {
                 let batch = ledger::batch(file, &date, &file_date, forms_sha256);
                 if batch.num_rows() > 0 {
-                    *summary.rows.entry(LEDGER.into()).or_default() += batch.num_rows() as u64;
-                    let path = self.file(LEDGER, &date, &file.sha256);
-                    parquet_io::write_unsynced(&path, ledger::schema(), &batch)?;
-                    ledger_files.push(path);
+                    ledger_batches.push((self.file(LEDGER, &date, &file.sha256), batch));
                 }
             }
         }
+        // All of the batch's ledger files, or none (see `journal`).
+        let ledger_files: Vec<PathBuf> = ledger_batches.iter().map(|(p, _)| p.clone()).collect();
+        journal::begin(&self.root, &ledger_files)?;
+        for (path, batch) in &ledger_batches {
+            *summary.rows.entry(LEDGER.into()).or_default() += batch.num_rows() as u64;
+            parquet_io::write_unsynced(path, ledger::schema(), batch)?;
+            crate::failpoint::hit("warehouse.ledger");
+        }
         summary.files_written += ledger_files.len();
         parquet_io::sync_written(&self.root, &ledger_files)?;
+        journal::finish(&self.root)?;
         Ok(summary)
     }
 }
