@@ -25,7 +25,7 @@ pub struct FormConfig {
     pub dedup: Dedup,
     pub fields: Vec<FieldConfig>,
     /// Groups of fields of which a sheet must have at least one column, and a row at least one
-    /// value: a roster names its grid by code or by name (`[["grid_code", "grid_name"]]`).
+    /// value: a roster names its grid by code or by name (`[["grid", "grid_name"]]`).
     #[serde(default)]
     pub required_one_of: Vec<Vec<String>>,
     /// Synonym maps: enum name → canonical value → accepted spellings.
@@ -110,6 +110,19 @@ pub struct FieldConfig {
     /// Latest plausible value, likewise. Default one year after the run date (`"+1y"`); a
     /// measure's end may be declared later.
     pub latest: Option<DateBound>,
+    /// What the field's values are, beyond its type, for telling its column by them when no
+    /// header names it: `"person_names"` (姓名: 2–4 characters, a surname first).
+    pub values: Option<Values>,
+    /// A field whose cell stands in for this one's when this one's is blank or the sheet has no
+    /// column for it: a roster's grid read from its grid name where the registry has no codes.
+    pub fallback: Option<String>,
+}
+
+/// What a field's values are (see `FieldConfig::values`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Values {
+    PersonNames,
 }
 
 /// A bound of a date field's plausible range (see `FieldConfig::earliest`).
@@ -275,6 +288,17 @@ fn check_form(path: &Path, text: &str, form: &FormConfig) -> Vec<ConfigError> {
             ));
         }
     }
+    for field in &form.fields {
+        let Some(other) = &field.fallback else { continue };
+        if other == &field.name || !form.fields.iter().any(|f| &f.name == other) {
+            errors.push(ConfigError::at(
+                path,
+                text,
+                at(&format!("fallback = \"{other}\"")),
+                format!("field `{}` falls back to `{other}`, which is not another field of the form", field.name),
+            ));
+        }
+    }
     if form.form != stem {
         errors.push(ConfigError::at(
             path,
@@ -403,19 +427,23 @@ mod tests {
     use chrono::NaiveDate;
 
     #[test]
-    fn required_one_of_names_fields_of_the_form() {
+    fn required_one_of_and_fallback_name_fields_of_the_form() {
         let dir = tempfile::tempdir().unwrap();
         let bundled = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/forms/workers.toml");
         let text = std::fs::read_to_string(bundled).unwrap();
-        assert!(text.contains(r#"required_one_of = [["grid_code", "grid_name"]]"#));
+        assert!(text.contains(r#"required_one_of = [["grid", "grid_name"]]"#));
+        assert!(text.contains(r#"fallback = "grid_name""#));
         std::fs::write(dir.path().join("workers.toml"), &text).unwrap();
         let forms = load_forms(dir.path()).unwrap();
-        assert_eq!(forms[0].required_one_of, [["grid_code".to_string(), "grid_name".to_string()]]);
-        let broken = text.replace(r#"[["grid_code", "grid_name"]]"#, r#"[["grid_code", "grid_label"], ["name"]]"#);
+        assert_eq!(forms[0].required_one_of, [["grid".to_string(), "grid_name".to_string()]]);
+        let broken = text
+            .replace(r#"[["grid", "grid_name"]]"#, r#"[["grid", "grid_label"], ["name"]]"#)
+            .replace(r#"fallback = "grid_name""#, r#"fallback = "grid""#);
         std::fs::write(dir.path().join("workers.toml"), broken).unwrap();
         let errors: Vec<String> = load_forms(dir.path()).unwrap_err().iter().map(|e| e.to_string()).collect();
         assert!(errors.iter().any(|e| e.contains("`grid_label`, which is not a field")), "{errors:?}");
         assert!(errors.iter().any(|e| e.contains("at least two fields")), "{errors:?}");
+        assert!(errors.iter().any(|e| e.contains("falls back to `grid`, which is not another field")), "{errors:?}");
     }
 
     #[test]

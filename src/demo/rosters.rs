@@ -105,7 +105,7 @@ pub fn worker_roster(rng: &mut Rng, district: &District) -> Vec<Sheet> {
         ("seq", "序号", None),
         ("town", "镇(办事处)", Some("所在单位")),
         ("community", "村(社区)", Some("所在单位")),
-        ("grid_code", "网格编号", Some("网格信息")),
+        ("grid", "网格编号", Some("网格信息")),
         ("grid_name", "网格名称", Some("网格信息")),
         ("sub_grid", "微网格", Some("网格信息")),
         ("role", "职务", Some("网格信息")),

@@ -1,6 +1,8 @@
 //! What a column's values are, whatever its header says: the share of its first data cells
 //! that are citizen IDs (valid, or the 15 digits Excel left of one), phone numbers, dates,
-//! genders, or values of one of a form's lists (a status, a channel); and, from those shares,
+//! genders, grids (named 网格, or a national grid code), person names (2–4 characters, a
+//! common surname first), or values of one of a form's lists (a status, a channel); and, from
+//! those shares,
 //! the field of a column whose header names none, when the values leave no doubt
 //! (`assign_by_content`, called by the layout).
 
@@ -9,8 +11,7 @@ use chrono::NaiveDate;
 use std::collections::HashMap;
 
 use super::layout::{Evidence, Filled};
-use crate::config::forms::FieldType;
-use crate::config::forms::FormConfig;
+use crate::config::forms::{FieldConfig, FieldType, FormConfig, Values};
 use crate::normalize::value::Cell;
 use crate::normalize::{citizen_id, date, phone, text};
 
@@ -29,18 +30,26 @@ pub enum Kind {
     Phone,
     Date,
     Gender,
+    /// A grid's name (第3网格, 幸福里一网格) or its 17-digit national code. Told by their shape,
+    /// not by the registry: a backlog ingested in one call must read a sheet as day by day does,
+    /// whichever batch brought the registry.
+    Grid,
+    /// A person's name: 2–4 Chinese characters, a common surname first (or masked: 张*).
+    PersonName,
     /// Values of the list (enum) a field declares.
     Listed,
 }
 
 impl Kind {
-    /// The kind of value a field of this type holds, if values can tell it.
-    pub fn of(field: FieldType) -> Option<Kind> {
-        match field {
-            FieldType::CitizenId => Some(Kind::CitizenId),
-            FieldType::Phone => Some(Kind::Phone),
-            FieldType::Date | FieldType::Datetime => Some(Kind::Date),
-            FieldType::Gender => Some(Kind::Gender),
+    /// The kind of value a field holds, if values can tell it.
+    pub fn of(field: &FieldConfig) -> Option<Kind> {
+        match (field.kind, field.values) {
+            (FieldType::CitizenId, _) => Some(Kind::CitizenId),
+            (FieldType::Phone, _) => Some(Kind::Phone),
+            (FieldType::Date | FieldType::Datetime, _) => Some(Kind::Date),
+            (FieldType::Gender, _) => Some(Kind::Gender),
+            (FieldType::Grid, _) => Some(Kind::Grid),
+            (_, Some(Values::PersonNames)) => Some(Kind::PersonName),
             _ => None,
         }
     }
@@ -50,7 +59,9 @@ impl Kind {
     fn min_cells(self) -> usize {
         match self {
             Kind::CitizenId | Kind::Gender => 1,
-            Kind::Phone | Kind::Date => 2,
+            Kind::Phone | Kind::Date | Kind::Grid => 2,
+            // Two-character words are everywhere (备注, 正常): names take more cells.
+            Kind::PersonName => 3,
             // 已办结 or 微信 once could be a remark; three times in a column is its list.
             Kind::Listed => 3,
         }
@@ -62,6 +73,8 @@ impl Kind {
             Kind::Phone => "phone numbers",
             Kind::Date => "dates",
             Kind::Gender => "genders",
+            Kind::Grid => "grids",
+            Kind::PersonName => "person names",
             Kind::Listed => "values of its list",
         }
     }
@@ -75,6 +88,8 @@ pub struct Profile {
     pub phones: f64,
     pub dates: f64,
     pub genders: f64,
+    pub grids: f64,
+    pub names: f64,
 }
 
 impl Profile {
@@ -87,6 +102,8 @@ impl Profile {
             Kind::Phone => self.phones,
             Kind::Date => self.dates,
             Kind::Gender => self.genders,
+            Kind::Grid => self.grids,
+            Kind::PersonName => self.names,
             // Per field, not per column: see `listed_share`.
             Kind::Listed => 0.0,
         }
@@ -122,11 +139,12 @@ pub fn listed_share<'a>(
 
 /// Profiles column `col` from row `first` (0-based) down.
 pub fn profile(filled: &Filled<'_>, first: usize, col: usize) -> Profile {
-    let mut counts = [0usize; 4];
+    let mut counts = [0usize; 6];
     let mut cells = 0;
     for cell in sample(filled, first, col) {
         cells += 1;
-        for (i, hit) in [is_id(cell), is_phone(cell), is_date(cell), is_gender(cell)].into_iter().enumerate() {
+        let kinds = [is_id(cell), is_phone(cell), is_date(cell), is_gender(cell), is_grid(cell), is_person_name(cell)];
+        for (i, hit) in kinds.into_iter().enumerate() {
             counts[i] += usize::from(hit);
         }
     }
@@ -137,6 +155,8 @@ pub fn profile(filled: &Filled<'_>, first: usize, col: usize) -> Profile {
         phones: share(counts[1]),
         dates: share(counts[2]),
         genders: share(counts[3]),
+        grids: share(counts[4]),
+        names: share(counts[5]),
     }
 }
 
@@ -180,11 +200,43 @@ fn is_gender(cell: &Cell) -> bool {
     matches!(text::compact_cow(&cell.as_text()).as_ref(), "男" | "女" | "男性" | "女性")
 }
 
+fn is_grid(cell: &Cell) -> bool {
+    let Cell::Text(t) = cell else { return false };
+    let t = text::compact_cow(t);
+    let n = t.chars().count();
+    (n <= 30 && t.contains("网格")) || (n == 17 && t.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Single-character surnames, the hundred or so that most people bear, and compound ones.
+const SURNAMES: &str = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏\
+魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤\
+常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗\
+谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏\
+席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝";
+const COMPOUND_SURNAMES: [&str; 10] = ["欧阳", "司马", "上官", "诸葛", "东方", "皇甫", "尉迟", "公孙", "慕容", "令狐"];
+
+/// A person's name: 2–4 Chinese characters (a 3-character masked name 张** included) whose
+/// first character, or first two, is a surname.
+fn is_person_name(cell: &Cell) -> bool {
+    let Cell::Text(t) = cell else { return false };
+    let t = text::compact_cow(t);
+    let chars: Vec<char> = t.chars().take(5).collect();
+    let han = |c: &char| ('\u{4e00}'..='\u{9fff}').contains(c);
+    if !(2..=4).contains(&chars.len()) || !han(&chars[0]) || !chars[1..].iter().all(|c| han(c) || *c == '*') {
+        return false;
+    }
+    // 李家村, 王庄镇, 张楼: places named after families.
+    if chars.last().is_some_and(|c| "村镇乡区街路巷号楼组队屯庄店".contains(*c)) {
+        return false;
+    }
+    SURNAMES.contains(chars[0]) || COMPOUND_SURNAMES.iter().any(|s| t.starts_with(s))
+}
+
 /// Gives a field to columns whose headers name none, by their values: for each kind of value
-/// (IDs, phones, dates, genders), when the form has exactly one unassigned field of that kind
-/// (of dates, a required one) and exactly one unassigned column below the header holds mostly
-/// values of it. Anything less
-/// certain is left unassigned: a wrong column is worse than none.
+/// (IDs, phones, dates, genders, grids, person names), when the form has exactly one unassigned
+/// field of that kind (of dates and names, a required one) and exactly one unassigned column
+/// below the header holds mostly values of it. Anything less certain is left unassigned: a
+/// wrong column is worse than none.
 pub(super) fn assign_by_content(
     filled: &Filled<'_>,
     form: &FormConfig,
@@ -197,12 +249,12 @@ pub(super) fn assign_by_content(
     let width = rows.iter().map(|r| filled.width(*r)).max().unwrap_or(0);
     let free_columns: Vec<usize> = (0..width).filter(|c| !columns.iter().any(|(col, _, _)| col == c)).collect();
     let mut added: Vec<(usize, usize, Evidence)> = Vec::new();
-    for kind in [Kind::CitizenId, Kind::Phone, Kind::Date, Kind::Gender] {
-        // Dates are in many columns a form does not declare (填报日期, 检测时间): only a required
-        // date field is looked for by its values.
+    for kind in [Kind::CitizenId, Kind::Phone, Kind::Date, Kind::Gender, Kind::Grid, Kind::PersonName] {
+        // Dates and names are in many columns a form does not declare (填报日期, 填表人): only a
+        // required field of them is looked for by its values.
         let fields: Vec<usize> = (0..form.fields.len())
-            .filter(|i| Kind::of(form.fields[*i].kind) == Some(kind))
-            .filter(|i| kind != Kind::Date || form.fields[*i].required)
+            .filter(|i| Kind::of(&form.fields[*i]) == Some(kind))
+            .filter(|i| !matches!(kind, Kind::Date | Kind::PersonName) || form.fields[*i].required)
             .filter(|i| !columns.iter().any(|(_, f, _)| f == i))
             .collect();
         let [field] = fields[..] else { continue };
@@ -267,6 +319,18 @@ mod tests {
         assert_eq!(p[3].share(Kind::Gender), 1.0);
         assert_eq!(p[2].share(Kind::CitizenId), 0.0);
         assert_eq!(profile(&filled, 4, 1).share(Kind::Phone), 0.0, "too few cells to tell");
+        let column = |values: &[&str]| {
+            let rows = values.iter().map(|v| vec![t(v)]).collect();
+            let sheet = RawSheet { name: "s".into(), visibility: Visibility::Visible, rows, merged: Vec::new() };
+            let filled = Filled::new(&sheet);
+            profile(&filled, 0, 0)
+        };
+        let names = column(&["张伟", "欧阳娜娜", "李*", "王秀英", "备注"]);
+        assert_eq!(names.share(Kind::PersonName), 0.8, "four names and a word");
+        assert_eq!(column(&["李家村", "王庄村", "张楼", "正常"]).share(Kind::PersonName), 0.0, "places, a word");
+        assert_eq!(column(&["张伟", "李娜"]).share(Kind::PersonName), 0.0, "too few cells to tell");
+        let grids = column(&["第3网格", "幸福里一网格", "13027300100100300", "3"]);
+        assert_eq!(grids.share(Kind::Grid), 0.75, "named, coded, and a bare number that could be anything");
         assert_eq!(profile(&filled, 4, 2).share(Kind::Date), 0.0, "too few cells to tell");
     }
 }

@@ -264,7 +264,14 @@ pub fn validate(
     let community = if community_cell.is_some() { row_community.as_deref() } else { ctx.community };
 
     for (i, field) in form.fields.iter().enumerate() {
-        let Some(col) = column_of(i) else { continue };
+        // A blank or missing cell reads its fallback's (a grid given by name, not code); an
+        // issue then names the column the value came from.
+        let own = column_of(i).filter(|c| !filled.get(row, *c).is_blank());
+        let fallback = || {
+            let other = form.fields.iter().position(|f| Some(&f.name) == field.fallback.as_ref())?;
+            column_of(other).filter(|c| !filled.get(row, *c).is_blank())
+        };
+        let Some(col) = own.or_else(fallback).or_else(|| column_of(i)) else { continue };
         let cell = filled.get(row, col);
         // Most cells are text: borrow it rather than copy it. Other cells (dates, numbers) are
         // spelled out only for a message, not for every field of every row.

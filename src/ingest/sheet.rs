@@ -384,20 +384,21 @@ pub(super) fn apply_registries(
 fn add_to_registry(registry: &mut Registry, form: &FormConfig, sheet: &mut SheetResult) {
     let index = |name: &str| form.fields.iter().position(|f| f.name == name);
     let (Some(community), Some(grid_name)) = (index("community"), index("grid_name")) else { return };
-    let (town, community_code, grid_code, sub_grid_code) =
-        (index("town"), index("community_code"), index("grid_code"), index("sub_grid_code"));
+    let (town, community_code, grid_code, sub_grid_name, sub_grid_code) =
+        (index("town"), index("community_code"), index("grid_code"), index("sub_grid_name"), index("sub_grid_code"));
     let text = |record: &Record, i: Option<usize>| match i.map(|i| &record.values[i]) {
         Some(Value::Text(t)) => t.clone(),
         _ => String::new(),
     };
     let mut derived = 0;
     for (_, record) in &mut sheet.records {
-        let (t, c, cc, g, gc, sg) = (
+        let (t, c, cc, g, gc, sn, sg) = (
             text(record, town),
             text(record, Some(community)),
             text(record, community_code),
             text(record, Some(grid_name)),
             text(record, grid_code),
+            text(record, sub_grid_name),
             text(record, sub_grid_code),
         );
         let row = RegistryRow {
@@ -406,6 +407,7 @@ fn add_to_registry(registry: &mut Registry, form: &FormConfig, sheet: &mut Sheet
             community_code: Some(cc.as_str()),
             grid_name: &g,
             grid_code: Some(gc.as_str()),
+            sub_grid_name: &sn,
             sub_grid_code: Some(sg.as_str()),
         };
         let Some(codes) = registry.add_row(&row) else { continue };

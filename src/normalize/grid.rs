@@ -35,6 +35,7 @@ pub struct RegistryRow<'a> {
     pub community_code: Option<&'a str>,
     pub grid_name: &'a str,
     pub grid_code: Option<&'a str>,
+    pub sub_grid_name: &'a str,
     pub sub_grid_code: Option<&'a str>,
 }
 
@@ -115,8 +116,16 @@ impl RegistryRow<'_> {
                 }
             }
         };
-        let sub_grid = given(self.sub_grid_code)
-            .map(|s| if nbs(s, 17) || s.starts_with(&grid) { s.to_string() } else { format!("{grid}-{s}") });
+        let sub_grid = match given(self.sub_grid_code) {
+            Some(s) if nbs(s, 17) || s.starts_with(&grid) => Some(s.to_string()),
+            Some(s) => Some(format!("{grid}-{s}")),
+            // A sub-grid named and not coded (a tree registry's 微网格 rows).
+            None if !text::compact(self.sub_grid_name).is_empty() => {
+                from_names = true;
+                Some(derived(&format!("{grid}S"), &[self.sub_grid_name], 4))
+            }
+            None => None,
+        };
         Some(RowCodes { community, grid, sub_grid, derived: from_names })
     }
 }
@@ -453,6 +462,11 @@ mod tests {
         let national = RegistryRow { grid_code: Some("13027300100100300"), ..row };
         assert_eq!(national.codes().unwrap().community, "130273001001");
         assert_eq!(RegistryRow { community: "", ..row }.codes(), None);
+        // A sub-grid named, not coded, gets a code under its grid's; read back, the same.
+        let sub = RegistryRow { sub_grid_name: "第2微网格", ..row }.codes().unwrap().sub_grid.unwrap();
+        assert!(sub.starts_with(&format!("{}S", codes.grid)) && sub.len() == codes.grid.len() + 5, "{sub}");
+        let sub_back = RegistryRow { sub_grid_code: Some(&sub), ..back };
+        assert_eq!(sub_back.codes().unwrap().sub_grid.as_deref(), Some(sub.as_str()));
 
         // Grids named, not numbered, resolve by their names in the community.
         let mut r = Registry::default();

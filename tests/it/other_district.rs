@@ -12,7 +12,7 @@ use serde_json::{Value as Json, json};
 use wangge::config::Workspace;
 use wangge::runner;
 
-use crate::common::{repo, scratch, wangge_expect};
+use crate::common::{query_csv, repo, scratch, wangge_expect};
 
 /// The run date: the day after the district's last day of files.
 const RUN_DATE: (i32, u32, u32) = (2024, 3, 7);
@@ -93,9 +93,25 @@ fn an_unseen_district_keeping_its_registry_as_a_tree_is_read_as_its_truth_says()
     check_against_own_truth(&district);
 }
 
-fn check_against_own_truth(district: &Path) {
-    let dir = scratch();
-    let ws = dir.path().join("ws");
+/// Its registry as a tree down to sub-grids (微网格) whose names repeat under every grid: the
+/// grids are units, each sub-grid is filed under its grid, community and town.
+#[test]
+fn an_unseen_district_with_sub_grids_in_its_tree_is_read_as_its_truth_says() {
+    let (_dir, district) = generate(&["--registry", "subtree", "--seed", "9"]);
+    let ws = check_against_own_truth(&district);
+    let counts = query_csv(
+        &ws,
+        "SELECT count(DISTINCT sub_grid_code), count(DISTINCT grid_code), count(*) FROM grids WHERE sub_grid_code IS NOT NULL",
+    );
+    let counts: Vec<u64> = counts.lines().nth(1).unwrap().split(',').map(|n| n.parse().unwrap()).collect();
+    // Every sub-grid row its own code; the grids with sub-grids: 22 grids less the 6 leaves.
+    assert_eq!((counts[0], counts[1]), (counts[2], 16), "sub-grids, their grids, rows: {counts:?}");
+}
+
+/// Ingests the district into a fresh workspace, checks every sheet and row against its truth and
+/// returns the workspace (kept for the caller's queries until the test process ends).
+fn check_against_own_truth(district: &Path) -> PathBuf {
+    let ws = district.with_file_name("ws");
     wangge_expect(&["init", ws.to_str().unwrap()], 0);
     let copy = std::process::Command::new("cp").arg("-r").arg(district.join("inbox")).arg(&ws).status().unwrap();
     assert!(copy.success());
@@ -156,4 +172,18 @@ fn check_against_own_truth(district: &Path) {
     );
     assert!(differences.is_empty(), "{} differences:\n{}", differences.len(), differences.join("\n"));
     assert!(rows > 300 && sheets > 40, "{rows} rows, {sheets} sheets");
+    // The roster names grids, the registry has no codes: each worker's grid is still resolved
+    // to the code the registry's grid got, so measures join workers to grids by code.
+    let unresolved = query_csv(
+        &ws,
+        "SELECT count(*) AS workers, count(w.grid_code) AS with_code, count(g.grid_code) AS in_registry \
+         FROM workers w LEFT JOIN (SELECT DISTINCT grid_code, grid_name FROM grids) g \
+         ON g.grid_code = w.grid_code AND g.grid_name = w.grid_name",
+    );
+    let counts: Vec<u64> = unresolved.lines().nth(1).unwrap().split(',').map(|n| n.parse().unwrap()).collect();
+    assert!(
+        counts[0] > 10 && counts.iter().all(|n| *n == counts[0]),
+        "workers, with a code, in the registry: {counts:?}"
+    );
+    ws
 }

@@ -152,13 +152,19 @@ def registry_workbook(rng, path):
     return grids, [s.truth()]
 
 
-def tree_registry_workbook(rng, path):
+def tree_registry_workbook(rng, path, sub_grids=False):
+    """One row per unit under its parent; with sub_grids, each grid's 微网格 below it (names
+    repeat: every community has a 第1网格, every grid a 第1微网格), the district's own row on
+    top, and the grids as parents skipped as units."""
     wb = Workbook()
     ws = wb.active
     ws.title = "组织架构"
     s = Sheet(ws, "grids")
     s.row(TREE_HEADER, "skip:header")
     grids, n, k = {}, 0, 0
+    if sub_grids:
+        n += 1
+        s.row([n, "清河区", None, "区", None, None], "skip:unit")
     for town, communities in TOWNS.items():
         n += 1
         s.row([n, town, "清河区", "街道" if town.endswith("街道") else "乡镇", None, None], "skip:unit")
@@ -170,7 +176,12 @@ def tree_registry_workbook(rng, path):
             grids[community] = names
             for g in names:
                 n += 1
-                s.row([n, g, community, "网格", person(rng), rng.randrange(30, 60)], "ok")
+                # The last grid of each community has no sub-grids: a leaf grid.
+                subs = rng.randrange(2, 4) if sub_grids and g != names[-1] else 0
+                s.row([n, g, community, "网格", person(rng), rng.randrange(30, 60)], "skip:unit" if subs else "ok")
+                for m in range(1, subs + 1):
+                    n += 1
+                    s.row([n, f"第{m}微网格", g, "微网格", person(rng), rng.randrange(8, 20)], "ok")
     # A grid left without its parent: no community to file it under.
     n += 1
     s.row([n, "第9网格", None, "网格", person(rng), 40], "reject:missing_required")
@@ -325,8 +336,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--registry", choices=["merged", "tree"], default="merged",
-                    help="the registry with merged town and community cells, or as a tree of units")
+    ap.add_argument("--registry", choices=["merged", "tree", "subtree"], default="merged",
+                    help="the registry with merged town and community cells, as a tree of units, "
+                         "or as a tree down to sub-grids")
     args = ap.parse_args()
     rng = random.Random(args.seed)
     out = Path(args.out)
@@ -336,8 +348,8 @@ def main():
     (inbox / "基础台账").mkdir(parents=True)
     files = {}  # path relative to the inbox → sheets' truth
     registry = inbox / "基础台账" / "清河区网格划分表.xlsx"
-    if args.registry == "tree":
-        grids, files[registry] = tree_registry_workbook(rng, registry)
+    if args.registry in ("tree", "subtree"):
+        grids, files[registry] = tree_registry_workbook(rng, registry, sub_grids=args.registry == "subtree")
         to_xls, to_ods = [], [registry]
     else:
         grids, files[registry] = registry_workbook(rng, registry)
