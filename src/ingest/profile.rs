@@ -164,9 +164,12 @@ fn is_id(cell: &Cell) -> bool {
     match cell {
         // 15 significant digits are what Excel keeps of an 18-digit ID typed as a number.
         Cell::Number(n) => (1e14..1e18).contains(n),
+        // A mistyped check digit is a mistyped ID, still evidence of an ID column (the rows
+        // are rejected for it later): the shape and the birth date tell, not the checksum.
         other => {
             let t = other.as_text();
-            t.chars().count() <= 24 && citizen_id::parse(&t, NaiveDate::MAX).is_ok()
+            t.chars().count() <= 24
+                && matches!(citizen_id::parse(&t, NaiveDate::MAX), Ok(_) | Err(citizen_id::IdError::BadChecksum))
         }
     }
 }
@@ -309,16 +312,17 @@ mod tests {
             vec![Cell::Number(130203199001011234.0), t("0315-2802605"), t("5月9日"), t("女")],
             vec![t("130203198507153029"), t("139 1234 5678"), t("2022/5/8"), t("女")],
             vec![t("110105194912310021"), t("无"), t("2022.5.7"), t("男")],
+            vec![t("1101051949123"), t("13912345678"), t("2022.5.6"), t("男")],
         ];
         let sheet = RawSheet { name: "s".into(), visibility: Visibility::Visible, rows, merged: Vec::new() };
         let filled = Filled::new(&sheet);
         let p: Vec<Profile> = (0..4).map(|c| profile(&filled, 1, c)).collect();
-        assert_eq!(p[0].share(Kind::CitizenId), 0.75, "three valid or Excel-damaged IDs, one bad check digit");
-        assert_eq!(p[1].share(Kind::Phone), 0.75);
+        assert_eq!(p[0].share(Kind::CitizenId), 0.8, "valid, Excel-damaged, a mistyped check digit; not 13 digits");
+        assert_eq!(p[1].share(Kind::Phone), 0.8);
         assert_eq!(p[2].share(Kind::Date), 1.0);
         assert_eq!(p[3].share(Kind::Gender), 1.0);
         assert_eq!(p[2].share(Kind::CitizenId), 0.0);
-        assert_eq!(profile(&filled, 4, 1).share(Kind::Phone), 0.0, "too few cells to tell");
+        assert_eq!(profile(&filled, 5, 1).share(Kind::Phone), 0.0, "too few cells to tell");
         let column = |values: &[&str]| {
             let rows = values.iter().map(|v| vec![t(v)]).collect();
             let sheet = RawSheet { name: "s".into(), visibility: Visibility::Visible, rows, merged: Vec::new() };
@@ -331,6 +335,6 @@ mod tests {
         assert_eq!(column(&["张伟", "李娜"]).share(Kind::PersonName), 0.0, "too few cells to tell");
         let grids = column(&["第3网格", "幸福里一网格", "13027300100100300", "3"]);
         assert_eq!(grids.share(Kind::Grid), 0.75, "named, coded, and a bare number that could be anything");
-        assert_eq!(profile(&filled, 4, 2).share(Kind::Date), 0.0, "too few cells to tell");
+        assert_eq!(profile(&filled, 5, 2).share(Kind::Date), 0.0, "too few cells to tell");
     }
 }
