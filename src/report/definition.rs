@@ -72,6 +72,48 @@ pub struct Section {
     #[serde(default)]
     pub total: bool,
     pub chart: Option<ChartDef>,
+    /// Only the rows for which every condition holds: an exception list is a section of a
+    /// step's rows filtered (`followups_overdue` above 0), not a new Rust path.
+    #[serde(default)]
+    pub filter: Vec<Condition>,
+    /// Row order, by these columns in turn (blank values last).
+    #[serde(default)]
+    pub sort: Vec<SortKey>,
+    /// At most this many rows on the HTML page (after the filter and the sort: the top N), which
+    /// says how many more the workbook holds; the workbook has every row.
+    pub limit: Option<usize>,
+}
+
+/// One condition of a section's filter: exactly one of the tests.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Condition {
+    pub column: String,
+    /// The value as text equals this.
+    pub equals: Option<String>,
+    /// The value as text is not blank and does not equal this.
+    pub not_equals: Option<String>,
+    /// A number greater than this.
+    pub above: Option<f64>,
+    /// A number less than this.
+    pub below: Option<f64>,
+}
+
+impl Condition {
+    fn tests(&self) -> usize {
+        usize::from(self.equals.is_some())
+            + usize::from(self.not_equals.is_some())
+            + usize::from(self.above.is_some())
+            + usize::from(self.below.is_some())
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SortKey {
+    pub column: String,
+    #[serde(default)]
+    pub descending: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -117,6 +159,27 @@ pub fn load(dir: &Path) -> Result<Option<ReportDefinition>, Vec<ConfigError>> {
     let definition: ReportDefinition = strict::from_toml(&path, &text)?;
     let mut errors = Vec::new();
     for s in &definition.sections {
+        for c in s.filter.iter().filter(|c| c.tests() != 1) {
+            let at = text.find(&format!("\"{}\"", c.column)).unwrap_or(0);
+            errors.push(ConfigError::at(
+                &path,
+                &text,
+                at,
+                format!(
+                    "section `{}`: a filter on `{}` needs exactly one of `equals`, `not_equals`, `above`, `below`",
+                    s.title, c.column
+                ),
+            ));
+        }
+        if s.limit == Some(0) {
+            let at = text.find(&s.title).unwrap_or(0);
+            errors.push(ConfigError::at(
+                &path,
+                &text,
+                at,
+                format!("section `{}`: `limit` must be at least 1", s.title),
+            ));
+        }
         for c in &s.columns {
             if c.alert == Some(Alert::AmberBelow) && c.target.is_none() {
                 let at = text.find(&format!("\"{}\"", c.column)).unwrap_or(0);
@@ -130,4 +193,27 @@ pub fn load(dir: &Path) -> Result<Option<ReportDefinition>, Vec<ConfigError>> {
         }
     }
     if errors.is_empty() { Ok(Some(definition)) } else { Err(errors) }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_filter_with_no_test_or_two_and_a_zero_limit_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let section = |extra: &str| {
+            format!(
+                "title = \"t\"\n[[sections]]\ntitle = \"s\"\nstep = \"x\"\nscopes = [\"district\"]\n{extra}\ncolumns = [{{ column = \"a\", header = \"A\" }}]\n"
+            )
+        };
+        let load = |text: String| {
+            std::fs::write(dir.path().join("reports.toml"), text).unwrap();
+            super::load(dir.path()).map(|_| ()).map_err(|e| e.iter().map(|e| e.to_string()).collect::<Vec<_>>())
+        };
+        assert!(load(section("filter = [{ column = \"a\", above = 0 }]\nlimit = 3")).is_ok());
+        let errors =
+            load(section("filter = [{ column = \"a\" }, { column = \"b\", above = 1, below = 2 }]\nlimit = 0"))
+                .unwrap_err();
+        assert_eq!(errors.iter().filter(|e| e.contains("needs exactly one of")).count(), 2, "{errors:?}");
+        assert!(errors.iter().any(|e| e.contains("`limit` must be at least 1")), "{errors:?}");
+    }
 }

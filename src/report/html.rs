@@ -34,8 +34,9 @@ pub struct SectionContext {
     pub empty: bool,
 }
 
-/// A section for the template, with at most `max_rows` rows.
+/// A section for the template, with at most `max_rows` rows (or the section's own top N).
 pub fn section(view: &SectionView, max_rows: usize) -> SectionContext {
+    let max_rows = view.limit.map_or(max_rows, |n| n.min(max_rows));
     let mut header_rows = vec![Vec::new()];
     if view.has_groups() {
         header_rows.push(Vec::new());

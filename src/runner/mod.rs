@@ -165,7 +165,7 @@ fn engine_settings(ws: &Workspace) -> crate::sql::engine::EngineSettings {
 
 /// The pipelines of a workspace that load, and the problems of those that do not.
 pub fn load_pipelines(ws: &Workspace, forms: &[FormConfig]) -> (Vec<crate::sql::pipeline::Pipeline>, Vec<ConfigError>) {
-    let form_ids: Vec<String> = forms.iter().map(|f| f.form.clone()).collect();
+    let form_ids: Vec<(String, String)> = forms.iter().map(|f| (f.form.clone(), f.label.clone())).collect();
     let mut pipelines = Vec::new();
     let mut errors = Vec::new();
     for dir in crate::sql::pipeline::pipeline_dirs(&ws.path(&ws.config.paths.pipelines)) {

@@ -94,9 +94,9 @@ pub fn pipeline_dirs(pipelines: &Path) -> Vec<PathBuf> {
     dirs
 }
 
-/// Loads a pipeline; `forms` are the form ids completeness may name. Every problem is
-/// reported at once, each with its file and, where it has one, line.
-pub fn load(dir: &Path, forms: &[String]) -> Result<Pipeline, Vec<ConfigError>> {
+/// Loads a pipeline; `forms` are the forms completeness may name (id, Chinese label). Every
+/// problem is reported at once, each with its file and, where it has one, line.
+pub fn load(dir: &Path, forms: &[(String, String)]) -> Result<Pipeline, Vec<ConfigError>> {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let toml_path = dir.join("pipeline.toml");
     let text = std::fs::read_to_string(&toml_path)
@@ -170,20 +170,25 @@ pub fn load(dir: &Path, forms: &[String]) -> Result<Pipeline, Vec<ConfigError>> 
         });
     }
     if let Some(completeness) = &file.completeness {
+        let mut named = Vec::new();
         for form in &completeness.forms {
-            if !forms.contains(form) {
-                errors.push(ConfigError::at(
+            match forms.iter().find(|(id, _)| id == form) {
+                Some(pair) => named.push(pair.clone()),
+                None => errors.push(ConfigError::at(
                     &toml_path,
                     &text,
                     at(&format!("\"{form}\"")),
-                    format!("completeness: unknown form `{form}`; the forms are: {}", forms.join(", ")),
-                ));
+                    format!(
+                        "completeness: unknown form `{form}`; the forms are: {}",
+                        forms.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                )),
             }
         }
         steps.push(Step {
             name: COMPLETENESS.into(),
             file: None,
-            sql: completeness_sql(&completeness.forms),
+            sql: completeness_sql(&named),
             materialize: Materialize::Parquet,
             checks: vec![Check {
                 step: COMPLETENESS.into(),
@@ -307,9 +312,14 @@ pub fn sql_error(path: &Path, sql: &str, message: &str) -> ConfigError {
 
 /// The generated completeness step: every community of the registry (its latest snapshot on
 /// or before the report date) and form, with 已报 (rows submitted), 零报告 (a sheet with no
-/// rows, or only a 无 row) or 应报未报 (nothing).
-pub fn completeness_sql(forms: &[String]) -> String {
-    let forms = forms.iter().map(|f| format!("({})", checks::literal(f))).collect::<Vec<_>>().join(", ");
+/// rows, or only a 无 row) or 应报未报 (nothing); `form_label` is the form's Chinese name, for
+/// reports.
+pub fn completeness_sql(forms: &[(String, String)]) -> String {
+    let forms = forms
+        .iter()
+        .map(|(id, label)| format!("({}, {})", checks::literal(id), checks::literal(label)))
+        .collect::<Vec<_>>()
+        .join(", ");
     format!(
         "WITH registry AS (
     SELECT DISTINCT substr(community_code, 1, 9) AS town_code, town, community_code, community
@@ -317,8 +327,8 @@ pub fn completeness_sql(forms: &[String]) -> String {
     WHERE report_date = (SELECT max(report_date) FROM grids WHERE report_date <= $report_date)
 ),
 expected AS (
-    SELECT r.town_code, r.town, r.community_code, r.community, f.form
-    FROM registry r CROSS JOIN (VALUES {forms}) AS f(form)
+    SELECT r.town_code, r.town, r.community_code, r.community, f.form, f.form_label
+    FROM registry r CROSS JOIN (VALUES {forms}) AS f(form, form_label)
 ),
 submitted AS (
     SELECT community_code, form, count(*) AS sheets, sum(accepted) AS accepted, sum(rejected) AS rejected
@@ -326,7 +336,7 @@ submitted AS (
     WHERE status = 'read' AND report_date = $report_date
     GROUP BY community_code, form
 )
-SELECT $report_date AS report_date, e.town_code, e.town, e.community_code, e.community, e.form,
+SELECT $report_date AS report_date, e.town_code, e.town, e.community_code, e.community, e.form, e.form_label,
     CASE WHEN s.sheets IS NULL THEN '应报未报'
          WHEN s.accepted + s.rejected = 0 THEN '零报告'
          ELSE '已报' END AS status,

@@ -12,6 +12,7 @@ mod formats;
 mod hostile;
 mod ingest;
 mod leave_one_out;
+mod measures;
 mod other_district;
 mod pipelines;
 mod quirks;

@@ -25,13 +25,19 @@ const MARTS: &[&str] = &[
     "idle_workers",
     "trend",
     "ranking_grid",
+    "followups_exceptions",
+    "work_orders_overdue_list",
+    "grids_without_visits",
+    "headline",
 ];
 
 const VIEWS: &[&str] = &[
     "stg_registry",
     "stg_work_orders",
     "stg_work_orders_as_of",
+    "stg_returnee_days",
     "stg_returnees_grid",
+    "stg_followups_people",
     "stg_followups_grid",
     "stg_visits_grid",
     "stg_work_orders_grid",
@@ -106,9 +112,12 @@ fn the_daily_pipeline_matches_truth_completeness_duckdb_and_its_snapshots() {
         "stg_registry",
         "stg_work_orders",
         "stg_work_orders_as_of",
+        "stg_returnee_days",
         "stg_returnees_latest:mart",
         "stg_returnees_grid",
+        "stg_followups_people",
         "stg_followups_grid",
+        "special_overdue:mart",
         "stg_visits_grid",
         "stg_work_orders_grid",
         "daily_grid:mart",
@@ -242,7 +251,7 @@ fn validate_reports_every_problem_of_broken_pipelines_at_once() {
     let ws = clean.path().join("ws");
     wangge_expect(&["init", ws.to_str().unwrap()], 0);
     let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "validate"], 0);
-    assert!(text(&out.stderr).contains("Planned 18 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Planned 24 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
 }
 
 #[test]

@@ -141,7 +141,23 @@ fn run_writes_every_report_each_with_only_its_own_rows_and_the_same_bytes_twice(
     assert!(out.status.success(), "{}", text(&out.stderr));
     let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let d = &got[district.to_string_lossy().as_ref()];
-    assert_eq!(d[0], serde_json::json!(["各镇街汇总", "各村(社区)汇总", "报送情况", "工单分类", "14日趋势"]));
+    // The day's key figures, then the exception lists, then the tables.
+    assert_eq!(
+        d[0],
+        serde_json::json!([
+            "今日要点",
+            "应报未报与零报告",
+            "超时未随访与联系不上",
+            "超期工单（最早受理在前）",
+            "特殊人群超期未走访",
+            "连续未走访网格",
+            "各镇街汇总",
+            "各村(社区)汇总",
+            "报送情况",
+            "工单分类",
+            "14日趋势"
+        ])
+    );
     assert_eq!(
         (d[1].as_str(), d[2].as_str(), d[3].as_str(), d[4].as_u64()),
         (Some("A4"), Some("$1:$3"), Some("landscape"), Some(9))
@@ -180,6 +196,47 @@ fn run_writes_every_report_each_with_only_its_own_rows_and_the_same_bytes_twice(
     assert!(out.status.success(), "{}", text(&out.stderr));
     let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(got["distinct"].as_u64().unwrap() > 8, "the screenshot looks blank: {got}");
+
+    // At a phone's width and a desktop's, no page is wider than the window: wide tables scroll
+    // inside their own box. Measured by chromium on a copy of each page with a probe script
+    // added (the reports themselves have none); headless chromium's narrowest window is 500 px.
+    let town = towns[0].with_extension("html");
+    let grid = files(&day.join("grid"), "html").remove(0);
+    for page in [district.with_extension("html"), town, grid] {
+        let probe = dir.path().join("probe.html");
+        let html = std::fs::read_to_string(&page).unwrap().replace(
+            "</body>",
+            "<script>document.body.setAttribute('data-width', document.documentElement.scrollWidth + ' ' + window.innerWidth);</script></body>",
+        );
+        std::fs::write(&probe, html).unwrap();
+        for width in [390, 1000] {
+            let out = Command::new("chromium")
+                .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+                .arg(format!("--window-size={width},900"))
+                .arg(format!("file://{}", probe.display()))
+                .output()
+                .unwrap();
+            let dom = text(&out.stdout);
+            let at = dom.find("data-width=\"").unwrap_or_else(|| panic!("no probe: {}", text(&out.stderr))) + 12;
+            let measured: Vec<u32> =
+                dom[at..].split('"').next().unwrap().split(' ').map(|n| n.parse().unwrap()).collect();
+            assert!(
+                measured[0] <= measured[1],
+                "{} at {width} px: the page is {} px wide in a {} px window",
+                page.display(),
+                measured[0],
+                measured[1]
+            );
+        }
+        let png = shot.join(format!("{}-phone.png", page.file_stem().unwrap().to_string_lossy()));
+        Command::new("chromium")
+            .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=390,1600"])
+            .arg(format!("--screenshot={}", png.display()))
+            .arg(format!("file://{}", page.display()))
+            .output()
+            .unwrap();
+        assert!(png.exists(), "no phone screenshot of {}", page.display());
+    }
 }
 
 #[test]
@@ -405,7 +462,6 @@ fn constant_memory_sheets_match_the_snapshots_and_html_pages_say_what_they_leave
     }
     // The workbook keeps every community.
     let mut book = open_workbook_auto(day.join("district/130273-唐山高新区.xlsx")).unwrap();
-    let names = book.sheet_names();
-    let communities = book.worksheet_range(&names[1]).unwrap();
+    let communities = book.worksheet_range("各村(社区)汇总").unwrap();
     assert_eq!(communities.height(), 3 + 40 + 1, "title, two header rows, 40 communities and 合计");
 }

@@ -1,12 +1,36 @@
 -- People of the special-population register (latest snapshot) not visited within their
--- interval (独居老人 weekly, …): days since the last visit on the register beyond the interval.
+-- interval (独居老人 weekly, …). Their last visit is the later of the register's 最近走访日期 and
+-- any household visit recorded in the daily visit sheets of their grid for them (the household
+-- head's name is theirs, or the address is theirs) on or before the report date.
 WITH register AS (
     SELECT * FROM special_population
     WHERE report_date = (SELECT max(report_date) FROM special_population WHERE report_date <= $report_date)
+),
+visited AS (
+    SELECT r.row_key, max(v.visit_date) AS visited_on
+    FROM register r
+    JOIN visits v
+      ON v.grid_code = r.grid_code
+     AND (v.household_head = r.name OR (r.address IS NOT NULL AND v.address = r.address))
+    WHERE v.report_date <= $report_date AND v.visit_date <= $report_date
+      AND (r.last_visit_date IS NULL OR v.visit_date > r.last_visit_date)
+    GROUP BY r.row_key
+),
+latest AS (
+    SELECT
+        r.*,
+        CASE WHEN v.visited_on IS NOT NULL AND (r.last_visit_date IS NULL OR v.visited_on > r.last_visit_date)
+            THEN v.visited_on ELSE r.last_visit_date END AS last_visited
+    FROM register r
+    LEFT JOIN visited v ON v.row_key = r.row_key
 )
 SELECT
-    town_code, community_code, grid_code, category, name, id_masked, visit_interval_days, last_visit_date,
-    ($report_date - last_visit_date) - visit_interval_days AS days_overdue
-FROM register
-WHERE last_visit_date IS NOT NULL AND visit_interval_days IS NOT NULL
-  AND ($report_date - last_visit_date) > visit_interval_days
+    town_code, community_code, grid_code, category, name,
+    concat(substr(name, 1, 1), repeat('*', CAST(CASE WHEN character_length(name) > 2 THEN character_length(name) - 1 ELSE 1 END AS BIGINT)))
+        AS name_masked,
+    id_masked, visit_interval_days,
+    last_visited AS last_visit_date,
+    ($report_date - last_visited) - visit_interval_days AS days_overdue
+FROM latest
+WHERE last_visited IS NOT NULL AND visit_interval_days IS NOT NULL
+  AND ($report_date - last_visited) > visit_interval_days

@@ -7,6 +7,7 @@ SELECT
     sum(measures_ending_today) AS measures_ending_today, sum(measures_ending_3_days) AS measures_ending_3_days,
     sum(followups_pushed) AS followups_pushed, sum(followups_reached) AS followups_reached,
     sum(followups_unreachable) AS followups_unreachable, sum(followups_overdue) AS followups_overdue,
+    sum(special_overdue) AS special_overdue,
     sum(visits) AS visits, sum(households_visited) AS households_visited,
     round(sum(households_visited) * 1.0 / sum(households), 4) AS visit_coverage,
     sum(work_orders_received) AS work_orders_received, sum(work_orders_dispatched) AS work_orders_dispatched,

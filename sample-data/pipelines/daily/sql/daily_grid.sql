@@ -10,6 +10,7 @@ SELECT
     coalesce(f.followups_reached, 0) AS followups_reached,
     coalesce(f.followups_unreachable, 0) AS followups_unreachable,
     coalesce(f.followups_overdue, 0) AS followups_overdue,
+    coalesce(s.special_overdue, 0) AS special_overdue,
     coalesce(v.visits, 0) AS visits,
     coalesce(v.households_visited, 0) AS households_visited,
     CASE WHEN g.households > 0 THEN round(coalesce(v.households_visited, 0) * 1.0 / g.households, 4) END
@@ -25,3 +26,7 @@ LEFT JOIN stg_returnees_grid r ON r.grid_code = g.grid_code
 LEFT JOIN stg_followups_grid f ON f.grid_code = g.grid_code
 LEFT JOIN stg_visits_grid v ON v.grid_code = g.grid_code
 LEFT JOIN stg_work_orders_grid w ON w.grid_code = g.grid_code
+LEFT JOIN (
+    SELECT grid_code, count(*) AS special_overdue FROM special_overdue
+    WHERE report_date = $report_date GROUP BY grid_code
+) s ON s.grid_code = g.grid_code

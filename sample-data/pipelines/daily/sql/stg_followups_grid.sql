@@ -1,10 +1,11 @@
--- Key persons pushed to a grid in today's report, and how their follow-up went.
+-- Key persons per grid (the grid of their latest listing), each counted once: in today's list,
+-- reached today, unreachable as last listed, and overdue (pushed before today, more than 24 hours,
+-- with no follow-up recorded in any list since, whether or not today's list still has them).
 SELECT
     grid_code,
-    count(*) AS followups_pushed,
-    count(CASE WHEN reached OR check_status = '已核实在辖区' THEN 1 END) AS followups_reached,
-    count(CASE WHEN reached = false OR check_status IN ('联系不上', '号码错误') THEN 1 END) AS followups_unreachable,
-    count(CASE WHEN followup_way IS NULL AND push_date < $report_date THEN 1 END) AS followups_overdue
-FROM followups
-WHERE report_date = $report_date
+    count(CASE WHEN listed_today THEN 1 END) AS followups_pushed,
+    count(CASE WHEN reached_today THEN 1 END) AS followups_reached,
+    count(CASE WHEN unreachable THEN 1 END) AS followups_unreachable,
+    count(CASE WHEN overdue THEN 1 END) AS followups_overdue
+FROM stg_followups_people
 GROUP BY grid_code

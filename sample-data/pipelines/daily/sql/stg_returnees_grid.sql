@@ -1,8 +1,9 @@
--- Returnees per grid (the grid of their latest registration): registered in today's report,
--- cumulative, and under each stage of their control measure on the report date.
+-- Returnees per grid (the grid of their latest registration): new in today's report (registered
+-- today and not in the `new_window_days` days before), cumulative, and under each stage of their
+-- control measure on the report date. Every count is of distinct people.
 SELECT
     grid_code,
-    count(CASE WHEN registered_on = $report_date THEN 1 END) AS returnees_new,
+    count(CASE WHEN registered_on = $report_date AND new_on_registration THEN 1 END) AS returnees_new,
     count(*) AS returnees_cumulative,
     count(CASE WHEN measure_start <= $report_date AND measure_end >= $report_date THEN 1 END)
         AS returnees_under_measure,

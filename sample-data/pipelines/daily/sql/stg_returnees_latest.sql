@@ -1,9 +1,11 @@
 -- Each returnee (by person_key) as last registered on or before the report date: where they
--- live and their control measure. Written once per run, so the returnee measures and the grid
--- workers' list read the registrations once.
+-- live and their control measure, and whether that registration made them new (see
+-- stg_returnee_days). Written once per run, so the returnee measures and the grid workers' list
+-- read the registrations once.
 SELECT
-    town_code, community_code, grid_code, person_key, name, id_masked, phone_masked, address, origin,
-    arrival_date, measure, measure_start, measure_end, registered_on
+    r.town_code, r.community_code, r.grid_code, r.person_key, r.name, r.id_masked, r.phone_masked, r.address,
+    r.origin, r.arrival_date, r.measure, r.measure_start, r.measure_end, r.registered_on,
+    coalesce(d.is_new, true) AS new_on_registration
 FROM (
     SELECT
         town_code, community_code, grid_code, person_key, name, id_masked, phone_masked, address, origin,
@@ -12,4 +14,5 @@ FROM (
     FROM returnees
     WHERE report_date <= $report_date
 ) r
-WHERE latest = 1
+LEFT JOIN stg_returnee_days d ON d.person_key = r.person_key AND d.report_date = r.registered_on
+WHERE r.latest = 1

@@ -6,7 +6,7 @@
 -- Rows written before stages existed have none and count as open.
 WITH ranked AS (
     SELECT
-        order_id, channel, category, town_code, community_code, grid_code, deadline, status,
+        order_id, channel, category, town_code, community_code, grid_code, received_at, deadline, status,
         coalesce(status_stage, 'unknown') AS stage,
         row_number() OVER (
             PARTITION BY order_id ORDER BY report_date DESC, source_file DESC, source_row DESC
@@ -15,7 +15,7 @@ WITH ranked AS (
     WHERE report_date <= $report_date
 )
 SELECT
-    order_id, channel, category, town_code, community_code, grid_code, deadline, status, stage,
+    order_id, channel, category, town_code, community_code, grid_code, received_at, deadline, status, stage,
     stage NOT IN ('closed', 'cancelled') AS is_open,
     stage IN ('received', 'dispatched', 'in_progress', 'returned', 'unknown')
         AND deadline < CAST($report_date AS DATE) + INTERVAL '1 day' AS is_overdue

@@ -1,5 +1,5 @@
--- The last `trend_days` days per town: returnees registered, key persons pushed, visits and
--- work orders received, one row per town and day (zero on days without any).
+-- The last `trend_days` days per town: new returnees and key persons listed (people, not rows),
+-- visits and work orders received, one row per town and day (zero on days without any).
 WITH days AS (
     -- (a table function takes literals only: the series is cut to the parameter instead)
     SELECT CAST(CAST(CAST($report_date AS INT) - value AS INT) AS DATE) AS day
@@ -8,12 +8,14 @@ WITH days AS (
 ),
 towns AS (SELECT DISTINCT town_code, town FROM stg_registry),
 returnees_by_day AS (
-    SELECT town_code, report_date AS day, count(*) AS n FROM returnees
-    WHERE report_date <= $report_date AND $report_date - report_date < $trend_days
+    -- People new that day, by the same rule as 新增 (stg_returnee_days).
+    SELECT town_code, report_date AS day, count(*) AS n FROM stg_returnee_days
+    WHERE is_new AND $report_date - report_date < $trend_days
     GROUP BY town_code, report_date
 ),
 followups_by_day AS (
-    SELECT town_code, report_date AS day, count(*) AS n FROM followups
+    -- People (row_key: their ID's or phone's key) in that day's follow-up lists.
+    SELECT town_code, report_date AS day, count(DISTINCT row_key) AS n FROM followups
     WHERE report_date <= $report_date AND $report_date - report_date < $trend_days
     GROUP BY town_code, report_date
 ),

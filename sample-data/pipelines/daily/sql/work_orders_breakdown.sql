@@ -1,5 +1,5 @@
 -- Work orders by town, channel and category: received and closed on the report date (as last
--- seen), open and overdue as they stood on it.
+-- seen), open and overdue as they stood on it. Orders whose grid could not be told have no town.
 WITH flow AS (
     SELECT
         town_code, channel, category,
@@ -21,6 +21,7 @@ standing AS (
 )
 SELECT
     coalesce(f.town_code, s.town_code) AS town_code,
+    t.town,
     coalesce(f.channel, s.channel) AS channel,
     coalesce(f.category, s.category) AS category,
     coalesce(f.received, 0) AS received,
@@ -33,4 +34,6 @@ FULL OUTER JOIN standing s
     ON (s.town_code IS NOT DISTINCT FROM f.town_code)
    AND (s.channel IS NOT DISTINCT FROM f.channel)
    AND (s.category IS NOT DISTINCT FROM f.category)
+LEFT JOIN (SELECT town_code, min(town) AS town FROM stg_registry GROUP BY town_code) t
+    ON t.town_code = coalesce(f.town_code, s.town_code)
 WHERE coalesce(f.received, 0) + coalesce(f.closed, 0) + coalesce(s.open, 0) > 0
