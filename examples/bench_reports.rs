@@ -148,6 +148,7 @@ fn large_sheet(mode: &str, dir: &Path) {
             .collect(),
         total: None,
         chart: None,
+        limit: None,
     };
     let before = rss_mib();
     let start = Instant::now();

@@ -200,11 +200,12 @@ fn order_row(
                 // No community and a bare grid number: every community of the town has one.
                 set("community", Cell::Empty);
                 set("grid", Cell::text(format!("第{}网格", g.number.min(3))));
-                expect = reject("ambiguous_grid", "grid");
+                // Kept with a warning and no grid: counted under 未定网格, never lost.
+                expect = Expect::Accept { warnings: vec![("ambiguous_grid", "grid")] };
             }
             10..16 => {
                 set("grid", Cell::text(format!("{}第{}网格", c.name, c.grids.len() + 40)));
-                expect = reject("unknown_grid", "grid");
+                expect = Expect::Accept { warnings: vec![("unknown_grid", "grid")] };
             }
             16..22 => {
                 set("channel", Cell::text(*rng.pick(&["抖音", "信访"])));

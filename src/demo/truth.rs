@@ -229,7 +229,11 @@ pub fn account(
                                 .find(|(k, _)| *k == "order_id")
                                 .map(|(_, v)| v.clone())
                                 .unwrap_or_default();
-                            orders.insert(id, (grid_code.clone(), facts.clone()));
+                            // An order whose grid cannot be told is kept with no grid (未定网格).
+                            let unplaced =
+                                warnings.iter().any(|(code, _)| matches!(*code, "unknown_grid" | "ambiguous_grid"));
+                            let grid = if unplaced { String::new() } else { grid_code.clone() };
+                            orders.insert(id, (grid, facts.clone()));
                         } else if matches!(form, "returnees" | "followups" | "visits") {
                             *daily
                                 .entry(file.report_date.to_string())

@@ -69,7 +69,9 @@ pub fn units(district: &Unit, tables: &BTreeMap<String, Table>) -> Vec<Unit> {
     let mut out = vec![district.clone()];
     if let Some(t) = tables.get("daily_town") {
         if let (Some(code), Some(name)) = (t.index("town_code"), t.index("town")) {
-            for r in &t.rows {
+            // A row with no town code (未定网格: orders whose grid is unknown) is no unit's: the
+            // district's report shows it, no town's.
+            for r in t.rows.iter().filter(|r| r[code].as_text().is_some_and(|c| !c.is_empty())) {
                 let code = r[code].as_text().unwrap_or_default().to_string();
                 let name = r[name].as_text().unwrap_or_default().to_string();
                 out.push(Unit { scope: Scope::Town, code, name });

@@ -92,7 +92,8 @@ fn as_truth(outcome: &IngestOutcome) -> (Json, BTreeMap<String, BTreeMap<String,
                     let date =
                         |i: usize| if let Value::DateTime(t) = &record.values[i] { Some(t.date()) } else { None };
                     // Latest wins: files are in date order.
-                    orders.insert(text(0), (grid.unwrap(), date(2), date(15)));
+                    // An order of no known grid is kept with none (未定网格), as truth.json has it.
+                    orders.insert(text(0), (grid.unwrap_or_default(), date(2), date(15)));
                 }
             }
         }

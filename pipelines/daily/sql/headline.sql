@@ -1,9 +1,14 @@
--- The day's key figures for the district, each town and each grid (`scope`), each with
--- yesterday's value, the change since yesterday and the average of the 7 days before (the days
--- whose daily_grid exists: a day the pipeline did not run is not counted as zero). Reports open
--- with these rows, one unit's at a time.
+-- The day's key figures for the district (its towns and the orders of no known grid), each town
+-- and each grid (`scope`), each with yesterday's value, the change since yesterday and the
+-- average of the 7 days before (the days whose marts exist: a day the pipeline did not run is
+-- not counted as zero). Reports open with these rows, one unit's at a time.
 WITH window_days AS (
     SELECT * FROM daily_grid
+    WHERE report_date <= $report_date AND $report_date - report_date <= 7
+),
+town_days AS (
+    -- Towns, and the 未定网格 row of orders whose grid could not be told (no town_code).
+    SELECT * FROM daily_town
     WHERE report_date <= $report_date AND $report_date - report_date <= 7
 ),
 levels AS (
@@ -14,15 +19,15 @@ levels AS (
         sum(special_overdue) AS special_overdue, sum(visits) AS visits,
         sum(work_orders_received) AS work_orders_received, sum(work_orders_open) AS work_orders_open,
         sum(work_orders_overdue) AS work_orders_overdue
-    FROM window_days
+    FROM town_days
     GROUP BY report_date
     UNION ALL
     SELECT
         'town', town_code, CAST(NULL AS VARCHAR), report_date,
-        sum(returnees_new), sum(returnees_under_measure), sum(followups_overdue), sum(followups_unreachable),
-        sum(special_overdue), sum(visits), sum(work_orders_received), sum(work_orders_open), sum(work_orders_overdue)
-    FROM window_days
-    GROUP BY town_code, report_date
+        returnees_new, returnees_under_measure, followups_overdue, followups_unreachable,
+        special_overdue, visits, work_orders_received, work_orders_open, work_orders_overdue
+    FROM town_days
+    WHERE town_code IS NOT NULL
     UNION ALL
     SELECT
         'grid', town_code, grid_code, report_date,

@@ -21,7 +21,7 @@ standing AS (
 )
 SELECT
     coalesce(f.town_code, s.town_code) AS town_code,
-    t.town,
+    coalesce(t.town, '未定网格') AS town,
     coalesce(f.channel, s.channel) AS channel,
     coalesce(f.category, s.category) AS category,
     coalesce(f.received, 0) AS received,

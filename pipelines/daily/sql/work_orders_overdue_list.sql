@@ -2,7 +2,7 @@
 -- each, with how long past the deadline they are at the end of the day: the oldest first in the
 -- reports.
 SELECT
-    o.town_code, o.community_code, o.grid_code, g.community, g.grid_name,
+    o.town_code, o.community_code, o.grid_code, g.community, coalesce(g.grid_name, '未定网格') AS grid_name,
     o.order_id, o.channel, o.category, o.status, o.received_at, o.deadline,
     CAST(floor(
         (date_part('epoch', CAST(CAST($report_date AS DATE) + INTERVAL '1 day' AS TIMESTAMP)) - date_part('epoch', o.deadline))

@@ -1,5 +1,6 @@
 -- Work orders per grid: received, dispatched and closed on the report date (by their times, as
--- last seen), and open or overdue as they stood on the report date.
+-- last seen), and open or overdue as they stood on the report date. Orders whose grid could not
+-- be told make one row with no grid_code (未定网格, see daily_town).
 WITH flow AS (
     SELECT
         grid_code,
@@ -30,4 +31,4 @@ SELECT
     coalesce(s.work_orders_overdue, 0) AS work_orders_overdue,
     f.median_hours_to_close
 FROM flow f
-FULL OUTER JOIN standing s ON s.grid_code = f.grid_code
+FULL OUTER JOIN standing s ON s.grid_code IS NOT DISTINCT FROM f.grid_code
