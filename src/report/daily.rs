@@ -240,8 +240,23 @@ impl DailyReports<'_> {
             })
             .collect();
         groups.push(Group { title: "退回修改", links: returns });
+        // The command centre's sections (scope `index`): the district's figures, its units and
+        // their exceptions, the trend; every row, as the page is the district's own.
+        let empty = Table::default();
+        let sections: Vec<_> = self
+            .definition
+            .sections
+            .iter()
+            .filter(|s| s.scopes.contains(&Scope::Index))
+            .map(|s| html::section(&view::section(s, self.tables.get(&s.step).unwrap_or(&empty), None), usize::MAX))
+            .collect();
         let mut context = tera::Context::new();
-        context.insert("title", &format!("{}网格化管理日报（{}）", self.district.name, chinese_date(self.report_date)));
+        context.insert(
+            "title",
+            &format!("{}网格指挥中心 · 网格化管理日报（{}）", self.district.name, chinese_date(self.report_date)),
+        );
+        context.insert("report_date", &chinese_date(self.report_date));
+        context.insert("sections", &sections);
         context.insert("groups", &groups);
         let page = self.out_dir.join("index.html");
         write_html(self.templates, "index.html", &context, &page)?;

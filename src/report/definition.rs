@@ -39,13 +39,16 @@ pub enum Scope {
     District,
     Town,
     Grid,
+    /// The day's `index.html`, the district's command-centre page (网格指挥中心): all rows, its
+    /// tables sortable, with links to every unit's report below.
+    Index,
 }
 
 impl Scope {
     /// The column a section's rows are filtered on for a unit of this scope.
     pub fn column(self) -> Option<&'static str> {
         match self {
-            Scope::District => None,
+            Scope::District | Scope::Index => None,
             Scope::Town => Some("town_code"),
             Scope::Grid => Some("grid_code"),
         }
@@ -56,6 +59,7 @@ impl Scope {
             Scope::District => "district",
             Scope::Town => "town",
             Scope::Grid => "grid",
+            Scope::Index => ".",
         }
     }
 }

@@ -75,6 +75,15 @@ fn run_writes_every_report_each_with_only_its_own_rows_and_the_same_bytes_twice(
     let index = std::fs::read_to_string(day.join("index.html")).unwrap().replace("&#x2F;", "/");
     assert!(index.contains("town/130273101-老庄子镇.xlsx") && index.contains("grid/13027300100100100-"), "{index}");
     assert!(index.contains("returns/") && index.contains("退回修改"), "the 退回修改 workbooks are listed");
+    // The index is the district's command centre: its key figures, its units with their
+    // exceptions in a sortable table (every community), the trend chart, then the links.
+    let at = |title: &str| index.find(&format!("<h2>{title}")).unwrap_or_else(|| panic!("no {title} in the index"));
+    assert!(at("今日要点") < at("各村(社区)异常一览") && at("各村(社区)异常一览") < at("14日趋势"));
+    assert!(at("14日趋势") < at("全区"), "the links come after the overview");
+    let communities = &index[at("各村(社区)异常一览")..at("14日趋势")];
+    assert_eq!(communities.matches("<tr>").count(), 1 + 40, "a header row and the 40 communities");
+    assert!(index.contains("table class=\"sortable\"") && index[at("14日趋势")..].contains("<svg"));
+    assert!(!index.contains("src=\"http") && !index.contains("href=\"http"), "nothing external");
 
     // Scope: a town's workbook holds only its town's communities and completeness rows.
     let towns = files(&day.join("town"), "xlsx");
@@ -202,7 +211,7 @@ fn run_writes_every_report_each_with_only_its_own_rows_and_the_same_bytes_twice(
     // added (the reports themselves have none); headless chromium's narrowest window is 500 px.
     let town = towns[0].with_extension("html");
     let grid = files(&day.join("grid"), "html").remove(0);
-    for page in [district.with_extension("html"), town, grid] {
+    for page in [district.with_extension("html"), town, grid, day.join("index.html")] {
         let probe = dir.path().join("probe.html");
         let html = std::fs::read_to_string(&page).unwrap().replace(
             "</body>",
@@ -237,6 +246,32 @@ fn run_writes_every_report_each_with_only_its_own_rows_and_the_same_bytes_twice(
             .unwrap();
         assert!(png.exists(), "no phone screenshot of {}", page.display());
     }
+    // The command centre's table sorts on a click: by 新增来返, most first, then fewest first.
+    let probe = dir.path().join("sort-probe.html");
+    let click = "<script>(function () {\
+        var h = Array.prototype.find.call(document.querySelectorAll('h2'), function (e) { return e.textContent.indexOf('各村(社区)异常一览') === 0; });\
+        var table = h.nextElementSibling.querySelector('table');\
+        var column = function () { return Array.prototype.map.call(table.tBodies[0].rows, function (r) { return r.cells[2].textContent; }).join(','); };\
+        var th = table.tHead.rows[0].cells[2];\
+        th.click(); var down = column(); th.click(); var up = column();\
+        document.body.setAttribute('data-sorted', down + ';' + up);\
+    })();</script></body>";
+    let html = std::fs::read_to_string(day.join("index.html")).unwrap().replace("</body>", click);
+    std::fs::write(&probe, html).unwrap();
+    let out = Command::new("chromium")
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom"])
+        .arg(format!("file://{}", probe.display()))
+        .output()
+        .unwrap();
+    let dom = text(&out.stdout);
+    let at =
+        dom.find("data-sorted=\"").unwrap_or_else(|| panic!("the sort probe did not run: {}", text(&out.stderr))) + 13;
+    let (down, up) = dom[at..].split('"').next().unwrap().split_once(';').unwrap();
+    let numbers = |s: &str| s.split(',').map(|n| n.parse::<i64>().unwrap()).collect::<Vec<_>>();
+    let (down, up) = (numbers(down), numbers(up));
+    assert_eq!(down.len(), 40);
+    assert!(down.windows(2).all(|w| w[0] >= w[1]) && up.windows(2).all(|w| w[0] <= w[1]), "{down:?} {up:?}");
+    assert!(down[0] > up[0], "sorted both ways: {down:?}");
 }
 
 #[test]
