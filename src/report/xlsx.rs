@@ -260,18 +260,21 @@ fn write_section(sheet: &mut Worksheet, title: &str, section: &SectionView, date
                 sheet.write_number_with_format(r, 1 + s as u16, values[k], &styles.data.int)?;
             }
         }
-        let mut line = Chart::new(ChartType::Line);
-        line.title().set_name(&section.title);
+        // One chart per measure, each on its own scale: on a shared axis 2,000 visits a day
+        // flatten 3 new returnees into the floor.
         let last = top + chart.labels.len() as u32;
         let sheet_name = sheet.name();
         for s in 0..chart.series.len() {
             let col = 1 + s as u16;
+            let mut line = Chart::new(ChartType::Line);
+            line.title().set_name(&format!("{} · {}", section.title, chart.series[s].0));
+            line.legend().set_hidden();
             line.add_series()
                 .set_name((sheet_name.as_str(), top, col))
                 .set_categories((sheet_name.as_str(), top + 1, 0, last, 0))
                 .set_values((sheet_name.as_str(), top + 1, col, last, col));
+            sheet.insert_chart(top + 16 * s as u32, 1 + chart.series.len() as u16 + 1, &line)?;
         }
-        sheet.insert_chart(top, 1 + chart.series.len() as u16 + 1, &line)?;
     }
     Ok(())
 }

@@ -172,12 +172,13 @@ fn run_writes_every_report_each_with_only_its_own_rows_and_the_same_bytes_twice(
         (Some("A4"), Some("$1:$3"), Some("landscape"), Some(9))
     );
     assert!(d[5].as_str().unwrap().contains("第 &P 页 共 &N 页"), "{d}");
-    assert_eq!(d[6], 1, "the trend chart");
+    assert_eq!(d[6], 3, "the trend: one chart per measure");
     assert_eq!(d[7], "2022-05-10 00:00:00", "created at the report date");
 
     // HTML: self-contained, escaped, with the title; chromium renders it to a non-blank PNG.
     let page = std::fs::read_to_string(district.with_extension("html")).unwrap();
-    assert!(page.contains("唐山高新区网格化管理日报（2022年5月10日）") && page.contains("<svg"), "title and chart");
+    assert!(page.contains("唐山高新区网格化管理日报（2022年5月10日）"), "the title");
+    assert_eq!(page.matches("<svg").count(), 3, "the trend: one chart per measure, each on its own scale");
     for external in ["<script", "src=\"http", "href=\"http", "@import", "url("] {
         assert!(!page.contains(external), "external or active content: {external}");
     }
