@@ -215,7 +215,7 @@ fn main() {
         run(Command::new("cp").arg("-r").arg(ws).arg(&to));
         to
     };
-    let wangge_bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/debug/wangge");
+    let wangge_bin = common::wangge_bin();
     let bin = if wangge_bin.exists() { wangge_bin } else { PathBuf::from("wangge") };
 
     // 1. The sample district (3 days).

@@ -22,18 +22,24 @@ const DUCKDB_STEPS: &[&str] = &[
     "stg_registry",
     "stg_work_orders",
     "stg_work_orders_as_of",
+    "stg_returnee_days",
     "stg_returnees_latest:mart",
     "stg_returnees_grid",
+    "stg_followups_people",
     "stg_followups_grid",
     "stg_visits_grid",
     "stg_work_orders_grid",
+    "special_overdue:mart",
     "daily_grid:mart",
     "daily_community:mart",
     "daily_town:mart",
     "work_orders_breakdown:mart",
-    "special_overdue:mart",
     "idle_workers:mart",
     "ranking_grid:mart",
+    "followups_exceptions:mart",
+    "work_orders_overdue_list:mart",
+    "grids_without_visits:mart",
+    "headline:mart",
 ];
 
 #[path = "common/mod.rs"]
@@ -145,7 +151,7 @@ fn main() {
         return child_ingest(Path::new(&args[2]));
     }
     let root = std::env::temp_dir().join("wangge-bench-pipeline");
-    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/debug/wangge");
+    let bin = common::wangge_bin();
     let mut rows = Vec::new();
     for days in [10, 30] {
         let ws = root.join(format!("days-{days}"));
@@ -174,8 +180,8 @@ fn main() {
         rows.push(line);
     }
     let section = format!(
-        "## Daily pipeline\n\n`cargo run --example bench_pipeline`: `wangge run daily --date {END}` (all 18 steps, 11 marts \
-written to Parquet, 18 checks) over the sample district generated for 10 and 30 days, beside DuckDB running the \
+        "## Daily pipeline\n\n`cargo run --example bench_pipeline`: `wangge run daily --date {END}` (all 24 steps, 15 marts \
+written to Parquet, 24 checks) over the sample district generated for 10 and 30 days, beside DuckDB running the \
 same SQL files (all but `trend` and the generated completeness step, as in-memory tables) on the same Parquet. \
 Best of three, each in a fresh process; DuckDB's time excludes Python's start-up, its memory includes Python.\n\n\
 | input | wangge (DataFusion) | peak | DuckDB | peak | ratio |\n|---|---|---|---|---|---|\n{}\n",

@@ -11,7 +11,7 @@
 //!
 //!     cargo run --example bench_reports
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
@@ -199,7 +199,7 @@ fn main() {
     let old = std::env::temp_dir().join(format!("wangge-bench-reports.old-{}", std::process::id()));
     let _ = std::fs::rename(&root, &old);
     std::fs::create_dir_all(&root).unwrap();
-    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/debug/wangge");
+    let bin = common::wangge_bin();
     let copy =
         |from: &Path, to: &Path| assert!(Command::new("cp").arg("-r").arg(from).arg(to).status().unwrap().success());
     // For ingest: the registry and rosters in the warehouse, the day's files not yet.

@@ -41,3 +41,14 @@ pub fn write_section(heading: &str, section: &str) {
     let after = if after.is_empty() { String::new() } else { format!("\n{after}") };
     std::fs::write(&path, format!("{}\n\n{section}{after}", before.trim_end())).unwrap();
 }
+
+/// The `wangge` binary of the build this example belongs to: beside the `examples` folder the
+/// example runs from, so that a `CARGO_TARGET_DIR` outside the clone is honoured (`cargo build`
+/// first builds it).
+#[allow(dead_code)] // not every benchmark runs the binary
+pub fn wangge_bin() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the example's own path");
+    let bin = exe.parent().and_then(|examples| examples.parent()).expect("target/<profile>/examples").join("wangge");
+    assert!(bin.exists(), "{} not found: run `cargo build` first", bin.display());
+    bin
+}
