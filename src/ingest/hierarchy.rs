@@ -92,18 +92,20 @@ pub fn resolve(form: &FormConfig, sheet: &mut SheetResult) {
             sheet.skips.push((row, SkipReason::Unit));
             continue;
         }
-        let sub = sub_grid.is_some()
-            && get(&record.values, sub_grid).is_empty()
-            && up.len() >= 2
-            && !is_community_name(&up[0])
-            && (is_grid_name(&up[0]) || is_community_name(&up[1]));
+        // A leaf under a grid: the sub-grid field it fills, its grid the parent's name.
+        let sub = sub_grid.filter(|_| {
+            get(&record.values, sub_grid).is_empty()
+                && matches!(up.as_slice(), [parent, grand, ..] if !is_community_name(parent)
+                    && (is_grid_name(parent) || is_community_name(grand)))
+        });
         // The names above the row's grid: its community, then its town.
-        let above = if sub {
-            record.values[sub_grid.unwrap_or(grid)] = Value::Text(name.clone());
-            record.values[grid] = Value::Text(up[0].clone());
-            &up[1..]
-        } else {
-            &up[..]
+        let above: &[String] = match (sub, up.split_first()) {
+            (Some(field), Some((parent, rest))) => {
+                record.values[field] = Value::Text(name.clone());
+                record.values[grid] = Value::Text(parent.clone());
+                rest
+            }
+            _ => &up,
         };
         if get(&record.values, Some(community)).is_empty()
             && let Some(c) = above.first()
