@@ -21,7 +21,8 @@ pub struct FormConfig {
     /// Rosters are applied before daily forms.
     #[serde(default)]
     pub roster: bool,
-    /// The identity duplicates are detected on.
+    /// The identity duplicates are detected on, within a report date: a rule's name
+    /// (`"citizen_id_or_phone"`) or a list of fields (`["grid", "address", "report_date"]`).
     pub dedup: Dedup,
     pub fields: Vec<FieldConfig>,
     /// Groups of fields of which a sheet must have at least one column, and a row at least one
@@ -73,9 +74,22 @@ impl Stage {
     }
 }
 
+/// The identity a form's duplicates are detected on.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Dedup {
+    /// A rule with its own semantics (an ID, else a phone).
+    Rule(DedupRule),
+    /// These fields' values together; a blank optional field is a blank part, and a row whose
+    /// listed fields are all blank has no identity. `report_date` may be listed for the reader:
+    /// every identity is within a report date already.
+    Fields(Vec<String>),
+}
+
+/// The named dedup rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Dedup {
+pub enum DedupRule {
     CitizenId,
     CitizenIdOrPhone,
     CitizenIdAndCategory,
@@ -380,7 +394,32 @@ fn check_form(path: &Path, text: &str, form: &FormConfig) -> Vec<ConfigError> {
             }
         }
     }
+    errors.extend(check_dedup(path, text, form));
     errors.extend(check_stages(path, text, form));
+    errors
+}
+
+/// A dedup list names fields of the form (or `report_date`), each once, at least one a field.
+fn check_dedup(path: &Path, text: &str, form: &FormConfig) -> Vec<ConfigError> {
+    let Dedup::Fields(list) = &form.dedup else { return Vec::new() };
+    let mut errors = Vec::new();
+    let at = text.find("dedup").unwrap_or(0);
+    let mut seen = BTreeSet::new();
+    for name in list {
+        if !seen.insert(name) {
+            errors.push(ConfigError::at(path, text, at, format!("`dedup` names `{name}` twice")));
+        } else if name != "report_date" && !form.fields.iter().any(|f| &f.name == name) {
+            errors.push(ConfigError::at(
+                path,
+                text,
+                at,
+                format!("`dedup` names `{name}`, which is not a field of the form (nor `report_date`)"),
+            ));
+        }
+    }
+    if !list.iter().any(|n| n != "report_date") {
+        errors.push(ConfigError::at(path, text, at, "`dedup` must name at least one field of the form".to_string()));
+    }
     errors
 }
 
@@ -459,5 +498,25 @@ mod tests {
         }
         let leap = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
         assert_eq!(bound("+1y").unwrap().resolve(leap), NaiveDate::from_ymd_opt(2025, 2, 28).unwrap());
+    }
+
+    #[test]
+    fn a_dedup_list_names_fields_of_the_form() {
+        let dir = tempfile::tempdir().unwrap();
+        let bundled = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/forms/visits.toml");
+        let text = std::fs::read_to_string(bundled).unwrap();
+        let with = |dedup: &str| text.replace(r#"dedup = "grid_address_household_head""#, &format!("dedup = {dedup}"));
+        std::fs::write(dir.path().join("visits.toml"), with(r#"["grid", "address", "report_date"]"#)).unwrap();
+        let forms = load_forms(dir.path()).unwrap();
+        assert_eq!(forms[0].dedup, Dedup::Fields(vec!["grid".into(), "address".into(), "report_date".into()]));
+        for (bad, expected) in [
+            (r#"["grid", "flat"]"#, "`flat`, which is not a field"),
+            (r#"["grid", "grid"]"#, "`grid` twice"),
+            (r#"["report_date"]"#, "at least one field"),
+        ] {
+            std::fs::write(dir.path().join("visits.toml"), with(bad)).unwrap();
+            let errors: Vec<String> = load_forms(dir.path()).unwrap_err().iter().map(|e| e.to_string()).collect();
+            assert!(errors.iter().any(|e| e.contains(expected)), "{bad}: {errors:?}");
+        }
     }
 }

@@ -12,7 +12,7 @@ use super::rows::{self, Record, RowContext, SkipReason, Value};
 use super::{
     Counts, HeaderColumn, IngestRequest, Keyer, RegistryScope, Reject, SheetResult, SheetStatus, Warning, stream,
 };
-use crate::config::forms::{Dedup, FormConfig};
+use crate::config::forms::{Dedup, DedupRule, FormConfig};
 use crate::normalize::grid::{Registry, RegistryRow};
 
 /// The file a sheet is in, as far as its validation needs it.
@@ -291,25 +291,58 @@ fn dedup_key(form: &FormConfig, record: &Record) -> Option<(String, usize)> {
         Some(Value::Id(id)) => Some(id.number.clone()),
         _ => None,
     };
-    match form.dedup {
-        Dedup::CitizenId => Some((format!("id:{}", id()?), field("citizen_id")?)),
-        Dedup::CitizenIdAndCategory => {
+    let rule = match &form.dedup {
+        Dedup::Rule(rule) => *rule,
+        Dedup::Fields(names) => return fields_key(form, record, names),
+    };
+    match rule {
+        DedupRule::CitizenId => Some((format!("id:{}", id()?), field("citizen_id")?)),
+        DedupRule::CitizenIdAndCategory => {
             Some((format!("id:{}:{}", id()?, text("category").unwrap_or_default()), field("citizen_id")?))
         }
-        Dedup::CitizenIdOrPhone => match id() {
+        DedupRule::CitizenIdOrPhone => match id() {
             Some(id) => Some((format!("id:{id}"), field("citizen_id")?)),
             None => match value("phone") {
                 Some(Value::Phones(p)) if !p.is_empty() => Some((format!("phone:{}", p[0]), field("phone")?)),
                 _ => None,
             },
         },
-        Dedup::GridAddressHouseholdHead => Some((
+        DedupRule::GridAddressHouseholdHead => Some((
             format!("{}|{}|{}", text("grid")?, text("address").unwrap_or_default(), text("household_head")?),
             field("household_head")?,
         )),
-        Dedup::OrderId => Some((text("order_id")?, field("order_id")?)),
-        Dedup::SubGridCode => Some((text("sub_grid_code")?, field("sub_grid_code")?)),
+        DedupRule::OrderId => Some((text("order_id")?, field("order_id")?)),
+        DedupRule::SubGridCode => Some((text("sub_grid_code")?, field("sub_grid_code")?)),
     }
+}
+
+/// The identity of a declared list of fields: each field's normalised value (a grid by its
+/// code, an ID by its number, phones by the main one), blank when absent, joined with a
+/// separator no cell holds after normalisation; none when every listed field is blank. The
+/// field reported for a duplicate is the first listed.
+fn fields_key(form: &FormConfig, record: &Record, names: &[String]) -> Option<(String, usize)> {
+    let mut key = String::from("fields");
+    let mut reported = None;
+    let mut any = false;
+    for name in names.iter().filter(|n| n.as_str() != "report_date") {
+        let i = form.fields.iter().position(|f| &f.name == name)?;
+        reported.get_or_insert(i);
+        let part = match &record.values[i] {
+            Value::Null => String::new(),
+            Value::Text(t) => t.clone(),
+            Value::Int(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Date(d) => d.to_string(),
+            Value::DateTime(t) => t.to_string(),
+            Value::Id(id) => id.number.clone(),
+            Value::Phones(p) => p.first().cloned().unwrap_or_default(),
+            Value::Grid(g) => g.grid_code.clone(),
+        };
+        any |= !part.is_empty();
+        key.push('\u{1f}');
+        key.push_str(&part);
+    }
+    any.then_some((key, reported?))
 }
 
 /// The registry the batch's other sheets are read with: the batch's registry sheets applied to
