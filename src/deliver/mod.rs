@@ -138,12 +138,26 @@ struct Report {
 
 /// The reports of a scope for the day (normally one).
 fn reports_in_scope(day_dir: &Path, scope: &Scope) -> Vec<Report> {
-    let (folders, prefix): (&[&str], Option<String>) = match scope {
-        Scope::District => (&["district"], None),
-        Scope::Code(code) => (&["town", "grid"], Some(format!("{}-", safe_file_component(code)))),
+    // A code is a unit's of any declared scope (town, community, grid, building…): every report
+    // folder of the day but the district's and the 退回修改 one is looked in.
+    let (folders, prefix): (Vec<String>, Option<String>) = match scope {
+        Scope::District => (vec!["district".to_string()], None),
+        Scope::Code(code) => {
+            let mut folders: Vec<String> = std::fs::read_dir(day_dir)
+                .map(|d| {
+                    d.flatten()
+                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+                        .filter_map(|e| e.file_name().to_str().map(str::to_string))
+                        .filter(|n| n != "district" && n != "returns")
+                        .collect()
+                })
+                .unwrap_or_default();
+            folders.sort();
+            (folders, Some(format!("{}-", safe_file_component(code))))
+        }
     };
     let mut out = Vec::new();
-    for folder in folders {
+    for folder in &folders {
         let Ok(entries) = std::fs::read_dir(day_dir.join(folder)) else { continue };
         let mut stems: Vec<String> = entries
             .flatten()

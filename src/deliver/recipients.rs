@@ -1,7 +1,7 @@
 //! Who receives which reports: a TOML file (`[[recipient]]` tables) or an Excel roster (columns
 //! 姓名, 邮箱, 范围, 格式), loaded strictly with every problem reported at once.
 //!
-//! A scope is `district` (区, 全区 in a roster) or the code of a town or a grid; a recipient
+//! A scope is `district` (区, 全区 in a roster) or the code of a unit with reports (a town, community, grid…); a recipient
 //! receives only the reports of that unit.
 
 use std::path::Path;
@@ -25,7 +25,7 @@ pub enum Format {
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     District,
-    /// A town or grid code, as in the report file names.
+    /// A unit's code (town, community, grid…), as in the report file names.
     Code(String),
 }
 
@@ -123,7 +123,7 @@ fn recipient(name: &str, address: &str, scope: &str, mut formats: Vec<Format>) -
         }
         other => {
             return Err(format!(
-                "scope `{other}` of {name} must be `district` or the code of a town or grid (e.g. \"130273101\")"
+                "scope `{other}` of {name} must be `district` or the code of a town, community or grid (e.g. \"130273101\")"
             ));
         }
     };

@@ -1,8 +1,9 @@
-//! Bursting a report definition into one report for the district, one per town and one per
-//! grid, each holding only its own unit's rows, in Excel and HTML, plus the day's `index.html`.
+//! Bursting a report definition into one report for the district and one per unit of each
+//! declared scope (town, community, grid, building…), each holding only its own unit's rows, in
+//! Excel and HTML, plus the day's `index.html`.
 //!
-//! Paths: `reports/<date>/district/<code>-<name>.{xlsx,html}`, `…/town/<town code>-<town>.…`,
-//! `…/grid/<grid code>-<community><grid>.…`; names from data pass through
+//! Paths: `reports/<date>/district/<code>-<name>.{xlsx,html}`, `…/<scope>/<code>-<name>.…`
+//! (`town/130273101-老庄子镇`, `grid/<grid code>-<community><grid>`); names from data pass through
 //! [`super::safe_file_component`], so none can leave the reports folder.
 
 use std::collections::{BTreeMap, HashMap};
@@ -11,7 +12,7 @@ use std::path::{Path, PathBuf};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
-use super::definition::{ReportDefinition, Scope};
+use super::definition::{DISTRICT, INDEX, ReportDefinition};
 use super::table::Table;
 use super::{html, safe_file_component, view, xlsx};
 
@@ -38,12 +39,13 @@ pub enum ReportError {
 }
 
 /// Row numbers of a step's table by (step, scope column) and the unit code in that column.
-type RowGroups<'a> = HashMap<(&'a str, &'static str), HashMap<&'a str, Vec<usize>>>;
+type RowGroups<'a> = HashMap<(&'a str, &'a str), HashMap<&'a str, Vec<usize>>>;
 
 /// One unit a report is made for.
 #[derive(Debug, Clone)]
 pub struct Unit {
-    pub scope: Scope,
+    /// `district` or a declared scope's name.
+    pub scope: String,
     pub code: String,
     /// The unit's name as shown (高新区, 老庄子镇, 东坪村第1网格).
     pub name: String,
@@ -64,29 +66,23 @@ pub struct DailyReports<'a> {
     pub threads: usize,
 }
 
-/// The towns and grids of the day (from `daily_town` / `daily_grid`), then the district.
-pub fn units(district: &Unit, tables: &BTreeMap<String, Table>) -> Vec<Unit> {
+/// The district, then the units of each declared scope, as its step lists them for the day. A
+/// row with no code (未定网格: orders whose grid is unknown) is no unit's: the district's
+/// report shows it, no town's.
+pub fn units(district: &Unit, definition: &ReportDefinition, tables: &BTreeMap<String, Table>) -> Vec<Unit> {
     let mut out = vec![district.clone()];
-    if let Some(t) = tables.get("daily_town") {
-        if let (Some(code), Some(name)) = (t.index("town_code"), t.index("town")) {
-            // A row with no town code (未定网格: orders whose grid is unknown) is no unit's: the
-            // district's report shows it, no town's.
-            for r in t.rows.iter().filter(|r| r[code].as_text().is_some_and(|c| !c.is_empty())) {
-                let code = r[code].as_text().unwrap_or_default().to_string();
-                let name = r[name].as_text().unwrap_or_default().to_string();
-                out.push(Unit { scope: Scope::Town, code, name });
+    for scope in &definition.scopes {
+        let Some(t) = tables.get(&scope.step) else { continue };
+        let Some(code) = t.index(&scope.code) else { continue };
+        let names: Vec<usize> = scope.names.iter().filter_map(|n| t.index(n)).collect();
+        let mut seen = std::collections::BTreeSet::new();
+        for r in &t.rows {
+            let code = view::label(&r[code]);
+            if code.is_empty() || !seen.insert(code.clone()) {
+                continue;
             }
-        }
-    }
-    if let Some(g) = tables.get("daily_grid") {
-        if let (Some(code), Some(community), Some(grid)) =
-            (g.index("grid_code"), g.index("community"), g.index("grid_name"))
-        {
-            for r in &g.rows {
-                let name =
-                    format!("{}{}", r[community].as_text().unwrap_or_default(), r[grid].as_text().unwrap_or_default());
-                out.push(Unit { scope: Scope::Grid, code: r[code].as_text().unwrap_or_default().to_string(), name });
-            }
+            let name = names.iter().map(|i| view::label(&r[*i])).collect::<String>();
+            out.push(Unit { scope: scope.name.clone(), code, name });
         }
     }
     out
@@ -98,9 +94,10 @@ fn chinese_date(d: NaiveDate) -> String {
 
 impl DailyReports<'_> {
     fn title(&self, unit: &Unit) -> String {
-        let place = match unit.scope {
-            Scope::District => self.district.name.clone(),
-            _ => format!("{}{}", self.district.name, unit.name),
+        let place = if unit.scope == DISTRICT {
+            self.district.name.clone()
+        } else {
+            format!("{}{}", self.district.name, unit.name)
         };
         self.definition
             .title
@@ -111,11 +108,7 @@ impl DailyReports<'_> {
 
     /// The file stem of a unit's report, relative to the day's folder.
     pub fn relative(&self, unit: &Unit) -> PathBuf {
-        Path::new(unit.scope.folder()).join(format!(
-            "{}-{}",
-            safe_file_component(&unit.code),
-            safe_file_component(&unit.name)
-        ))
+        Path::new(&unit.scope).join(format!("{}-{}", safe_file_component(&unit.code), safe_file_component(&unit.name)))
     }
 
     /// Writes one unit's workbook and HTML; returns their paths.
@@ -129,7 +122,8 @@ impl DailyReports<'_> {
             .map(|s| {
                 let table = self.tables.get(&s.step).unwrap_or(&empty);
                 // Only the unit's own rows.
-                let rows = unit.scope.column().map(|column| {
+                let rows = self.definition.scope(&unit.scope).map(|scope| {
+                    let column = scope.code.as_str();
                     let rows = groups.get(&(s.step.as_str(), column)).and_then(|g| g.get(unit.code.as_str()));
                     rows.map_or(&[][..], Vec::as_slice)
                 });
@@ -160,7 +154,7 @@ impl DailyReports<'_> {
 
     /// Writes every unit's reports (in parallel) and the index; returns every path written.
     pub fn write_all(&self) -> Result<Vec<PathBuf>, ReportError> {
-        let units = units(&self.district, self.tables);
+        let units = units(&self.district, self.definition, self.tables);
         let groups = self.row_groups();
         let groups = &groups;
         // Each thread takes the next unit as it finishes one: the district and town reports are
@@ -198,7 +192,7 @@ impl DailyReports<'_> {
         let mut groups = RowGroups::new();
         for section in &self.definition.sections {
             let Some(table) = self.tables.get(&section.step) else { continue };
-            for column in section.scopes.iter().filter_map(|s| s.column()) {
+            for column in section.scopes.iter().filter_map(|s| self.definition.scope(s)).map(|s| s.code.as_str()) {
                 groups.entry((section.step.as_str(), column)).or_insert_with(|| table.row_groups(column));
             }
         }
@@ -213,12 +207,14 @@ impl DailyReports<'_> {
         }
         #[derive(Serialize)]
         struct Group {
-            title: &'static str,
+            title: String,
             links: Vec<Link>,
         }
         let href = |p: &Path| p.to_string_lossy().replace('\\', "/");
         let mut groups = Vec::new();
-        for (scope, title) in [(Scope::District, "全区"), (Scope::Town, "镇(街道)"), (Scope::Grid, "网格")] {
+        let scopes = std::iter::once((DISTRICT, "全区"))
+            .chain(self.definition.scopes.iter().map(|s| (s.name.as_str(), s.label.as_str())));
+        for (scope, title) in scopes {
             let mut links = Vec::new();
             for u in units.iter().filter(|u| u.scope == scope) {
                 let stem = self.relative(u);
@@ -228,7 +224,7 @@ impl DailyReports<'_> {
                     text: format!("{} {}（Excel）", u.code, u.name),
                 });
             }
-            groups.push(Group { title, links });
+            groups.push(Group { title: title.to_string(), links });
         }
         let returns = self
             .returns
@@ -239,7 +235,7 @@ impl DailyReports<'_> {
                 text: p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             })
             .collect();
-        groups.push(Group { title: "退回修改", links: returns });
+        groups.push(Group { title: "退回修改".to_string(), links: returns });
         // The command centre's sections (scope `index`): the district's figures, its units and
         // their exceptions, the trend; every row, as the page is the district's own.
         let empty = Table::default();
@@ -247,7 +243,7 @@ impl DailyReports<'_> {
             .definition
             .sections
             .iter()
-            .filter(|s| s.scopes.contains(&Scope::Index))
+            .filter(|s| s.scopes.iter().any(|n| n == INDEX))
             .map(|s| html::section(&view::section(s, self.tables.get(&s.step).unwrap_or(&empty), None), usize::MAX))
             .collect();
         let mut context = tera::Context::new();

@@ -1,5 +1,6 @@
 //! Report definitions (`pipelines/<name>/reports.toml`): which step results go in which
-//! sections, for which scopes (district, town, grid), with which headers and formats.
+//! sections, for which scopes (the district, and the units declared under `[[scopes]]`: towns,
+//! communities, grids, buildings), with which headers and formats.
 
 use std::path::Path;
 
@@ -22,6 +23,9 @@ pub struct ReportDefinition {
     /// the page says how many more the workbook holds.
     #[serde(default = "default_html_max_rows")]
     pub html_max_rows: usize,
+    /// The kinds of unit with reports of their own, in order (default: town, grid).
+    #[serde(default = "default_scopes")]
+    pub scopes: Vec<ScopeDef>,
     pub sections: Vec<Section>,
 }
 
@@ -33,34 +37,63 @@ fn default_html_max_rows() -> usize {
     1_000
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Scope {
-    District,
-    Town,
-    Grid,
-    /// The day's `index.html`, the district's command-centre page (网格指挥中心): all rows, its
-    /// tables sortable, with links to every unit's report below.
-    Index,
+/// The district's own report: every row.
+pub const DISTRICT: &str = "district";
+/// The day's `index.html`, the district's command-centre page (网格指挥中心): every row, its
+/// tables sortable, with links to every unit's report below.
+pub const INDEX: &str = "index";
+
+/// A kind of unit reports are made for besides the district (镇/街道, 村/社区, 网格, 楼栋):
+/// declared in `reports.toml`, not coded, so that an office adds one where its data has it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeDef {
+    /// Its name in `scopes = [...]` of a section, and its reports' folder (`town`).
+    pub name: String,
+    /// Its Chinese name in the index (镇(街道)).
+    pub label: String,
+    /// The step whose rows for the report date list its units, one per row.
+    pub step: String,
+    /// The column holding a unit's code, in that step and in every section shown for it: a
+    /// unit's report holds only the rows whose column equals its code.
+    pub code: String,
+    /// The columns whose values, joined, are a unit's name (`["community", "grid_name"]`).
+    pub names: Vec<String>,
 }
 
-impl Scope {
-    /// The column a section's rows are filtered on for a unit of this scope.
-    pub fn column(self) -> Option<&'static str> {
-        match self {
-            Scope::District | Scope::Index => None,
-            Scope::Town => Some("town_code"),
-            Scope::Grid => Some("grid_code"),
-        }
+/// Town and grid reports, for a `reports.toml` that declares no `[[scopes]]`.
+fn default_scopes() -> Vec<ScopeDef> {
+    let scope = |name: &str, label: &str, step: &str, code: &str, names: &[&str]| ScopeDef {
+        name: name.into(),
+        label: label.into(),
+        step: step.into(),
+        code: code.into(),
+        names: names.iter().map(|n| n.to_string()).collect(),
+    };
+    vec![
+        scope("town", "镇(街道)", "daily_town", "town_code", &["town"]),
+        scope("grid", "网格", "daily_grid", "grid_code", &["community", "grid_name"]),
+    ]
+}
+
+impl ReportDefinition {
+    /// Sections and scopes that name a step the pipeline does not have (`steps`).
+    pub fn unknown_steps(&self, path: &Path, steps: &[&str]) -> Vec<ConfigError> {
+        let known = |step: &str| steps.contains(&step);
+        let sections = self.sections.iter().map(|s| (format!("section `{}`", s.title), &s.step));
+        let scopes = self.scopes.iter().map(|s| (format!("scope `{}`", s.name), &s.step));
+        sections
+            .chain(scopes)
+            .filter(|(_, step)| !known(step))
+            .map(|(what, step)| {
+                ConfigError::whole_file(path, format!("{what} shows step `{step}`, which the pipeline does not have"))
+            })
+            .collect()
     }
 
-    pub fn folder(self) -> &'static str {
-        match self {
-            Scope::District => "district",
-            Scope::Town => "town",
-            Scope::Grid => "grid",
-            Scope::Index => ".",
-        }
+    /// The declared scope of this name.
+    pub fn scope(&self, name: &str) -> Option<&ScopeDef> {
+        self.scopes.iter().find(|s| s.name == name)
     }
 }
 
@@ -70,7 +103,8 @@ pub struct Section {
     pub title: String,
     /// The pipeline step (a mart) whose rows for the report date it shows.
     pub step: String,
-    pub scopes: Vec<Scope>,
+    /// `district`, `index` or declared scopes' names.
+    pub scopes: Vec<String>,
     pub columns: Vec<ColumnDef>,
     /// A 合计 row summing the numeric columns.
     #[serde(default)]
@@ -161,7 +195,7 @@ pub fn load(dir: &Path) -> Result<Option<ReportDefinition>, Vec<ConfigError>> {
     let path = dir.join("reports.toml");
     let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
     let definition: ReportDefinition = strict::from_toml(&path, &text)?;
-    let mut errors = Vec::new();
+    let mut errors = check_scopes(&path, &text, &definition);
     for s in &definition.sections {
         for c in s.filter.iter().filter(|c| c.tests() != 1) {
             let at = text.find(&format!("\"{}\"", c.column)).unwrap_or(0);
@@ -197,6 +231,57 @@ pub fn load(dir: &Path) -> Result<Option<ReportDefinition>, Vec<ConfigError>> {
         }
     }
     if errors.is_empty() { Ok(Some(definition)) } else { Err(errors) }
+}
+
+/// Scope names are folder names, each declared once, and every section's scope is declared.
+fn check_scopes(path: &Path, text: &str, definition: &ReportDefinition) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for scope in &definition.scopes {
+        let at = text.find(&format!("\"{}\"", scope.name)).unwrap_or(0);
+        let well_formed = !scope.name.is_empty()
+            && scope.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !well_formed || [DISTRICT, INDEX, "returns"].contains(&scope.name.as_str()) {
+            errors.push(ConfigError::at(
+                path,
+                text,
+                at,
+                format!(
+                    "scope `{}`: a name is lowercase ASCII letters, digits and `_`, and not `district`, `index` or `returns`",
+                    scope.name
+                ),
+            ));
+        }
+        if !seen.insert(scope.name.as_str()) {
+            errors.push(ConfigError::at(path, text, at, format!("scope `{}` is declared twice", scope.name)));
+        }
+        if scope.names.is_empty() {
+            errors.push(ConfigError::at(
+                path,
+                text,
+                at,
+                format!("scope `{}` needs at least one `names` column", scope.name),
+            ));
+        }
+    }
+    for section in &definition.sections {
+        for name in &section.scopes {
+            if name != DISTRICT && name != INDEX && definition.scope(name).is_none() {
+                let declared: Vec<&str> = definition.scopes.iter().map(|s| s.name.as_str()).collect();
+                errors.push(ConfigError::at(
+                    path,
+                    text,
+                    text.find(&section.title).unwrap_or(0),
+                    format!(
+                        "section `{}`: scope `{name}` is not declared; scopes: district, index, {}",
+                        section.title,
+                        declared.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    errors
 }
 
 #[cfg(test)]

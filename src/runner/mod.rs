@@ -188,6 +188,15 @@ pub fn plan_pipelines(ws: &Workspace, report_date: NaiveDate) -> Result<(usize, 
     for p in &pipelines {
         steps += p.steps.len();
         problems.extend(block_on(crate::sql::run::plan_all(p, &tables, report_date))??);
+        // Its reports: declared strictly, and showing only steps the pipeline has.
+        match crate::report::definition::load(&p.dir) {
+            Ok(Some(definition)) => {
+                let names: Vec<&str> = p.steps.iter().map(|s| s.name.as_str()).collect();
+                problems.extend(definition.unknown_steps(&p.dir.join("reports.toml"), &names));
+            }
+            Ok(None) => {}
+            Err(errors) => problems.extend(errors),
+        }
     }
     Ok((pipelines.len(), steps, problems))
 }
@@ -266,7 +275,7 @@ pub fn query(
 }
 
 /// Renders a pipeline's reports (`reports.toml` beside its `pipeline.toml`) for a report date:
-/// district, towns and grids, Excel and HTML, and the day's index. Returns the paths written
+/// the district and each declared scope's units, Excel and HTML, and the day's index. Returns the paths written
 /// (none if the pipeline declares no reports).
 pub fn render_reports(
     ws: &Workspace,
@@ -282,7 +291,13 @@ pub fn render_reports(
     };
     let root = ws.path(&ws.config.paths.warehouse);
     let settings = engine_settings(ws);
-    let steps: std::collections::BTreeSet<String> = definition.sections.iter().map(|s| s.step.clone()).collect();
+    // Each section's step, and each scope's list of units.
+    let steps: std::collections::BTreeSet<String> = definition
+        .sections
+        .iter()
+        .map(|s| s.step.clone())
+        .chain(definition.scopes.iter().map(|s| s.step.clone()))
+        .collect();
     let tables = block_on(async {
         let (ctx, _) = crate::sql::warehouse_session(&root, &forms, &privacy, &settings).await?;
         let mut tables = std::collections::BTreeMap::new();
@@ -304,7 +319,7 @@ pub fn render_reports(
         definition: &definition,
         tables: &tables,
         district: crate::report::daily::Unit {
-            scope: crate::report::definition::Scope::District,
+            scope: crate::report::definition::DISTRICT.to_string(),
             code: district.code.get_ref().clone(),
             name: district.short_name.clone().unwrap_or_else(|| district.name.clone()),
         },
