@@ -40,6 +40,16 @@ const DUCKDB_STEPS: &[&str] = &[
     "work_orders_overdue_list:mart",
     "grids_without_visits:mart",
     "headline:mart",
+    "stg_fire_safety",
+    "stg_fire_places",
+    "fire_safety_grid:mart",
+    "fire_safety_community:mart",
+    "fire_hazards_open:mart",
+    "stg_testing",
+    "testing_buildings:mart",
+    "testing_community:mart",
+    "patrols_team:mart",
+    "patrol_findings:mart",
 ];
 
 #[path = "common/mod.rs"]

@@ -66,6 +66,8 @@ pub struct Record {
     pub expect: Expect,
     pub dedup_key: Option<String>,
     pub grid_code: String,
+    /// What the row adds to truth.json's figures beyond being counted (see `RowKind::Data`).
+    pub facts: Vec<(&'static str, String)>,
 }
 
 /// A key person pushed from above for telephone follow-up.
@@ -140,7 +142,13 @@ fn returnee_records(rng: &mut Rng, ctx: &mut DayContext<'_>, pool: &mut DayPool)
         }
         let (fields, expect) = returnees::spell(rng, ctx, &r);
         let grid_code = grid_of(ctx.community, r.grid_number).code.clone();
-        records.push(Record { fields, expect, dedup_key: Some(format!("id:{}", r.person.id)), grid_code });
+        records.push(Record {
+            fields,
+            expect,
+            dedup_key: Some(format!("id:{}", r.person.id)),
+            grid_code,
+            facts: Vec::new(),
+        });
     }
     records
 }
@@ -190,7 +198,13 @@ fn followup_records(rng: &mut Rng, ctx: &mut DayContext<'_>, pool: &mut DayPool)
         }
         let dedup_key =
             if key.has_id { format!("id:{}", key.person.id) } else { format!("phone:{}", key.person.phone) };
-        records.push(Record { fields: f, expect, dedup_key: Some(dedup_key), grid_code: grid.code.clone() });
+        records.push(Record {
+            fields: f,
+            expect,
+            dedup_key: Some(dedup_key),
+            grid_code: grid.code.clone(),
+            facts: Vec::new(),
+        });
     }
     records
 }
@@ -249,7 +263,7 @@ fn visit_records(rng: &mut Rng, ctx: &mut DayContext<'_>) -> Vec<Record> {
                 _ => {}
             }
             let dedup_key = Some(format!("visit:{}:{}:{}", grid.code, address, head));
-            records.push(Record { fields: f, expect, dedup_key, grid_code: grid.code.clone() });
+            records.push(Record { fields: f, expect, dedup_key, grid_code: grid.code.clone(), facts: Vec::new() });
         }
     }
     records
@@ -288,6 +302,7 @@ pub fn data_sheet(
                 expect: records[i].expect.clone(),
                 dedup_key: records[i].dedup_key.clone(),
                 grid_code: records[i].grid_code.clone(),
+                facts: records[i].facts.clone(),
             };
             records.push(copy);
         }
@@ -310,7 +325,7 @@ pub fn data_sheet(
             expect: record.expect,
             dedup_key: record.dedup_key,
             grid_code: record.grid_code,
-            facts: Vec::new(),
+            facts: record.facts,
         };
         sheet.rows.push(Row { cells, kind });
     }

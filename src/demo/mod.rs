@@ -16,6 +16,7 @@ mod rosters;
 pub mod sheet;
 mod style;
 mod truth;
+mod workflows;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -151,6 +152,15 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoEr
             if community.name == HIDDEN_STALE_SHEET && day == days[0] {
                 sheets.push(daily::stale_hidden_sheet(&mut rng, &mut ctx));
             }
+            // The workflows some communities add, from a stream of their own so that the other
+            // sheets stay as they were.
+            let mut extra = root.fork(&format!("workflows/{day}/{}", community.code));
+            if workflows::sends_fire_safety(k) {
+                sheets.push(workflows::fire_safety_sheet(&mut extra, &mut ctx));
+            }
+            if workflows::sends_testing(k, community) {
+                sheets.push(workflows::testing_sheet(&mut extra, &mut ctx));
+            }
             files.push(SampleFile {
                 path: format!("{day}/{}", style.file_name(community, day)),
                 format: "xlsx",
@@ -162,6 +172,20 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoEr
             });
         }
         submissions.insert(day.to_string(), record);
+    }
+    let mut patrol_rng = root.fork("patrols");
+    for &day in &days {
+        for (path, sheet) in workflows::patrol_files(&mut patrol_rng, &district, day) {
+            files.push(SampleFile {
+                path,
+                format: "xlsx",
+                encoding: None,
+                roster: false,
+                community_code: None,
+                report_date: day,
+                sheets: vec![sheet],
+            });
+        }
     }
     let mut order_rng = root.fork("orders");
     for (day, sheet) in days.iter().zip(orders::exports(&mut order_rng, &mut people, &district, &days, options.scale)) {
@@ -188,7 +212,7 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoEr
         init::write_file(&inbox.join(&file.path), &data)?;
     }
 
-    let (totals, file_truths, daily_figures) = truth::account(&mut files);
+    let (totals, file_truths, daily_figures, workflow_figures) = truth::account(&mut files);
     let truth = Truth {
         generator: BTreeMap::from([
             (
@@ -206,6 +230,7 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoEr
         totals: totals.clone(),
         files: file_truths,
         daily: daily_figures,
+        workflows: workflow_figures,
     };
     init::write_file(&dir.join("recipients.toml"), recipients_toml(&district).as_bytes())?;
     let truth_path = dir.join("truth.json");
@@ -240,13 +265,20 @@ fn rules() -> BTreeMap<&'static str, &'static str> {
         ),
         (
             "duplicates",
-            "the first accepted occurrence of a (form, report date, identity) is kept; later ones are rejected as duplicate with `kept` pointing at the first; identity: citizen ID (returnees, workers), citizen ID or else phone (followups), grid + address + household head (visits), order id (work_orders)",
+            "the first accepted occurrence of a (form, report date, identity) is kept; later ones are rejected as duplicate with `kept` pointing at the first; identity: citizen ID (returnees, workers), citizen ID or else phone (followups), grid + address + household head (visits), order id (work_orders), grid + address (fire_safety), grid + building + test date (testing), team + grid + checkpoint + patrol date (patrols)",
         ),
         (
             "work_orders",
             "an order appearing in several daily exports takes its latest accepted state; work_orders_received and work_orders_closed count orders by the date of received_at and closed_at",
         ),
-        ("daily", "daily figures count accepted rows per report date and grid code: returnees, followups, visits"),
+        (
+            "daily",
+            "daily figures count accepted rows per report date and grid code: returnees, followups, visits, fire_safety, testing, patrols",
+        ),
+        (
+            "workflows",
+            "per report date and grid code, summed over accepted rows: fire_hazard_places (a place with any item found unsafe or a hazard count above 0), fire_ebikes, testing_residents, testing_tested, patrol_problems",
+        ),
         (
             "report_date",
             "daily files: the day they report on (from title, sheet name, file name or folder); rosters: the date in their file name",
@@ -279,8 +311,8 @@ fn district_counts(district: &district::District, files: &[SampleFile]) -> BTree
 /// invented addresses (`wangge daily` writes their messages to the outbox).
 fn recipients_toml(district: &district::District) -> String {
     let mut out = String::from(
-        "# Who receives the daily reports (`wangge daily`). scope: \"district\", a town code or a grid\n\
-         # code; formats: \"html\" (the message body) and/or \"xlsx\" (attached). All addresses are invented.\n",
+        "# Who receives the daily reports (`wangge daily`). scope: \"district\" or the code of a town,\n\
+         # community, grid or building (a unit with reports of its own); formats: \"html\" (the message body) and/or \"xlsx\" (attached). All addresses are invented.\n",
     );
     let entry = |name: &str, address: &str, scope: &str, formats: &str| {
         format!(
@@ -295,6 +327,15 @@ fn recipients_toml(district: &district::District) -> String {
             &format!("{}网格办", town.name),
             &format!("town{code}@gxq.example.cn"),
             code,
+            "[\"html\", \"xlsx\"]",
+        ));
+    }
+    // A community's secretary (村/社区书记) receives the community's report.
+    if let Some(c) = district.communities().next() {
+        out.push_str(&entry(
+            &format!("{}书记", c.name),
+            &format!("community{}@gxq.example.cn", c.code),
+            &c.code,
             "[\"html\", \"xlsx\"]",
         ));
     }

@@ -26,12 +26,15 @@ pub enum Style {
 pub const STYLES: [Style; 5] =
     [Style::Standard, Style::MergedHeader, Style::Bare, Style::Messy, Style::WithInstructions];
 
-/// The three daily forms of a community workbook.
+/// The daily forms of a community workbook: the three every community sends, then the
+/// workflows some send (see `workflows`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DailyForm {
     Returnees,
     Followups,
     Visits,
+    FireSafety,
+    Testing,
 }
 
 impl DailyForm {
@@ -40,6 +43,8 @@ impl DailyForm {
             DailyForm::Returnees => "returnees",
             DailyForm::Followups => "followups",
             DailyForm::Visits => "visits",
+            DailyForm::FireSafety => "fire_safety",
+            DailyForm::Testing => "testing",
         }
     }
 
@@ -48,6 +53,8 @@ impl DailyForm {
             DailyForm::Returnees => "来唐返唐人员登记表",
             DailyForm::Followups => "重点人员随访台账",
             DailyForm::Visits => "入户走访记录表",
+            DailyForm::FireSafety => "消防安全检查记录表",
+            DailyForm::Testing => "核酸检测楼栋统计表",
         }
     }
 }
@@ -68,11 +75,13 @@ impl Style {
     pub fn sheet_name(self, form: DailyForm, day: NaiveDate) -> String {
         let md = format!("{}.{}", day.month(), day.day());
         let names = match self {
-            Style::Standard => ["来唐返唐人员登记", "重点人员随访", "入户走访"],
-            Style::MergedHeader => ["来返登记", "重点人员", "走访记录"],
-            Style::Bare => ["Sheet1", "Sheet2", "Sheet3"],
-            Style::Messy => return format!("{md}{}", ["来返", "重点", "走访"][form as usize]),
-            Style::WithInstructions => ["来唐返唐", "重点人员随访台账", "入户走访台账"],
+            Style::Standard => ["来唐返唐人员登记", "重点人员随访", "入户走访", "消防安全检查", "核酸检测"],
+            Style::MergedHeader => ["来返登记", "重点人员", "走访记录", "消防检查", "楼栋核酸"],
+            Style::Bare => ["Sheet1", "Sheet2", "Sheet3", "Sheet4", "Sheet5"],
+            Style::Messy => return format!("{md}{}", ["来返", "重点", "走访", "消防", "核酸"][form as usize]),
+            Style::WithInstructions => {
+                ["来唐返唐", "重点人员随访台账", "入户走访台账", "消防安全检查台账", "核酸检测统计"]
+            }
         };
         names[form as usize].to_string()
     }
@@ -93,6 +102,9 @@ impl Style {
 
     /// Header wording for each field of `form` in this style; `None` drops the column.
     pub fn columns(self, form: DailyForm) -> Vec<Column> {
+        if let Some(columns) = super::workflows::columns(form, self) {
+            return columns;
+        }
         let spec: &[(&'static str, &'static str, Option<&'static str>)] = match (form, self) {
             (DailyForm::Returnees, Style::Standard) => &[
                 ("seq", "序号", None),
@@ -232,6 +244,7 @@ impl Style {
                 ("problem", "发现问题/诉求", Some("走访情况")),
                 ("handling", "处理情况", Some("走访情况")),
             ],
+            (DailyForm::FireSafety | DailyForm::Testing, _) => unreachable!("returned by `workflows::columns`"),
             (DailyForm::Visits, _) => &[
                 ("seq", "序号", None),
                 ("visit_date", "走访日期", None),

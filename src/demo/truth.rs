@@ -33,7 +33,13 @@ pub struct Truth {
     pub files: Vec<FileTruth>,
     /// report date → grid code → figure → value; only non-zero figures are listed.
     pub daily: BTreeMap<String, BTreeMap<String, BTreeMap<&'static str, u64>>>,
+    /// The workflows' figures (消防, 核酸, 巡查), summed from what each accepted row says:
+    /// report date → grid code → figure → value.
+    pub workflows: Figures,
 }
+
+/// report date → grid code → figure → value.
+pub type Figures = BTreeMap<String, BTreeMap<String, BTreeMap<&'static str, u64>>>;
 
 #[derive(Serialize, Default)]
 pub struct SubmissionTruth {
@@ -131,12 +137,11 @@ pub struct WarningTruth {
 }
 
 /// Accounts every row of every file and works out the daily figures.
-pub fn account(
-    files: &mut [SampleFile],
-) -> (Counts, Vec<FileTruth>, BTreeMap<String, BTreeMap<String, BTreeMap<&'static str, u64>>>) {
+pub fn account(files: &mut [SampleFile]) -> (Counts, Vec<FileTruth>, Figures, Figures) {
     files.sort_by(|a, b| (!a.roster, &a.path).cmp(&(!b.roster, &b.path)));
     let mut kept: HashMap<(&'static str, NaiveDate, String), Location> = HashMap::new();
-    let mut daily: BTreeMap<String, BTreeMap<String, BTreeMap<&'static str, u64>>> = BTreeMap::new();
+    let mut daily = Figures::new();
+    let mut workflows = Figures::new();
     // Work orders: the latest accepted appearance of each order wins.
     let mut orders: BTreeMap<String, (String, Vec<(&'static str, String)>)> = BTreeMap::new();
     let mut totals = Counts::default();
@@ -234,7 +239,7 @@ pub fn account(
                                 warnings.iter().any(|(code, _)| matches!(*code, "unknown_grid" | "ambiguous_grid"));
                             let grid = if unplaced { String::new() } else { grid_code.clone() };
                             orders.insert(id, (grid, facts.clone()));
-                        } else if matches!(form, "returnees" | "followups" | "visits") {
+                        } else if !file.roster {
                             *daily
                                 .entry(file.report_date.to_string())
                                 .or_default()
@@ -242,6 +247,18 @@ pub fn account(
                                 .or_default()
                                 .entry(form)
                                 .or_default() += 1;
+                            for (figure, value) in facts {
+                                let value: u64 = value.parse().expect("a workflow fact is a count");
+                                if value > 0 {
+                                    *workflows
+                                        .entry(file.report_date.to_string())
+                                        .or_default()
+                                        .entry(grid_code.clone())
+                                        .or_default()
+                                        .entry(*figure)
+                                        .or_default() += value;
+                                }
+                            }
                         }
                     }
                 }
@@ -268,7 +285,7 @@ pub fn account(
             }
         }
     }
-    (totals, out, daily)
+    (totals, out, daily, workflows)
 }
 
 /// The column a duplicate is reported against: the identity the form deduplicates on.
@@ -276,6 +293,9 @@ fn dedup_field(form: &str) -> &'static str {
     match form {
         "work_orders" => "order_id",
         "visits" => "household_head",
+        // Forms whose identity is a list of fields report its first.
+        "fire_safety" | "testing" => "grid",
+        "patrols" => "team",
         "grids" => "sub_grid_code",
         _ => "citizen_id",
     }

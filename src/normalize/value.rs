@@ -153,7 +153,9 @@ pub fn integer(cell: &Cell) -> Result<i64, ValueError> {
         Cell::Number(n) if n.fract() == 0.0 => Ok(*n as i64),
         other => {
             let t = text::compact_cow(&other.as_text()).into_owned();
-            let digits = t.trim_end_matches(['人', '户', '个', '名', '次', '天', '小', '时']);
+            // Counting words offices put after a number: 3人, 2户, 4处 (hazards), 5辆 (vehicles).
+            let digits = t
+                .trim_end_matches(['人', '户', '个', '名', '次', '天', '小', '时', '处', '辆', '项', '件', '起', '栋']);
             digits.parse().map_err(|_| ValueError::InvalidInteger)
         }
     }

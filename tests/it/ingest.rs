@@ -78,7 +78,7 @@ fn as_truth(outcome: &IngestOutcome) -> (Json, BTreeMap<String, BTreeMap<String,
                     .values
                     .iter()
                     .find_map(|v| if let Value::Grid(g) = v { Some(g.grid_code.clone()) } else { None });
-                if matches!(form, "returnees" | "followups" | "visits") {
+                if matches!(form, "returnees" | "followups" | "visits" | "fire_safety" | "testing" | "patrols") {
                     *daily
                         .entry(s.report_date.to_string())
                         .or_default()

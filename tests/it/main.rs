@@ -23,4 +23,5 @@ mod streaming;
 mod truth;
 mod warehouse;
 mod work_orders;
+mod workflows;
 mod workspace;

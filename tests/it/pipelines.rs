@@ -29,6 +29,13 @@ const MARTS: &[&str] = &[
     "work_orders_overdue_list",
     "grids_without_visits",
     "headline",
+    "fire_safety_grid",
+    "fire_safety_community",
+    "fire_hazards_open",
+    "testing_buildings",
+    "testing_community",
+    "patrols_team",
+    "patrol_findings",
 ];
 
 const VIEWS: &[&str] = &[
@@ -41,10 +48,28 @@ const VIEWS: &[&str] = &[
     "stg_followups_grid",
     "stg_visits_grid",
     "stg_work_orders_grid",
+    "stg_fire_safety",
+    "stg_fire_places",
+    "stg_testing",
 ];
 
 fn query_json(ws: &Path, sql: &str) -> Vec<Value> {
     let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "query", sql, "--format", "json"], 0);
+    text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// The last of `steps` (`name` or `name:mart`, in dependency order) as DuckDB computes it from the
+/// daily pipeline's own SQL files over the workspace's Parquet (`py/pipeline_duckdb.py`), sorted.
+pub fn duckdb_rows(ws: &Path, date: &str, steps: &[&str]) -> Vec<Value> {
+    let out = Command::new("python3")
+        .arg(repo().join("tests/it/py/pipeline_duckdb.py"))
+        .arg(ws.join("warehouse"))
+        .arg(ws.join("pipelines/daily"))
+        .arg(date)
+        .args(steps)
+        .output()
+        .expect("python3 with duckdb (installed by .ci/run)");
+    assert!(out.status.success(), "{steps:?}: {}", text(&out.stderr));
     text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
 }
 
@@ -123,16 +148,7 @@ fn the_daily_pipeline_matches_truth_completeness_duckdb_and_its_snapshots() {
         "daily_grid:mart",
         "daily_town:mart",
     ];
-    let out = Command::new("python3")
-        .arg(repo().join("tests/it/py/pipeline_duckdb.py"))
-        .arg(ws.join("warehouse"))
-        .arg(ws.join("pipelines/daily"))
-        .arg("2022-05-10")
-        .args(steps)
-        .output()
-        .expect("python3 with duckdb (installed by .ci/run)");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let duck: Vec<Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let duck = duckdb_rows(&ws, "2022-05-10", &steps);
     let ours = query_json(
         &ws,
         "SELECT * EXCLUDE (report_date) FROM daily_town WHERE report_date = DATE '2022-05-10' ORDER BY town_code",
@@ -242,7 +258,7 @@ fn validate_reports_every_problem_of_broken_pipelines_at_once() {
         "nmae",
         "pipelines/broken/sql/unknown.sql",
         "returnes",
-        "the tables are: followups, grids",
+        "the tables are: fire_safety, followups, grids",
         "cyclic dependency: first → second → first",
         "bad.html",
     ] {
@@ -253,7 +269,7 @@ fn validate_reports_every_problem_of_broken_pipelines_at_once() {
     let ws = clean.path().join("ws");
     wangge_expect(&["init", ws.to_str().unwrap()], 0);
     let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "validate"], 0);
-    assert!(text(&out.stderr).contains("Planned 24 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Planned 34 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -317,7 +333,11 @@ fn query_writes_every_format_and_duckdb_and_openpyxl_open_the_files() {
     // Errors name what is wrong and list the valid choices.
     let out = wangge(&["--workspace", ws_arg, "query", "SELECT * FROM returnes"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("the tables are: followups, grids, returnees"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("the tables are: fire_safety, followups, grids, patrols, returnees"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = wangge(&["--workspace", ws_arg, "query", "SELECT nmae FROM returnees"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("returnees.name"), "{}", text(&out.stderr));

@@ -47,7 +47,7 @@ fn query_counts(ws: &Path, sql: &str) -> BTreeMap<String, usize> {
 
 fn snapshot_bytes(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
-    for scope in ["district", "town", "grid"] {
+    for scope in ["district", "town", "community", "grid", "building"] {
         for ext in ["xlsx", "html"] {
             for f in files(&dir.join(scope), ext) {
                 out.insert(f.clone(), std::fs::read(&f).unwrap());
@@ -65,9 +65,15 @@ fn run_writes_every_report_each_with_only_its_own_rows_and_the_same_bytes_twice(
     ingest(&ws);
     let ws_arg = ws.to_str().unwrap();
     let out = wangge_expect(&["--workspace", ws_arg, "run", "daily", "--date", DATE], 0);
-    assert!(text(&out.stderr).contains("Wrote 789 report workbook(s)"), "{}", text(&out.stderr));
     let day = ws.join("reports").join(DATE);
-    for (scope, n) in [("district", 1), ("town", 4), ("grid", 784)] {
+    // One building report per building of the day's testing turnout (scope `building`).
+    let buildings =
+        query_counts(&ws, &format!("SELECT building_code, 1 FROM testing_buildings WHERE report_date = DATE '{DATE}'"))
+            .len();
+    assert!(buildings > 50, "{buildings} buildings");
+    let written = format!("Wrote {} report workbook(s)", 1 + 4 + 40 + 784 + buildings);
+    assert!(text(&out.stderr).contains(&written), "{written}: {}", text(&out.stderr));
+    for (scope, n) in [("district", 1), ("town", 4), ("community", 40), ("grid", 784), ("building", buildings)] {
         assert_eq!(files(&day.join(scope), "xlsx").len(), n, "{scope} workbooks");
         assert_eq!(files(&day.join(scope), "html").len(), n, "{scope} pages");
     }
@@ -423,7 +429,10 @@ fn report_snapshots_and_libreoffice_opens_the_workbooks() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let returns = files(&day.join("returns"), "xlsx").len();
     assert!(returns > 0, "the day's 退回修改 workbooks");
-    assert_eq!(text(&out.stdout).trim(), format!("{} 0", 789 + returns), "reports and 退回修改 workbooks opened");
+    let reports: usize =
+        ["district", "town", "community", "grid", "building"].iter().map(|s| files(&day.join(s), "xlsx").len()).sum();
+    assert!(reports > 829, "{reports} reports");
+    assert_eq!(text(&out.stdout).trim(), format!("{} 0", reports + returns), "reports and 退回修改 workbooks opened");
 
     // LibreOffice (headless) converts, in one process, the district and every town workbook,
     // one grid workbook of each of the 40 communities (the layouts differ with their data: empty

@@ -8,6 +8,7 @@ usage: pipeline_duckdb.py WAREHOUSE PIPELINE_DIR REPORT_DATE STEP[:mart] ...
 """
 import datetime
 import json
+import os
 import sys
 import tomllib
 
@@ -20,7 +21,10 @@ params = dict(config.get("params", {}))
 params["report_date"] = datetime.date.fromisoformat(report_date)
 
 con = duckdb.connect()
-for table in ["grids", "workers", "special_population", "returnees", "followups", "visits", "work_orders", "rejects", "ingest_files"]:
+for table in sorted(os.listdir(warehouse)):
+    # Every form's table (and the ledger's) the warehouse has; not the marts.
+    if table.startswith("_") or table == "marts" or not os.path.isdir(f"{warehouse}/{table}"):
+        continue
     con.sql(
         f"create view {table} as select * from read_parquet('{warehouse}/{table}/*/*.parquet', hive_partitioning=true, hive_types={{'report_date': date}})"
     )
