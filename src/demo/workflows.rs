@@ -397,7 +397,7 @@ fn patrol_sheet(rng: &mut Rng, team: &str, style: Style, grids: &[(&Community, &
             ("three_items", "三件套落实情况"),
             ("freight_checked", "货运车辆检查数"),
             ("problems", "问题数"),
-            ("problem", "问题描述"),
+            ("problem", "存在问题"),
         ],
         _ => &[
             ("seq", "序号"),
@@ -411,7 +411,7 @@ fn patrol_sheet(rng: &mut Rng, team: &str, style: Style, grids: &[(&Community, &
             ("freight_issues", "货运车辆问题数"),
             ("returnees_checked", "来返人员核查数"),
             ("problems", "发现问题数"),
-            ("problem", "问题描述"),
+            ("problem", "存在问题"),
             ("handling", "处置方式"),
         ],
     };

@@ -106,3 +106,11 @@ pub fn query_csv(ws: &Path, sql: &str) -> String {
     assert!(out.status.success(), "{}", text(&out.stderr));
     text(&out.stdout)
 }
+
+/// Where the `<h2>` heading whose text starts with `title` is in a report page (headings carry
+/// their style inline: `<h2 style="…">今日要点</h2>`).
+pub fn heading_at(page: &str, title: &str) -> Option<usize> {
+    page.match_indices("<h2")
+        .map(|(i, _)| i)
+        .find(|&i| page[i..].find('>').is_some_and(|end| page[i + end + 1..].starts_with(title)))
+}

@@ -115,7 +115,8 @@ fn a_returnee_is_new_once_however_often_listed_and_again_after_the_window() {
     }
     let page = report_page(&ws, "grid");
     assert!(
-        page.find("<h2>今日要点").unwrap() < page.find("<h2>超时未随访与联系不上").unwrap(),
+        crate::common::heading_at(&page, "今日要点").unwrap()
+            < crate::common::heading_at(&page, "超时未随访与联系不上").unwrap(),
         "the key figures first"
     );
 }
@@ -181,7 +182,7 @@ fn a_key_person_dropped_from_todays_list_without_a_follow_up_is_overdue() {
     // Exceptions first: the district's report opens with them, before its tables, and no
     // name is written whole.
     let page = report_page(&ws, "district");
-    let at = |title: &str| page.find(&format!("<h2>{title}")).unwrap_or_else(|| panic!("no section {title}"));
+    let at = |title: &str| crate::common::heading_at(&page, title).unwrap_or_else(|| panic!("no section {title}"));
     assert!(at("超时未随访与联系不上") < at("超期工单") && at("超期工单") < at("各镇街汇总"), "sections out of order");
     let section = &page[at("超时未随访与联系不上")..at("超期工单")];
     assert!(section.contains("重***") && section.contains("超时未随访、联系不上") && section.contains("王网格"));

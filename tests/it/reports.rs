@@ -83,7 +83,8 @@ fn run_writes_every_report_each_with_only_its_own_rows_and_the_same_bytes_twice(
     assert!(index.contains("returns/") && index.contains("退回修改"), "the 退回修改 workbooks are listed");
     // The index is the district's command centre: its key figures, its units with their
     // exceptions in a sortable table (every community), the trend chart, then the links.
-    let at = |title: &str| index.find(&format!("<h2>{title}")).unwrap_or_else(|| panic!("no {title} in the index"));
+    let at =
+        |title: &str| crate::common::heading_at(&index, title).unwrap_or_else(|| panic!("no {title} in the index"));
     assert!(at("今日要点") < at("各村(社区)异常一览") && at("各村(社区)异常一览") < at("14日趋势"));
     assert!(at("14日趋势") < at("全区"), "the links come after the overview");
     let communities = &index[at("各村(社区)异常一览")..at("14日趋势")];
@@ -135,7 +136,7 @@ fn run_writes_every_report_each_with_only_its_own_rows_and_the_same_bytes_twice(
     let first = snapshot_bytes(&day);
     wangge_expect(&["--workspace", ws_arg, "run", "daily", "--date", DATE], 0);
     let second = snapshot_bytes(&day);
-    assert_eq!(first.len(), 789 * 2 + 1);
+    assert_eq!(first.len(), (1 + 4 + 40 + 784 + buildings) * 2 + 1);
     for (path, bytes) in &first {
         assert!(second.get(path) == Some(bytes), "{} changed on a second run", path.display());
     }
@@ -166,11 +167,17 @@ fn run_writes_every_report_each_with_only_its_own_rows_and_the_same_bytes_twice(
             "超期工单（最早受理在前）",
             "特殊人群超期未走访",
             "连续未走访网格",
+            "消防隐患未整改",
+            "核酸检测参检率低于90%的楼栋",
+            "巡查发现问题",
             "各镇街汇总",
             "各村(社区)汇总",
             "报送情况",
             "工单分类",
-            "14日趋势"
+            "14日趋势",
+            "消防安全检查（各村(社区)）",
+            "核酸检测参检情况（各村(社区)）",
+            "专属网格巡查队伍"
         ])
     );
     assert_eq!(
@@ -218,11 +225,22 @@ fn run_writes_every_report_each_with_only_its_own_rows_and_the_same_bytes_twice(
     // added (the reports themselves have none); headless chromium's narrowest window is 500 px.
     let town = towns[0].with_extension("html");
     let grid = files(&day.join("grid"), "html").remove(0);
-    for page in [district.with_extension("html"), town, grid, day.join("index.html")] {
+    // A mail client that drops the <style> block (webmail, Outlook) is played by a copy of the
+    // district and grid pages without it: still no wider than the window, and every overdue
+    // count still red (the probe counts `td.overdue` cells whose computed colour is #cf222e).
+    let pages = [district.with_extension("html"), town, grid.clone(), day.join("index.html")];
+    let stripped = [district.with_extension("html"), grid];
+    let runs = pages.iter().map(|p| (p, false)).chain(stripped.iter().map(|p| (p, true)));
+    for (page, strip) in runs {
         let probe = dir.path().join("probe.html");
-        let html = std::fs::read_to_string(&page).unwrap().replace(
+        let mut html = std::fs::read_to_string(page).unwrap();
+        if strip {
+            let (start, end) = (html.find("<style>").unwrap(), html.find("</style>").unwrap() + "</style>".len());
+            html.replace_range(start..end, "");
+        }
+        let html = html.replace(
             "</body>",
-            "<script>document.body.setAttribute('data-width', document.documentElement.scrollWidth + ' ' + window.innerWidth);</script></body>",
+            "<script>var od = document.querySelectorAll('td.overdue'); var red = Array.prototype.filter.call(od, function (td) { return getComputedStyle(td).color === 'rgb(207, 34, 46)'; }).length; document.body.setAttribute('data-width', document.documentElement.scrollWidth + ' ' + window.innerWidth + ' ' + red + ' ' + od.length);</script></body>",
         );
         std::fs::write(&probe, html).unwrap();
         for width in [390, 1000] {
@@ -238,17 +256,27 @@ fn run_writes_every_report_each_with_only_its_own_rows_and_the_same_bytes_twice(
                 dom[at..].split('"').next().unwrap().split(' ').map(|n| n.parse().unwrap()).collect();
             assert!(
                 measured[0] <= measured[1],
-                "{} at {width} px: the page is {} px wide in a {} px window",
+                "{} at {width} px (stylesheet dropped: {strip}): the page is {} px wide in a {} px window",
                 page.display(),
                 measured[0],
                 measured[1]
             );
+            assert_eq!(
+                measured[2],
+                measured[3],
+                "{} (stylesheet dropped: {strip}): overdue counts not red",
+                page.display()
+            );
+            if page == &stripped[0] {
+                assert!(measured[3] > 0, "the district page has overdue counts to check");
+            }
         }
-        let png = shot.join(format!("{}-phone.png", page.file_stem().unwrap().to_string_lossy()));
+        let suffix = if strip { "phone-without-stylesheet" } else { "phone" };
+        let png = shot.join(format!("{}-{suffix}.png", page.file_stem().unwrap().to_string_lossy()));
         Command::new("chromium")
             .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=390,1600"])
             .arg(format!("--screenshot={}", png.display()))
-            .arg(format!("file://{}", page.display()))
+            .arg(format!("file://{}", if strip { probe.display() } else { page.display() }))
             .output()
             .unwrap();
         assert!(png.exists(), "no phone screenshot of {}", page.display());

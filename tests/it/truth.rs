@@ -288,6 +288,10 @@ fn check_file(
                 }
                 "invalid_date" => assert!(matches!(cell, Data::String(_)), "{here} row {row}: a bad date is text"),
                 "unknown_grid" | "ambiguous_grid" | "unknown_value" => assert!(!raw.is_empty(), "{here} row {row}"),
+                "invalid_integer" => {
+                    assert!(!raw.is_empty(), "{here} row {row}");
+                    assert!(raw.trim().parse::<i64>().is_err(), "{here} row {row}: {raw} is a number");
+                }
                 "duplicate" => {
                     let kept = &reject["kept"];
                     seen.duplicates.push(Duplicate {

@@ -2,6 +2,7 @@
 rows per table and report date, reject reasons, the column types of `returnees`, and any
 value in any text column that looks like a raw citizen ID number."""
 import json
+import os
 import re
 import sys
 
@@ -9,7 +10,8 @@ import duckdb
 
 root = sys.argv[1]
 con = duckdb.connect()
-tables = ["grids", "workers", "special_population", "returnees", "followups", "visits", "work_orders", "rejects", "ingest_files"]
+# Every table the warehouse has (each form's, the rejects and the ledger), not the marts.
+tables = sorted(t for t in os.listdir(root) if os.path.isdir(f"{root}/{t}") and not t.startswith("_") and t != "marts")
 out = {"rows": {}, "types": {}, "raw_ids": []}
 raw_id = re.compile(r"^\d{17}[\dXx]$")
 for t in tables:
