@@ -1,6 +1,6 @@
 //! Checks declared next to a pipeline's tables, each compiled to a query that returns the
-//! failing rows: `not_null`, `unique`, `accepted_values`, `relationships`, `freshness`, and
-//! the completeness of submissions (see `pipeline::completeness_sql`).
+//! failing rows: `not_null`, `unique`, `accepted_values`, `relationships`, `expressions`,
+//! `freshness`, and the completeness of submissions (see `pipeline::completeness_sql`).
 
 use std::collections::BTreeMap;
 
@@ -22,6 +22,11 @@ pub struct ChecksConfig {
     /// Column → `table.column` every non-null value must exist in.
     #[serde(default)]
     pub relationships: BTreeMap<String, String>,
+    /// SQL conditions every row must meet (`tested <= residents`): a row for which one is false
+    /// fails; one for which it is null (a blank count) passes, as in dbt's `expression_is_true`.
+    /// Planned by `validate` like the step itself.
+    #[serde(default)]
+    pub expressions: Vec<String>,
     /// The newest `report_date` must be the run's report date.
     #[serde(default)]
     pub fresh: bool,
@@ -88,6 +93,9 @@ pub fn compile(step: &str, config: &ChecksConfig, partitioned: bool) -> Vec<Chec
             ),
         ));
     }
+    for expression in &config.expressions {
+        out.push(check(format!("expression({expression})"), format!("SELECT * FROM {table} WHERE NOT ({expression})")));
+    }
     if config.fresh {
         out.push(check(
             "fresh(report_date)".into(),
@@ -110,6 +118,7 @@ mod tests {
             unique: vec![vec!["report_date".into(), "grid_code".into()]],
             accepted_values: [("status".to_string(), vec!["已报".to_string(), "O'Neil".to_string()])].into(),
             relationships: [("grid_code".to_string(), "stg_registry.grid_code".to_string())].into(),
+            expressions: vec!["tested <= residents".into()],
             fresh: false,
         };
         let checks = compile("daily_grid", &config, false);
@@ -120,9 +129,11 @@ mod tests {
                 "not_null(grid_code)",
                 "unique(report_date, grid_code)",
                 "accepted_values(status)",
-                "relationships(grid_code → stg_registry.grid_code)"
+                "relationships(grid_code → stg_registry.grid_code)",
+                "expression(tested <= residents)"
             ]
         );
+        assert!(checks[4].sql.ends_with("WHERE NOT (tested <= residents)"), "{}", checks[4].sql);
         assert!(checks[2].sql.contains("'O''Neil'"), "{}", checks[2].sql);
         let scoped = compile("daily_grid", &config, true);
         assert!(scoped[0].sql.contains("WHERE report_date = $report_date"), "{}", scoped[0].sql);

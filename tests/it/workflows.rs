@@ -194,3 +194,22 @@ fn declared_scopes_give_communities_and_buildings_their_own_reports_and_mail() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("scope `village` is not declared") && stderr.contains("community"), "{stderr}");
 }
+
+#[test]
+fn a_building_that_tested_more_people_than_it_had_fails_the_expression_check() {
+    let dir = scratch();
+    let ws = sample_copy(dir.path());
+    // A community's own CSV of the day: one building with 12 tested of 10 due.
+    std::fs::write(
+        ws.join("inbox/2022-05-10/荣馨园社区核酸检测5.10.csv"),
+        "检测日期,所属网格,楼栋,应检人数,实检人数\n2022-05-10,荣馨园社区第1网格,99号楼,10,12\n",
+    )
+    .unwrap();
+    ingest(&ws);
+    let out = wangge(&["--workspace", ws.to_str().unwrap(), "run", "daily", "--date", "2022-05-10"]);
+    assert_eq!(out.status.code(), Some(1), "a failed check is a data problem: {}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("expression(tested <= residents)") && stderr.contains("99号楼"), "{stderr}");
+    // The other buildings' check passes: only this one row fails.
+    assert!(stderr.contains("expression(tested <= residents) on `testing_buildings`: 1 row(s)"), "{stderr}");
+}

@@ -1,0 +1,174 @@
+//! Year benchmark: the sample district generated for a year and brought in day by day, as cron
+//! would: each morning that day's folder arrives in the inbox and is ingested. Then measures what
+//! a year does to the warehouse: files and MiB per table, `wangge daily` on the 10th and on the
+//! last day (seconds and peak memory, which should not grow with the history), and an
+//! analyst's first three queries in DuckDB against the same queries on one Parquet file per
+//! table (the floor). Prints figures and writes its section of BENCHMARKS.md. Not a test.
+//!
+//!     cargo run --example bench_year              # 366 days (about 15 minutes on 2 cores)
+//!     cargo run --example bench_year -- 40        # a shorter history
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use chrono::{Duration, NaiveDate};
+
+#[path = "common/mod.rs"]
+mod common;
+
+const END: &str = "2022-05-10";
+
+/// Runs `cmd` under GNU time; returns (seconds, peak MiB) and fails on exit status above 1 (1 is
+/// a day with a community missing, which the sample has on purpose).
+fn timed(cmd: &mut Command) -> (f64, f64) {
+    let mut timed = Command::new("/usr/bin/time");
+    timed.arg("-f").arg("wangge-time %e %M").arg(cmd.get_program()).args(cmd.get_args());
+    let out = timed.output().expect("GNU time (/usr/bin/time)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{cmd:?}: {stderr}");
+    let line = stderr.lines().rev().find(|l| l.starts_with("wangge-time ")).expect("time's line");
+    let v: Vec<f64> = line.split_whitespace().skip(1).map(|x| x.parse().unwrap()).collect();
+    (v[0], v[1] / 1024.0)
+}
+
+/// Parquet files and bytes per table of the warehouse (marts apart).
+fn files_per_table(warehouse: &Path) -> BTreeMap<String, (usize, u64)> {
+    fn walk(dir: &Path, out: &mut (usize, u64)) {
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "parquet") {
+                out.0 += 1;
+                out.1 += e.metadata().map(|m| m.len()).unwrap_or(0);
+            }
+        }
+    }
+    let mut tables = BTreeMap::new();
+    for e in std::fs::read_dir(warehouse).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.path().is_dir() && !name.starts_with('_') {
+            let mut n = (0, 0);
+            walk(&e.path(), &mut n);
+            tables.insert(name, n);
+        }
+    }
+    tables
+}
+
+fn main() {
+    let days: i64 = std::env::args().nth(1).map_or(366, |d| d.parse().expect("a number of days"));
+    assert!(days >= 11, "at least 11 days, to compare the 10th with the last");
+    let bin = common::wangge_bin();
+    let root = std::env::temp_dir().join(format!("wangge-bench-year-{days}"));
+    let generated = root.join("generated");
+    if !generated.join("truth.json").exists() {
+        let _ = std::fs::remove_dir_all(&root);
+        let (s, _) = timed(Command::new(&bin).args([
+            "demo-data",
+            generated.to_str().unwrap(),
+            "--days",
+            &days.to_string(),
+            "--end-date",
+            END,
+        ]));
+        println!("generated {days} days in {s:.1} s");
+    }
+    // The office's workspace starts with the rosters only; each day's folder arrives that morning.
+    let ws = root.join("ws");
+    let _ = std::fs::remove_dir_all(&ws);
+    std::fs::create_dir_all(ws.join("inbox")).unwrap();
+    for entry in std::fs::read_dir(&generated).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !matches!(name.as_str(), "inbox" | "warehouse" | "reports" | "outbox" | "runs") {
+            run(Command::new("cp").arg("-r").arg(entry.path()).arg(&ws));
+        }
+    }
+    run(Command::new("cp").arg("-r").arg(generated.join("inbox/台账")).arg(ws.join("inbox/")));
+    let end = NaiveDate::parse_from_str(END, "%Y-%m-%d").unwrap();
+    let first = end - Duration::days(days - 1);
+    let w = ws.to_str().unwrap().to_string();
+    let mut daily = Vec::new();
+    let mut ingest_seconds = Vec::new();
+    let start = Instant::now();
+    for i in 0..days {
+        let day = (first + Duration::days(i)).to_string();
+        run(Command::new("cp").arg("-r").arg(generated.join("inbox").join(&day)).arg(ws.join("inbox/")));
+        if i == 9 || i == days - 1 {
+            // The whole morning job: ingest, pipeline, reports, delivery (to .eml files).
+            let (s, m) = timed(Command::new(&bin).args(["--workspace", &w, "daily", "--date", &day]));
+            println!("day {}: wangge daily {s:.2} s, peak {m:.0} MiB", i + 1);
+            daily.push((i + 1, s, m));
+        } else {
+            let mut cmd = Command::new(&bin);
+            cmd.args(["--workspace", &w, "ingest", "--brief", "--date", &day]);
+            if i == 0 {
+                cmd.arg(ws.join("inbox/台账"));
+            }
+            cmd.arg(ws.join("inbox").join(&day));
+            let (s, _) = timed(&mut cmd);
+            ingest_seconds.push(s);
+        }
+    }
+    let brought_in = start.elapsed().as_secs_f64();
+    let tables = files_per_table(&ws.join("warehouse"));
+    let (files, bytes): (usize, u64) = tables.values().fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    println!("warehouse: {files} Parquet files, {:.0} MiB", bytes as f64 / 1048576.0);
+
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/bench_year_duckdb.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(ws.join("warehouse"))
+        .arg(root.join("floor"))
+        .output()
+        .expect("python3 with duckdb");
+    assert!(out.status.success(), "duckdb: {}", String::from_utf8_lossy(&out.stderr));
+    let q: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    println!("{q}");
+
+    let table_rows: Vec<String> = tables
+        .iter()
+        .filter(|(name, _)| name.as_str() != "marts")
+        .map(|(name, (n, b))| {
+            format!("| `{name}` | {n} | {:.1} | {:.1} |", *b as f64 / 1048576.0, *n as f64 / days as f64)
+        })
+        .collect();
+    let daily_rows: Vec<String> =
+        daily.iter().map(|(d, s, m)| format!("| day {d} | {s:.2} s | {m:.0} MiB |")).collect();
+    let query_rows: Vec<String> = q["warehouse"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(name, s)| {
+            let (s, f) = (s.as_f64().unwrap(), q["floor"][name].as_f64().unwrap());
+            format!("| {name} | {} | {s:.2} s | {f:.3} s | {:.0}× |", q["rows"][name], s / f)
+        })
+        .collect();
+    let mut sorted = ingest_seconds.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    let section = format!(
+        "## A year, day by day\n\n`cargo run --example bench_year -- {days}`: `wangge demo-data --days {days}` (ending {END}), \
+brought in as cron would: each day's folder arrives in the inbox that morning and is ingested (`wangge ingest --date D`; \
+median {median:.2} s a day, {brought_in:.0} s for the {days} days), with the whole morning job (`wangge daily --date D`: \
+ingest, the daily pipeline, every unit's reports, delivery to `.eml`) on the 10th and the last day. Then an analyst's \
+first queries in DuckDB, each in a fresh connection, on the warehouse (`read_parquet` over its hive partitions) and on \
+one Parquet file per table (the floor). Measured in the layout of one file per source file, table and day, before \
+compaction (issue 18).\n\n\
+| | `wangge daily` | peak |\n|---|---|---|\n{}\n\n\
+| table | Parquet files | MiB | files a day |\n|---|---|---|---|\n{}\n\n\
+| query | result | warehouse | one file per table | ratio |\n|---|---|---|---|---|\n{}\n",
+        daily_rows.join("\n"),
+        table_rows.join("\n"),
+        query_rows.join("\n")
+    );
+    print!("{section}");
+    common::write_section("## A year, day by day", &section);
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap();
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{cmd:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
