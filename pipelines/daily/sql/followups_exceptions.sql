@@ -9,6 +9,9 @@ WITH latest AS (
             row_number() OVER (PARTITION BY row_key ORDER BY report_date DESC, source_file, source_row) AS nth
         FROM followups
         WHERE report_date <= $report_date AND $report_date - push_date < $followup_days
+          -- A list is reported on or after its push date: the bound on report_date (the partition)
+          -- reads only the last `followup_days` days of files, however long the history.
+          AND $report_date - report_date < $followup_days
     ) ranked
     WHERE nth = 1
 )

@@ -8,6 +8,9 @@ WITH listed AS (
         row_key, report_date, push_date, grid_code, followup_way, reached, check_status, source_file, source_row
     FROM followups
     WHERE report_date <= $report_date AND $report_date - push_date < $followup_days
+      -- A list is reported on or after its push date: the bound on report_date (the partition)
+      -- reads only the last `followup_days` days of files, however long the history.
+      AND $report_date - report_date < $followup_days
 ),
 person AS (
     SELECT
