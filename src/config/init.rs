@@ -84,7 +84,8 @@ pub fn init_workspace(dir: &Path, district: &DistrictIdentity, key: KeySource) -
 
 /// A new workspace's recipient list: empty, with an example to copy.
 const RECIPIENTS_TEMPLATE: &str = r#"# Who receives the daily reports (`wangge daily`), one [[recipient]] table each:
-#   scope   = "district", a town code (e.g. "130273101") or a grid code: only that unit's reports
+#   scope   = "district", or the code of a town (e.g. "130273101"), community, grid or building
+#             (a unit of a scope declared in reports.toml): only that unit's reports
 #   formats = ["html", "xlsx"]: the HTML report as the message body and/or the workbook attached
 # An Excel roster (columns 姓名, 邮箱, 范围, 格式) works too: point `delivery.recipients` at it.
 #

@@ -19,6 +19,7 @@ use lettre::message::Mailbox;
 use serde::Serialize;
 
 use crate::config::ConfigError;
+use crate::report::definition::DISTRICT;
 use crate::report::safe_file_component;
 use ledger::{Event, Ledger, Record, Transport};
 use recipients::{Recipient, Scope};
@@ -141,14 +142,14 @@ fn reports_in_scope(day_dir: &Path, scope: &Scope) -> Vec<Report> {
     // A code is a unit's of any declared scope (town, community, grid, building…): every report
     // folder of the day but the district's and the 退回修改 one is looked in.
     let (folders, prefix): (Vec<String>, Option<String>) = match scope {
-        Scope::District => (vec!["district".to_string()], None),
+        Scope::District => (vec![DISTRICT.to_string()], None),
         Scope::Code(code) => {
             let mut folders: Vec<String> = std::fs::read_dir(day_dir)
                 .map(|d| {
                     d.flatten()
                         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
                         .filter_map(|e| e.file_name().to_str().map(str::to_string))
-                        .filter(|n| n != "district" && n != "returns")
+                        .filter(|n| n != DISTRICT && n != crate::report::returns::FOLDER)
                         .collect()
                 })
                 .unwrap_or_default();

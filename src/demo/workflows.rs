@@ -242,7 +242,8 @@ fn fire_record(rng: &mut Rng, ctx: &mut DayContext<'_>, grid: &Grid, address: St
         _ => {}
     }
     // A column the style lacks is not in the sheet: its item is unknown, not false.
-    let has = |field: &str| style_has(style, field);
+    let columns = columns(DailyForm::FireSafety, style).unwrap_or_default();
+    let has = |field: &str| columns.iter().any(|c| c.field == field);
     let found = [
         (ebike_fact, "ebike_indoor"),
         (blocked, "exits_clear"),
@@ -261,10 +262,6 @@ fn fire_record(rng: &mut Rng, ctx: &mut DayContext<'_>, grid: &Grid, address: St
     ];
     let dedup_key = Some(format!("fire:{}:{}", grid.code, address));
     Record { fields: f, expect, dedup_key, grid_code: grid.code.clone(), facts }
-}
-
-fn style_has(style: Style, field: &str) -> bool {
-    columns(DailyForm::FireSafety, style).is_some_and(|cols| cols.iter().any(|c| c.field == field))
 }
 
 /// A day's testing turnout of one community, building by building: the buildings called that

@@ -241,7 +241,7 @@ fn check_scopes(path: &Path, text: &str, definition: &ReportDefinition) -> Vec<C
         let at = text.find(&format!("\"{}\"", scope.name)).unwrap_or(0);
         let well_formed = !scope.name.is_empty()
             && scope.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !well_formed || [DISTRICT, INDEX, "returns"].contains(&scope.name.as_str()) {
+        if !well_formed || [DISTRICT, INDEX, super::returns::FOLDER].contains(&scope.name.as_str()) {
             errors.push(ConfigError::at(
                 path,
                 text,

@@ -10,6 +10,10 @@ use chrono::NaiveDate;
 use rust_xlsxwriter::{Color, DocProperties, Format, FormatAlign, FormatBorder, Workbook, XlsxError};
 
 use super::safe_file_component;
+
+/// The folder of a day's reports that holds its 退回修改 workbooks (beside the scopes' folders,
+/// so no scope may be named so).
+pub const FOLDER: &str = "returns";
 use crate::config::forms::FormConfig;
 use crate::ingest::read::{self, RawSheet, Visibility};
 use crate::ingest::{FileResult, Reject};
@@ -94,7 +98,7 @@ pub fn write_all(
             Some(n) => format!("{}-{}-退回修改", safe_file_component(&community), safe_file_component(n)),
             None => "未归属社区-退回修改".to_string(),
         };
-        let dir = reports.join(date.to_string()).join("returns");
+        let dir = reports.join(date.to_string()).join(FOLDER);
         std::fs::create_dir_all(&dir).map_err(|source| ReturnsError::Io { path: dir.clone(), source })?;
         let path = (1..)
             .map(|n| dir.join(if n == 1 { format!("{stem}.xlsx") } else { format!("{stem}-{n}.xlsx") }))

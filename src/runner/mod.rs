@@ -311,8 +311,9 @@ pub fn render_reports(
     let templates = tera::Tera::new(&format!("{}/**/*.html", templates_dir.display()))
         .map_err(|source| RunError::Templates { dir: templates_dir.clone(), source })?;
     let out_dir = ws.path(&ws.config.paths.reports).join(report_date.to_string());
-    let mut returns: Vec<PathBuf> =
-        std::fs::read_dir(out_dir.join("returns")).map(|d| d.flatten().map(|e| e.path()).collect()).unwrap_or_default();
+    let mut returns: Vec<PathBuf> = std::fs::read_dir(out_dir.join(crate::report::returns::FOLDER))
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
     returns.sort();
     let district = &ws.config.district;
     let reports = crate::report::daily::DailyReports {

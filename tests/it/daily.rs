@@ -122,7 +122,7 @@ fn report_of(ws: &Path, scope: &str) -> String {
     let (folders, prefix) = if scope == "district" {
         (vec!["district"], String::new())
     } else {
-        (vec!["town", "community", "grid", "building"], format!("{scope}-"))
+        (crate::reports::SCOPE_FOLDERS[1..].to_vec(), format!("{scope}-"))
     };
     for folder in folders {
         for e in std::fs::read_dir(day.join(folder)).unwrap().flatten() {

@@ -45,9 +45,12 @@ fn query_counts(ws: &Path, sql: &str) -> BTreeMap<String, usize> {
         .collect()
 }
 
+/// The folders of a day's reports, one per scope of the bundled reports.toml, the district first.
+pub const SCOPE_FOLDERS: &[&str] = &["district", "town", "community", "grid", "building"];
+
 fn snapshot_bytes(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
-    for scope in ["district", "town", "community", "grid", "building"] {
+    for scope in SCOPE_FOLDERS {
         for ext in ["xlsx", "html"] {
             for f in files(&dir.join(scope), ext) {
                 out.insert(f.clone(), std::fs::read(&f).unwrap());
@@ -457,8 +460,7 @@ fn report_snapshots_and_libreoffice_opens_the_workbooks() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let returns = files(&day.join("returns"), "xlsx").len();
     assert!(returns > 0, "the day's 退回修改 workbooks");
-    let reports: usize =
-        ["district", "town", "community", "grid", "building"].iter().map(|s| files(&day.join(s), "xlsx").len()).sum();
+    let reports: usize = SCOPE_FOLDERS.iter().map(|s| files(&day.join(s), "xlsx").len()).sum();
     assert!(reports > 829, "{reports} reports");
     assert_eq!(text(&out.stdout).trim(), format!("{} 0", reports + returns), "reports and 退回修改 workbooks opened");
 
