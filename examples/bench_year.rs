@@ -161,8 +161,11 @@ brought in as cron would: each day's folder arrives in the inbox that morning an
 median {median:.2} s a day, {brought_in:.0} s for the {days} days), with the whole morning job (`wangge daily --date D`: \
 ingest, the daily pipeline, every unit's reports, delivery to `.eml`) on the 10th and the last day. Then an analyst's \
 first queries in DuckDB, each in a fresh connection, on the warehouse (`read_parquet` over its hive partitions) and on \
-one Parquet file per table (the floor). Measured in the layout of one file per source file, table and day, before \
-compaction (issue 18).\n\n\
+one Parquet file per table (the floor). The warehouse is compacted as it is written: one file per table and day \
+(docs/warehouse.md). Before compaction (commit 46a0bc3, the same year and machine) it was 82,568 files in 713 MiB; \
+`wangge daily` took 36.8 s and 602 MiB on day 366; an ingest with nothing new 16.0 s; the three queries 3.81 s, \
+3.98 s and 5.56 s. What is left between the warehouse and the floor is opening one file per day: DuckDB opens 366 \
+files in about 0.05 s, 0.09 s with `union_by_name` (which reads every footer first).\n\n\
 | | `wangge daily` | peak |\n|---|---|---|\n{}\n\n\
 | table | Parquet files | MiB | files a day |\n|---|---|---|---|\n{}\n\n\
 | query | result | warehouse | one file per table | ratio |\n|---|---|---|---|---|\n{}\n",

@@ -6,6 +6,7 @@
 //!
 //! Points: `locked` (workspace lock taken), `warehouse.file` (a warehouse file written),
 //! `warehouse.rows` (a chunk of a streamed sheet's rows written to its temporary file),
+//! `warehouse.compact` (a compaction's new files renamed into place, the old ones not removed),
 //! `ingested`, `pipeline.done`, `reports.file` (a report file written), `reports.done`,
 //! `delivery.sending` (the intent to send recorded, nothing sent yet), `delivery.recorded`
 //! (a delivery's outcome recorded), `fast_reader.row` (a row parsed by `ingest::xlsx_scan`).

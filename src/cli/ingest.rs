@@ -107,11 +107,20 @@ pub fn run(workspace: &Path, args: IngestArgs) -> CommandResult {
         say!("Wrote {} 退回修改 workbook(s) for the communities, e.g. `{}`", report.returns.len(), first.display());
     }
     let tables: Vec<String> = report.written.rows.iter().map(|(t, n)| format!("{t} {n}")).collect();
+    let c = &report.written.compacted;
     say!(
-        "Warehouse `{}`: {}",
+        "Warehouse `{}`: {}{}",
         ws.path(&ws.config.paths.warehouse).display(),
-        if tables.is_empty() { "nothing new".into() } else { tables.join(", ") }
+        if tables.is_empty() { "nothing new".into() } else { tables.join(", ") },
+        if c.partitions == 0 {
+            String::new()
+        } else {
+            format!("; {} partition(s) compacted, {} file(s) into {}", c.partitions, c.files_in, c.files_out)
+        }
     );
+    for (dir, column) in &c.conflicts {
+        say!("warning: `{}` not compacted: its files disagree on the type of column `{column}`", dir.display());
+    }
     Ok(if problems > 0 { ExitStatus::DataProblems } else { ExitStatus::Success })
 }
 

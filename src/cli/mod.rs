@@ -9,6 +9,7 @@ macro_rules! say {
     };
 }
 
+mod compact;
 mod daily;
 mod deliver;
 mod demo_data;
@@ -126,6 +127,9 @@ enum Command {
     Daily(daily::DailyArgs),
     /// Deliver the reports already rendered for a date (email, or `.eml` files in the outbox).
     Deliver(deliver::DeliverArgs),
+    /// Rewrite the warehouse as one Parquet file per table and report date (ingest does this
+    /// for what it writes; run it once on a warehouse made by an earlier version).
+    Compact(compact::CompactArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -144,6 +148,7 @@ pub fn main() -> ExitCode {
         Command::Query(args) => query::run(&cli.workspace, args),
         Command::Daily(args) => daily::run(&cli.workspace, args),
         Command::Deliver(args) => deliver::run(&cli.workspace, args),
+        Command::Compact(args) => compact::run(&cli.workspace, args),
     };
     let status = match outcome {
         Ok(status) => status,

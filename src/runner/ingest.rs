@@ -168,6 +168,7 @@ pub fn ingest_each(
         }
         written.files_written += summary.files_written;
         written.replaced.extend(summary.replaced);
+        written.compacted.absorb(summary.compacted);
         registry = outcome.registry;
         files_read += outcome.files.len();
         outcome.files.into_iter().for_each(&mut *each);

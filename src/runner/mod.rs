@@ -215,6 +215,15 @@ fn find_pipeline(ws: &Workspace, forms: &[FormConfig], name: &str) -> Result<cra
     })
 }
 
+/// Rewrites the workspace's warehouse in the compacted layout, one file per table and report
+/// date (`wangge compact`), after finishing what a killed run left; idempotent.
+pub fn compact(ws: &Workspace) -> Result<(Vec<PathBuf>, crate::warehouse::compact::Compacted), RunError> {
+    let warehouse = Warehouse::new(ws.path(&ws.config.paths.warehouse));
+    let mut removed = warehouse.undo_unfinished_batch()?;
+    removed.extend(warehouse.reconcile(&warehouse.ledger_index())?);
+    Ok((removed, warehouse.compact_all()?))
+}
+
 /// Runs one pipeline for a report date over the workspace's warehouse.
 pub fn run_pipeline(
     ws: &Workspace,
@@ -226,6 +235,8 @@ pub fn run_pipeline(
     let pipeline = find_pipeline(ws, &forms, name)?;
     let pipeline = &pipeline;
     let root = ws.path(&ws.config.paths.warehouse);
+    // A compaction a killed ingest left half done would show its rows twice.
+    crate::warehouse::compact::recover(&root)?;
     let settings = engine_settings(ws);
     block_on(async {
         let (ctx, _) = crate::sql::warehouse_session(&root, &forms, &privacy, &settings).await?;
@@ -246,6 +257,7 @@ pub fn query(
     let forms = load_forms(ws)?;
     let privacy = privacy(ws)?;
     let root = ws.path(&ws.config.paths.warehouse);
+    crate::warehouse::compact::recover(&root)?;
     let settings = engine_settings(ws);
     let selected = match pipeline {
         Some((name, _)) => Some(find_pipeline(ws, &forms, name)?),

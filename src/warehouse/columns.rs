@@ -14,6 +14,9 @@ use crate::config::forms::{FieldType, FormConfig};
 use crate::ingest::rows::Value;
 use crate::privacy::{Privacy, mask_id, mask_phone};
 
+/// The column of every table (form tables, rejects) naming the source file by its sha256.
+pub const SOURCE_SHA: &str = "source_sha256";
+
 /// One output column and how it is filled from a record.
 #[derive(Debug, Clone)]
 pub struct Column {
@@ -40,6 +43,9 @@ pub enum Source {
     /// The keyed identity duplicates are detected on.
     RowKey,
     SourceFile,
+    /// The sha256 of the source file: which rows a corrected file replaces, once a partition's
+    /// files are compacted into one and file names no longer say it.
+    SourceSha,
     SourceSheet,
     SourceRow,
     /// For the grid registry: `district` or `community` (see `ingest::RegistryScope`).
@@ -132,6 +138,7 @@ pub fn columns(form: &FormConfig, privacy: &Privacy) -> Vec<Column> {
     }
     out.push(column("row_key", DataType::Utf8, Source::RowKey));
     out.push(column("source_file", DataType::Utf8, Source::SourceFile));
+    out.push(column(SOURCE_SHA, DataType::Utf8, Source::SourceSha));
     out.push(column("source_sheet", DataType::Utf8, Source::SourceSheet));
     out.push(column("source_row", DataType::Int64, Source::SourceRow));
     out
@@ -146,6 +153,7 @@ pub struct RowRef<'a> {
     pub values: &'a [Value],
     pub identity: Option<&'a str>,
     pub file: &'a str,
+    pub sha256: &'a str,
     pub sheet: &'a str,
     pub row: usize,
     pub registry_scope: Option<&'static str>,
@@ -251,6 +259,7 @@ fn text<'a>(
     match column.source {
         Source::RowKey => r.identity.map(Cow::Borrowed),
         Source::SourceFile => Some(Cow::Borrowed(r.file)),
+        Source::SourceSha => Some(Cow::Borrowed(r.sha256)),
         Source::SourceSheet => Some(Cow::Borrowed(r.sheet)),
         Source::SourceRow => None,
         Source::RegistryScope => r.registry_scope.map(Cow::Borrowed),

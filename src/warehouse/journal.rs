@@ -20,7 +20,6 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WarehouseError + '_ {
 
 /// Records the ledger files about to be written (paths under `root`), durably.
 pub fn begin(root: &Path, ledger_files: &[PathBuf]) -> Result<(), WarehouseError> {
-    let path = root.join(PENDING);
     let mut text = String::new();
     for file in ledger_files {
         if let Ok(relative) = file.strip_prefix(root) {
@@ -28,15 +27,36 @@ pub fn begin(root: &Path, ledger_files: &[PathBuf]) -> Result<(), WarehouseError
             text.push('\n');
         }
     }
+    write_list(root, PENDING, &text)
+}
+
+/// The batch's ledger files are all on disk: the list goes.
+pub fn finish(root: &Path) -> Result<(), WarehouseError> {
+    remove_list(root, PENDING)
+}
+
+/// Writes the list `name` in `root`, durably (the file and its folder entry). Also the list of
+/// a compaction in progress (`compact`).
+pub(super) fn write_list(root: &Path, name: &str, text: &str) -> Result<(), WarehouseError> {
+    let path = root.join(name);
     std::fs::create_dir_all(root).map_err(io(root))?;
     let mut file = std::fs::File::create(&path).map_err(io(&path))?;
     file.write_all(text.as_bytes()).and_then(|()| file.sync_all()).map_err(io(&path))?;
     std::fs::File::open(root).and_then(|d| d.sync_all()).map_err(io(root))
 }
 
-/// The batch's ledger files are all on disk: the list goes.
-pub fn finish(root: &Path) -> Result<(), WarehouseError> {
-    let path = root.join(PENDING);
+/// The list `name` in `root`, if a run left one.
+pub(super) fn read_list(root: &Path, name: &str) -> Result<Option<String>, WarehouseError> {
+    let path = root.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io(&path)(e)),
+    }
+}
+
+pub(super) fn remove_list(root: &Path, name: &str) -> Result<(), WarehouseError> {
+    let path = root.join(name);
     match std::fs::remove_file(&path) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io(&path)(e)),
         _ => Ok(()),
@@ -47,12 +67,7 @@ pub fn finish(root: &Path) -> Result<(), WarehouseError> {
 /// (only files of the ledger's own folder: the list is ours, but a path is never trusted to stay
 /// inside the warehouse), then the list. Returns the files removed.
 pub fn undo_unfinished(root: &Path) -> Result<Vec<PathBuf>, WarehouseError> {
-    let path = root.join(PENDING);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(io(&path)(e)),
-    };
+    let Some(text) = read_list(root, PENDING)? else { return Ok(Vec::new()) };
     let mut removed = Vec::new();
     for line in text.lines() {
         let relative = Path::new(line);

@@ -1,13 +1,16 @@
 //! The warehouse: partitioned Parquet that analysts read directly (docs/warehouse.md).
 //!
-//! Layout: `warehouse/<table>/report_date=YYYY-MM-DD/<first 16 hex of the source file's
-//! sha256>.parquet`, one file per source file and report date. Rosters are dated snapshots.
-//! Every file is written under a temporary name and renamed; the ledger (`ingest_files`) is
-//! written last, and a data file whose source is not in the ledger is an orphan of an
-//! interrupted run, removed by `reconcile` before the next run writes anything. This module
-//! knows nothing of SQL steps.
+//! Layout: `warehouse/<table>/report_date=YYYY-MM-DD/part-<16 hex>.parquet`, one file per
+//! table and report date (`compact`). Ingest writes one file per source file and report date
+//! (`<first 16 hex of the source file's sha256>.parquet`), the unit a batch commits, and
+//! compacts the partitions it touched once the batch's ledger is written. Rosters are dated
+//! snapshots. Every file is written under a temporary name and renamed; the ledger
+//! (`ingest_files`) is written last, and a data file whose source is not in the ledger is an
+//! orphan of an interrupted run, removed by `reconcile` before the next run writes anything.
+//! This module knows nothing of SQL steps.
 
 pub mod columns;
+pub mod compact;
 mod journal;
 pub mod ledger;
 pub mod parquet_io;
@@ -33,6 +36,8 @@ pub use replace::Replaced;
 /// Tables that are not forms.
 pub const REJECTS: &str = "rejects";
 pub const LEDGER: &str = "ingest_files";
+/// The folder of the pipelines' materialised steps, beside the tables.
+pub const MARTS: &str = "marts";
 
 #[derive(Debug, thiserror::Error)]
 pub enum WarehouseError {
@@ -64,14 +69,15 @@ pub struct WriteSummary {
     pub files_written: usize,
     /// Earlier source files replaced by corrected ones (path, sha256).
     pub replaced: Vec<Replaced>,
+    /// The partitions compacted after the write.
+    pub compacted: compact::Compacted,
 }
 
 pub struct Warehouse {
     pub root: PathBuf,
 }
 
-/// The ledger's files (report date, path) by the short hash they are named by.
-pub type LedgerIndex = HashMap<String, Vec<(String, PathBuf)>>;
+pub use ledger::LedgerIndex;
 
 fn short(sha256: &str) -> &str {
     &sha256[..sha256.len().min(16)]
@@ -96,7 +102,7 @@ impl Warehouse {
         self.root.join(table).join(format!("report_date={report_date}"))
     }
 
-    fn file(&self, table: &str, report_date: &str, sha256: &str) -> PathBuf {
+    pub(crate) fn file(&self, table: &str, report_date: &str, sha256: &str) -> PathBuf {
         self.partition(table, report_date).join(format!("{}.parquet", short(sha256)))
     }
 
@@ -125,21 +131,28 @@ impl Warehouse {
     fn files_on(&self, table: &str, dates: &BTreeSet<NaiveDate>) -> Vec<(String, PathBuf)> {
         let mut out = Vec::new();
         for date in dates.iter().map(NaiveDate::to_string) {
-            let Ok(files) = std::fs::read_dir(self.partition(table, &date)) else { continue };
-            let mut paths: Vec<PathBuf> =
-                files.flatten().map(|f| f.path()).filter(|p| parquet_io::is_finished(p)).collect();
-            paths.sort();
-            out.extend(paths.into_iter().map(|p| (date.clone(), p)));
+            out.extend(self.partition_files(table, &date).into_iter().map(|p| (date.clone(), p)));
         }
         out
     }
 
-    fn tables(&self) -> Vec<String> {
+    /// The Parquet files of one partition, by name.
+    pub(crate) fn partition_files(&self, table: &str, date: &str) -> Vec<PathBuf> {
+        let Ok(files) = std::fs::read_dir(self.partition(table, date)) else { return Vec::new() };
+        let mut paths: Vec<PathBuf> =
+            files.flatten().map(|f| f.path()).filter(|p| parquet_io::is_finished(p)).collect();
+        paths.sort();
+        paths
+    }
+
+    /// The tables of the warehouse: its folders, but for the marts' and hidden ones.
+    pub(crate) fn tables(&self) -> Vec<String> {
         let Ok(entries) = std::fs::read_dir(&self.root) else { return Vec::new() };
         let mut tables: Vec<String> = entries
             .flatten()
             .filter(|e| e.path().is_dir())
             .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|t| t != MARTS && !t.starts_with(['.', '_']))
             .collect();
         tables.sort();
         tables
@@ -148,31 +161,6 @@ impl Warehouse {
     /// The ledger: every sheet of every file ingested so far.
     pub fn ledger(&self) -> Result<Vec<LedgerEntry>, WarehouseError> {
         Self::ledger_entries(self.table_files(LEDGER))
-    }
-
-    /// The ledger's files by their name, the short hash of the source file they record. The
-    /// ledger is one small file per source file and report date, growing every day: a run
-    /// learns what is already ingested from this listing and reads only the entries of the
-    /// files it is given (profiled: reading the whole ledger, three times, was three quarters
-    /// of a day's ingest over 30 days of history).
-    pub fn ledger_index(&self) -> LedgerIndex {
-        let mut index = LedgerIndex::new();
-        for (date, path) in self.table_files(LEDGER) {
-            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            index.entry(stem).or_default().push((date, path));
-        }
-        index
-    }
-
-    /// The ledger entries of one source file, by its SHA-256 (none if it was never ingested).
-    pub fn ledger_of(&self, index: &LedgerIndex, sha256: &str) -> Result<Vec<LedgerEntry>, WarehouseError> {
-        let mut entries = Vec::new();
-        for (date, path) in index.get(short(sha256)).into_iter().flatten() {
-            for batch in parquet_io::read(path, &[])? {
-                entries.extend(ledger::entries(&batch, date).into_iter().filter(|e| e.sha256 == sha256));
-            }
-        }
-        Ok(entries)
     }
 
     /// The ledger's entries of some report dates only (their partitions).
@@ -190,10 +178,13 @@ impl Warehouse {
         Ok(entries)
     }
 
-    /// Undoes the half-written ledger of a batch a killed run did not finish (see `journal`),
-    /// before the ledger is listed. Returns the ledger files removed.
+    /// Finishes what a killed run left half done, before the ledger is listed: a compaction's
+    /// removals (see `compact`), then undoes the half-written ledger of a batch (see
+    /// `journal`). Returns the files removed.
     pub fn undo_unfinished_batch(&self) -> Result<Vec<PathBuf>, WarehouseError> {
-        journal::undo_unfinished(&self.root)
+        let mut removed = compact::recover(&self.root)?;
+        removed.extend(journal::undo_unfinished(&self.root)?);
+        Ok(removed)
     }
 
     /// Removes what an interrupted run left: temporary files, and data files whose source is
@@ -207,9 +198,13 @@ impl Warehouse {
                 for f in files.flatten() {
                     let name = f.file_name().to_string_lossy().into_owned();
                     let stem = name.trim_end_matches(".parquet");
-                    if name.ends_with(".tmp")
-                        || (table != LEDGER && name.ends_with(".parquet") && !index.contains_key(stem))
-                    {
+                    // A part file holds only rows of committed files: compaction runs after the
+                    // ledger is written.
+                    let orphan = table != LEDGER
+                        && name.ends_with(".parquet")
+                        && !name.starts_with(compact::PART)
+                        && !index.files.contains_key(stem);
+                    if name.ends_with(".tmp") || orphan {
                         std::fs::remove_file(f.path())
                             .map_err(|source| WarehouseError::Io { path: f.path(), source })?;
                         removed.push(f.path());
@@ -323,15 +318,11 @@ impl Warehouse {
             // A duplicate is the same person on the same form and report date: only the dates
             // this run ingests can hold one, however long the history.
             for (date, path) in self.files_on(&form.form, dates) {
-                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+                // Files of an earlier layout are named by their source file's hash.
+                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
                 let Ok(report_date) = NaiveDate::parse_from_str(&date, "%Y-%m-%d") else { continue };
-                // A replaced sheet's rows do not count against its correction. (Rows of other
-                // sheets of that file do, so this skips a little more than needed only when a
-                // file holds two sheets of the same form and day.)
-                if excluded.iter().any(|r| r.touches(&form.form, &date, stem)) {
-                    continue;
-                }
-                for batch in parquet_io::read(&path, &["row_key", "source_file", "source_sheet", "source_row"])? {
+                let columns = ["row_key", "source_file", columns::SOURCE_SHA, "source_sheet", "source_row"];
+                for batch in parquet_io::read(&path, &columns)? {
                     let text = |n: &str| {
                         batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
                     };
@@ -343,7 +334,13 @@ impl Warehouse {
                     else {
                         continue;
                     };
+                    let sha = text(columns::SOURCE_SHA);
+                    let sha = |i: usize| sha.as_ref().filter(|a| !a.is_null(i)).map_or(stem.as_str(), |a| a.value(i));
                     for i in (0..batch.num_rows()).filter(|i| !key.is_null(*i)) {
+                        // A replaced sheet's rows do not count against its correction.
+                        if excluded.iter().any(|r| r.takes(Some(&form.form), &date, sha(i), sheet.value(i))) {
+                            continue;
+                        }
                         let location = Location {
                             file: file.value(i).to_string(),
                             sheet: sheet.value(i).to_string(),
@@ -377,6 +374,7 @@ impl Warehouse {
                         values: &r.values,
                         identity: r.identity.as_ref().map(|i| i.key.as_str()),
                         file: &file.path,
+                        sha256: &file.sha256,
                         sheet: &s.name,
                         row: *row,
                         registry_scope: s.registry_scope.map(|scope| scope.as_str()),
@@ -481,7 +479,49 @@ impl Warehouse {
         summary.files_written += ledger_files.len();
         parquet_io::sync_written(&self.root, &ledger_files)?;
         journal::finish(&self.root)?;
+
+        // The batch is committed: each partition it wrote or corrected becomes one file again.
+        let mut dirs: BTreeSet<PathBuf> =
+            written.iter().chain(&ledger_files).filter_map(|p| p.parent().map(PathBuf::from)).collect();
+        let replaced_dates: BTreeSet<&str> = superseded.iter().map(|r| r.report_date.as_str()).collect();
+        for table in self.tables() {
+            dirs.extend(replaced_dates.iter().filter(|d| !d.is_empty()).map(|d| self.partition(&table, d)));
+        }
+        summary.compacted = self.compact_dirs(&dirs.into_iter().collect::<Vec<_>>())?;
         Ok(summary)
+    }
+
+    /// Compacts the given partition folders (see `compact`).
+    fn compact_dirs(&self, dirs: &[PathBuf]) -> Result<compact::Compacted, WarehouseError> {
+        // Files of an earlier layout name their source by 16 hex digits; the ledger has the
+        // whole hash. Read only if such a file is met.
+        let shas: std::cell::OnceCell<HashMap<String, String>> = std::cell::OnceCell::new();
+        let sha_of = |sha16: &str| {
+            shas.get_or_init(|| {
+                let ledger = self.ledger().unwrap_or_default();
+                compact::sha_lookup(ledger.into_iter().map(|e| e.sha256))
+            })
+            .get(sha16)
+            .cloned()
+        };
+        compact::compact(&self.root, dirs, &sha_of)
+    }
+
+    /// Rewrites every partition of every table in the compacted layout (`wangge compact`):
+    /// a warehouse written by an earlier version, one file per source file, becomes one file
+    /// per table and day. Idempotent: a compacted partition is left alone.
+    pub fn compact_all(&self) -> Result<compact::Compacted, WarehouseError> {
+        let mut dirs = Vec::new();
+        for table in self.tables() {
+            dirs.extend(compact::partitions(&self.root, &table));
+        }
+        let mut total = compact::Compacted::default();
+        // A month of partitions at a time: memory stays that of the largest partition, and a
+        // run stopped half-way keeps what it finished.
+        for chunk in dirs.chunks(32) {
+            total.absorb(self.compact_dirs(chunk)?);
+        }
+        Ok(total)
     }
 }
 

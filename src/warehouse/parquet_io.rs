@@ -91,6 +91,25 @@ fn write_file(path: &Path, schema: Arc<Schema>, batch: &RecordBatch, sync: bool)
     Ok(())
 }
 
+/// Writes a batch to the temporary name of `path` and leaves it there, not synced (see
+/// `sync_written`): for a file whose final name is known only from its bytes (`compact`).
+pub fn write_temporary(path: &Path, schema: Arc<Schema>, batch: &RecordBatch) -> Result<PathBuf, WarehouseError> {
+    let tmp = crate::atomic_file::temporary_name(path);
+    let dir = path.parent().expect("warehouse files live in a folder");
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    let file = File::create(&tmp).map_err(io(&tmp))?;
+    let compression = if batch.num_rows() < COMPRESS_FROM_ROWS { Compression::UNCOMPRESSED } else { zstd() };
+    let properties = properties(&schema, compression, Some(ROW_GROUP_ROWS));
+    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(pq(&tmp))?;
+    writer.write(batch).map_err(pq(&tmp))?;
+    writer.into_inner().map_err(pq(&tmp))?;
+    Ok(tmp)
+}
+
+/// Row groups of a compacted file: big enough that a year of a table is a few hundred of them,
+/// small enough that a reader skips most by their statistics.
+const ROW_GROUP_ROWS: usize = 131_072;
+
 /// Whether `path` is a finished Parquet file, not a temporary one that `write` (or a killed
 /// run) left under a hidden name: the files a table is read from.
 pub fn is_finished(path: &Path) -> bool {

@@ -7,13 +7,14 @@
 //! between leaves the ledger still saying `read`, and the next run (which ingests the
 //! corrected file again, as it is not in the ledger yet) repeats the same, idempotent steps.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use arrow::compute::filter_record_batch;
 
+use super::columns::SOURCE_SHA;
 use super::{LEDGER, REJECTS, Warehouse, WarehouseError, parquet_io};
 
 /// A sheet of an earlier file that a newer file replaces; `sheet: None` replaces the whole
@@ -28,62 +29,93 @@ pub struct Replaced {
 }
 
 impl Replaced {
-    /// Whether a data file of `table` on `date` from the file `sha16` loses rows to this.
-    pub fn touches(&self, table: &str, date: &str, sha16: &str) -> bool {
-        self.sha256.starts_with(sha16)
-            && (self.sheet.is_none() || (self.report_date == date && self.form.as_deref() == Some(table)))
+    /// Whether a row on `date` from sheet `sheet` of the file `sha` (its full sha256, or the 16
+    /// hex digits an earlier layout named files by) goes with this: a row of form `form`'s
+    /// table, or with `None`, a row of any form (rejects, the ledger).
+    pub fn takes(&self, form: Option<&str>, date: &str, sha: &str, sheet: &str) -> bool {
+        self.sha256.starts_with(sha)
+            && (self.sheet.is_none()
+                || (self.report_date == date
+                    && form.is_none_or(|f| self.form.as_deref() == Some(f))
+                    && self.sheet.as_deref() == Some(sheet)))
     }
 }
 
-/// Removes what `replaced` names from the warehouse.
+/// Removes what `replaced` names from the warehouse: rows of data tables, then of rejects,
+/// then the ledger's (a whole file's ledger rows go, a sheet's become `superseded`), so that a
+/// crash half-way leaves the ledger still naming the earlier file, and the next run, which
+/// reads the correction again, repeats the same idempotent steps.
 pub fn apply(warehouse: &Warehouse, replaced: &BTreeSet<Replaced>) -> Result<(), WarehouseError> {
-    // Whole files: the ledger first, so that a crash leaves their rows as orphans of no ledger
-    // row, which the next run's `reconcile` removes.
-    for r in replaced.iter().filter(|r| r.sheet.is_none()) {
-        for table in std::iter::once(LEDGER.to_string()).chain(warehouse.tables()) {
-            for (date, _) in warehouse.table_files(&table) {
-                let path = warehouse.file(&table, &date, &r.sha256);
-                if path.exists() {
-                    std::fs::remove_file(&path).map_err(|source| WarehouseError::Io { path: path.clone(), source })?;
-                }
+    if replaced.is_empty() {
+        return Ok(());
+    }
+    // The partitions holding rows of the replaced files: a sheet's own date, every date of a
+    // whole file (from the ledger).
+    let mut dates: BTreeSet<String> =
+        replaced.iter().filter(|r| r.sheet.is_some()).map(|r| r.report_date.clone()).collect();
+    if replaced.iter().any(|r| r.sheet.is_none()) {
+        let index = warehouse.ledger_index();
+        for r in replaced.iter().filter(|r| r.sheet.is_none()) {
+            dates.extend(index.files.get(super::short(&r.sha256)).into_iter().flatten().map(|(d, _)| d.clone()));
+        }
+    }
+    let tables: Vec<String> = warehouse.tables().into_iter().filter(|t| t != LEDGER && t != REJECTS).collect();
+    let forms = tables.iter().map(|t| (t.as_str(), Some(t.as_str())));
+    for (table, form) in forms.chain([(REJECTS, None)]) {
+        for date in &dates {
+            for path in warehouse.partition_files(table, date) {
+                keep_rows(&path, |sha, sheet| !replaced.iter().any(|r| r.takes(form, date, sha, sheet)))?;
             }
         }
     }
-    // Single sheets, grouped by the earlier file's data file.
-    let mut by_file: BTreeMap<(&str, &str, &str), HashSet<&str>> = BTreeMap::new();
-    for r in replaced {
-        if let (Some(form), Some(sheet)) = (&r.form, &r.sheet) {
-            by_file.entry((r.sha256.as_str(), r.report_date.as_str(), form.as_str())).or_default().insert(sheet);
+    for date in &dates {
+        for path in warehouse.partition_files(LEDGER, date) {
+            let whole = |sha: &str| replaced.iter().any(|r| r.sheet.is_none() && r.sha256.starts_with(sha));
+            keep_rows(&path, |sha, _| !whole(sha))?;
+            mark_superseded(&path, |sha, sheet| {
+                replaced.iter().any(|r| r.sheet.is_some() && r.takes(None, date, sha, sheet))
+            })?;
         }
-    }
-    let mut sheets_of: BTreeMap<(&str, &str), HashSet<&str>> = BTreeMap::new();
-    for ((sha, date, form), sheets) in &by_file {
-        let data = warehouse.file(form, date, sha);
-        keep_rows(&data, "source_sheet", |sheet| !sheets.contains(sheet))?;
-        sheets_of.entry((sha, date)).or_default().extend(sheets.iter().copied());
-    }
-    for ((sha, date), sheets) in &sheets_of {
-        keep_rows(&warehouse.file(REJECTS, date, sha), "source_sheet", |sheet| !sheets.contains(sheet))?;
-        mark_superseded(&warehouse.file(LEDGER, date, sha), sheets)?;
     }
     Ok(())
 }
 
-/// Rewrites a Parquet file keeping the rows whose `column` passes `keep`; removes the file if
-/// no row is left. A missing file is left missing.
-fn keep_rows(path: &Path, column: &str, keep: impl Fn(&str) -> bool) -> Result<(), WarehouseError> {
-    if !path.exists() {
-        return Ok(());
-    }
+/// The source file of each row of `batch`: its `source_sha256` (data tables, rejects) or
+/// `sha256` (ledger) column, or, in a file of an earlier layout, the file's name.
+fn shas(batch: &RecordBatch, path: &Path) -> Vec<String> {
+    let column = [SOURCE_SHA, "sha256"]
+        .iter()
+        .find_map(|c| batch.column_by_name(c).and_then(|a| a.as_any().downcast_ref::<StringArray>()).cloned());
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    (0..batch.num_rows())
+        .map(|i| match &column {
+            Some(a) if !a.is_null(i) => a.value(i).to_string(),
+            _ => stem.clone(),
+        })
+        .collect()
+}
+
+fn sheets(batch: &RecordBatch) -> Option<StringArray> {
+    ["source_sheet", "sheet"]
+        .iter()
+        .find_map(|c| batch.column_by_name(c).and_then(|a| a.as_any().downcast_ref::<StringArray>()).cloned())
+}
+
+/// Rewrites a Parquet file keeping the rows `keep(sha, sheet)` says; removes the file if no
+/// row is left. A file losing nothing is left alone.
+fn keep_rows(path: &Path, keep: impl Fn(&str, &str) -> bool) -> Result<(), WarehouseError> {
     let batches = parquet_io::read(path, &[])?;
     let mut kept = Vec::new();
     let mut dropped = 0;
     for batch in &batches {
-        let Some(values) = batch.column_by_name(column).and_then(|c| c.as_any().downcast_ref::<StringArray>()) else {
-            return Ok(());
-        };
-        let mask: BooleanArray =
-            (0..batch.num_rows()).map(|i| Some(values.is_null(i) || keep(values.value(i)))).collect();
+        let shas = shas(batch, path);
+        let sheet = sheets(batch);
+        let mask: BooleanArray = (0..batch.num_rows())
+            .map(|i| {
+                let name = sheet.as_ref().filter(|s| !s.is_null(i)).map_or("", |s| s.value(i));
+                Some(keep(&shas[i], name))
+            })
+            .collect();
         dropped += mask.false_count();
         let filtered = filter_record_batch(batch, &mask)
             .map_err(|source| WarehouseError::Arrow { path: path.to_path_buf(), source })?;
@@ -105,13 +137,15 @@ fn keep_rows(path: &Path, column: &str, keep: impl Fn(&str) -> bool) -> Result<(
     }
 }
 
-/// Sets `status` to `superseded` on the ledger rows of `sheets` that were `read`.
-fn mark_superseded(path: &Path, sheets: &HashSet<&str>) -> Result<(), WarehouseError> {
+/// Sets `status` to `superseded` on the ledger rows that were `read` and `replaced(sha, sheet)`.
+fn mark_superseded(path: &Path, replaced: impl Fn(&str, &str) -> bool) -> Result<(), WarehouseError> {
     if !path.exists() {
-        return Ok(());
+        return Ok(()); // every row of it went with a whole file
     }
     let mut out = Vec::new();
+    let mut changed = false;
     for batch in parquet_io::read(path, &[])? {
+        let shas = shas(&batch, path);
         let text = |n: &str| batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>()).cloned();
         let (Some(sheet), Some(status), Some(index)) =
             (text("sheet"), text("status"), batch.schema().index_of("status").ok())
@@ -120,8 +154,9 @@ fn mark_superseded(path: &Path, sheets: &HashSet<&str>) -> Result<(), WarehouseE
         };
         let new_status: StringArray = (0..batch.num_rows())
             .map(|i| {
-                let replaced = !sheet.is_null(i) && sheets.contains(sheet.value(i)) && status.value(i) == "read";
-                Some(if replaced { "superseded" } else { status.value(i) })
+                let hit = !sheet.is_null(i) && status.value(i) == "read" && replaced(&shas[i], sheet.value(i));
+                changed |= hit;
+                Some(if hit { "superseded" } else { status.value(i) })
             })
             .collect();
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
@@ -131,7 +166,7 @@ fn mark_superseded(path: &Path, sheets: &HashSet<&str>) -> Result<(), WarehouseE
                 .map_err(|source| WarehouseError::Arrow { path: path.to_path_buf(), source })?,
         );
     }
-    let Some(first) = out.first() else { return Ok(()) };
+    let Some(first) = out.first().filter(|_| changed) else { return Ok(()) };
     let schema = first.schema();
     let batch = arrow::compute::concat_batches(&schema, &out)
         .map_err(|source| WarehouseError::Arrow { path: path.to_path_buf(), source })?;

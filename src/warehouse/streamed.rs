@@ -97,6 +97,7 @@ impl AcceptedRows for StreamedTables<'_> {
                 values: &r.values,
                 identity: r.identity.as_ref().map(|i| i.key.as_str()),
                 file: path,
+                sha256,
                 sheet,
                 row: *row,
                 // The registry is never streamed: it is read whole before any other sheet.

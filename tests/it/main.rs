@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test module is declared here so the suite links once.
 
 mod common;
+mod compaction;
 mod corrections;
 mod daily;
 mod daily_recovery;

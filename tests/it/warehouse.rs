@@ -103,7 +103,15 @@ fn a_second_ingest_changes_nothing_and_a_fresh_one_gives_the_same_bytes() {
     let ws = sample_copy(dir.path());
     ingest(&ws);
     let first = snapshot(&ws);
-    assert!(first.len() > 300, "{} warehouse files", first.len());
+    // One file per table and report date: the sample's 156 files, compacted.
+    assert!(first.len() > 25, "{} warehouse files", first.len());
+    let mut per_partition: BTreeMap<String, usize> = BTreeMap::new();
+    for name in first.keys() {
+        let (partition, file) = name.rsplit_once('/').unwrap();
+        assert!(file.starts_with("part-") && file.ends_with(".parquet"), "{name}: not a compacted file");
+        *per_partition.entry(partition.to_string()).or_default() += 1;
+    }
+    assert!(per_partition.values().all(|n| *n == 1), "{per_partition:?}");
     let out = ingest(&ws);
     let files = truth(&repo().join("sample-data"))["files"].as_array().unwrap().len();
     assert!(files > 150, "{files} files");
