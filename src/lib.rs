@@ -8,6 +8,7 @@
 pub mod atomic_file;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod deliver;
 pub mod demo;

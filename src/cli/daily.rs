@@ -29,10 +29,15 @@ pub struct DailyArgs {
     /// Threads for reading and rendering (default: the number of CPUs).
     #[arg(long)]
     threads: Option<usize>,
+    /// The engine for this run: `local`, `ballista` (`[engine] scheduler`) or
+    /// `ballista://host:port`; overrides `[engine] kind` in `wangge.toml`.
+    #[arg(long)]
+    engine: Option<String>,
 }
 
 pub fn run(workspace: &Path, args: DailyArgs) -> CommandResult {
-    let ws = Workspace::load(workspace).map_err(|e| Failure::usage(RunError::Config(e)))?;
+    let mut ws = Workspace::load(workspace).map_err(|e| Failure::usage(RunError::Config(e)))?;
+    super::choose_engine(&mut ws, args.engine.as_deref())?;
     let started = crate::clock::now();
     let date = args.date.unwrap_or_else(|| started.date_naive());
     let run_id = daily::run_id(started);

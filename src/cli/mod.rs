@@ -9,6 +9,7 @@ macro_rules! say {
     };
 }
 
+mod ballista;
 mod compact;
 mod daily;
 mod deliver;
@@ -83,6 +84,14 @@ impl Failure {
 
 pub type CommandResult = Result<ExitStatus, Failure>;
 
+/// Applies `--engine` to the workspace's `[engine]`.
+fn choose_engine(ws: &mut crate::config::Workspace, engine: Option<&str>) -> Result<(), Failure> {
+    match engine {
+        Some(engine) => ws.config.engine.choose(engine).map_err(|e| Failure::usage(anyhow::anyhow!(e))),
+        None => Ok(()),
+    }
+}
+
 #[derive(Debug, Parser)]
 #[command(
     name = "wangge",
@@ -130,6 +139,9 @@ enum Command {
     /// Rewrite the warehouse as one Parquet file per table and report date (ingest does this
     /// for what it writes; run it once on a warehouse made by an earlier version).
     Compact(compact::CompactArgs),
+    /// Run a role of an Apache Ballista cluster (scheduler or executor), for the pipelines of
+    /// a city that outgrows one PC (`[engine] kind = "ballista"` or `--engine`).
+    Ballista(ballista::BallistaArgs),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -149,6 +161,7 @@ pub fn main() -> ExitCode {
         Command::Daily(args) => daily::run(&cli.workspace, args),
         Command::Deliver(args) => deliver::run(&cli.workspace, args),
         Command::Compact(args) => compact::run(&cli.workspace, args),
+        Command::Ballista(args) => ballista::run(args),
     };
     let status = match outcome {
         Ok(status) => status,

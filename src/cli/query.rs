@@ -33,10 +33,15 @@ pub struct QueryArgs {
     /// The report date for `--pipeline`.
     #[arg(long)]
     date: Option<chrono::NaiveDate>,
+    /// The engine for this run: `local`, `ballista` (`[engine] scheduler`) or
+    /// `ballista://host:port`; overrides `[engine] kind` in `wangge.toml`.
+    #[arg(long)]
+    engine: Option<String>,
 }
 
 pub fn run(workspace: &Path, args: QueryArgs) -> CommandResult {
-    let ws = Workspace::load(workspace).map_err(|e| Failure::usage(RunError::Config(e)))?;
+    let mut ws = Workspace::load(workspace).map_err(|e| Failure::usage(RunError::Config(e)))?;
+    super::choose_engine(&mut ws, args.engine.as_deref())?;
     if !args.tables && args.sql.is_none() {
         return Err(Failure::usage(anyhow::anyhow!("give a query (`wangge query \"SELECT …\"`) or `--tables`")));
     }

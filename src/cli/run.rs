@@ -17,16 +17,22 @@ pub struct RunArgs {
     /// The report date (default: today).
     #[arg(long)]
     date: Option<NaiveDate>,
+    /// The engine for this run: `local`, `ballista` (`[engine] scheduler`) or
+    /// `ballista://host:port`; overrides `[engine] kind` in `wangge.toml`.
+    #[arg(long)]
+    engine: Option<String>,
 }
 
 pub fn run(workspace: &Path, args: RunArgs) -> CommandResult {
-    let ws = Workspace::load(workspace).map_err(|e| Failure::usage(RunError::Config(e)))?;
+    let mut ws = Workspace::load(workspace).map_err(|e| Failure::usage(RunError::Config(e)))?;
+    super::choose_engine(&mut ws, args.engine.as_deref())?;
     let date = args.date.unwrap_or_else(crate::clock::today);
     let _lock = crate::runner::lock::acquire(&ws.path(&ws.config.paths.runs), "`wangge run`")
         .map_err(|e| Failure::run(e.into()))?;
     let outcome = runner::run_pipeline(&ws, &args.pipeline, date).map_err(Failure::run)?;
     for (step, rows, path) in &outcome.materialised {
-        say!("  {step}: {rows} row(s) → `{}`", path.display());
+        let took = outcome.durations.iter().find(|(s, _)| s == step).map_or(0.0, |(_, d)| d.as_secs_f64());
+        say!("  {step}: {rows} row(s) → `{}` ({took:.2} s)", path.display());
     }
     let failed: Vec<_> = outcome.failed_checks().collect();
     for check in &failed {

@@ -175,6 +175,12 @@ stream_from_mib = 16         # workbooks with a sheet of this much XML or more a
 max_file_mib = 512           # larger files are refused by name; the others go on
 max_inflated_mib = 1024      # a workbook that would inflate to more is refused before inflating
 max_cells = 30000000         # most cells one sheet (rows × columns) or shared-string table may have
+
+[engine]                     # what runs the SQL; `--engine` overrides it for one run
+kind = "local"               # local | ballista (a scheduler and executors: `wangge ballista`)
+scheduler = "127.0.0.1:50050"
+connect_timeout_seconds = 20 # a cluster that does not answer a first query by then fails the run
+run_timeout_minutes = 60     # a pipeline run or query taking longer fails, naming the engine
 "#,
         name = d.name,
         short = d.short_name,

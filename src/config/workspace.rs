@@ -27,6 +27,61 @@ pub struct WorkspaceConfig {
     pub daily: DailyConfig,
     #[serde(default)]
     pub ingest: IngestConfig,
+    #[serde(default)]
+    pub engine: EngineConfig,
+}
+
+/// Which engine runs the pipelines' SQL and `wangge query`: this process (`local`), or an
+/// Apache Ballista cluster (`ballista`) whose scheduler, executors and this client all see the
+/// warehouse at the same absolute path (a shared folder).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    pub kind: EngineKind,
+    /// The Ballista scheduler, `host:port`.
+    pub scheduler: String,
+    /// How long a Ballista cluster may take to answer a first query (an idle scheduler with no
+    /// executor never answers: the run fails with that, not hangs).
+    pub connect_timeout_seconds: u64,
+    /// Longest a pipeline run or a query may take on any engine; then it fails, naming the
+    /// engine, instead of holding cron.
+    pub run_timeout_minutes: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    #[default]
+    Local,
+    Ballista,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            kind: EngineKind::Local,
+            scheduler: "127.0.0.1:50050".into(),
+            connect_timeout_seconds: 20,
+            run_timeout_minutes: 60,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Applies `--engine`: `local`, `ballista` (the configured scheduler) or
+    /// `ballista://host:port`.
+    pub fn choose(&mut self, engine: &str) -> Result<(), String> {
+        match engine.split_once("://") {
+            _ if engine == "local" => self.kind = EngineKind::Local,
+            _ if engine == "ballista" => self.kind = EngineKind::Ballista,
+            Some(("ballista" | "df", address)) if !address.is_empty() && !address.contains('/') => {
+                self.kind = EngineKind::Ballista;
+                self.scheduler = address.to_string();
+            }
+            _ => return Err(format!("`--engine {engine}`: expected `local`, `ballista` or `ballista://host:port`")),
+        }
+        Ok(())
+    }
 }
 
 /// How files are read.
@@ -368,5 +423,25 @@ impl Workspace {
     /// Display name for report titles.
     pub fn district_short_name(&self) -> &str {
         self.config.district.short_name.as_deref().unwrap_or(&self.config.district.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_is_chosen_by_name_or_scheduler_address_and_nothing_else() {
+        let mut engine = EngineConfig::default();
+        engine.choose("ballista").unwrap();
+        assert_eq!((engine.kind, engine.scheduler.as_str()), (EngineKind::Ballista, "127.0.0.1:50050"));
+        engine.choose("ballista://10.0.0.5:50051").unwrap();
+        assert_eq!((engine.kind, engine.scheduler.as_str()), (EngineKind::Ballista, "10.0.0.5:50051"));
+        engine.choose("local").unwrap();
+        assert_eq!(engine.kind, EngineKind::Local);
+        for bad in ["", "spark", "ballista://", "ballista://host:1/path", "http://10.0.0.5:50050"] {
+            assert!(engine.choose(bad).is_err(), "{bad}");
+        }
+        assert_eq!(engine.kind, EngineKind::Local, "a refused choice changes nothing");
     }
 }

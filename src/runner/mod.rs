@@ -55,6 +55,11 @@ pub enum RunError {
     Deliver(#[from] crate::deliver::DeliverError),
     #[error(transparent)]
     Lock(#[from] lock::LockError),
+    /// The engine's message already holds its causes (see `SqlError::Engine`).
+    #[error("on {engine}: {error}")]
+    OnEngine { engine: String, error: crate::sql::SqlError },
+    #[error("{engine} did not finish within [engine] run_timeout_minutes = {minutes}")]
+    EngineTimeout { engine: String, minutes: u64 },
 }
 
 impl RunError {
@@ -74,7 +79,9 @@ impl RunError {
             | RunError::Runtime(_)
             | RunError::Report(_)
             | RunError::Deliver(_)
-            | RunError::Lock(_) => Verdict::OutputFailure,
+            | RunError::Lock(_)
+            | RunError::OnEngine { .. }
+            | RunError::EngineTimeout { .. } => Verdict::OutputFailure,
         }
     }
 }
@@ -160,7 +167,36 @@ fn block_on<T>(future: impl std::future::Future<Output = T>) -> Result<T, RunErr
 }
 
 fn engine_settings(ws: &Workspace) -> crate::sql::engine::EngineSettings {
-    crate::sql::engine::EngineSettings::for_workspace(ws.path(&ws.config.paths.runs).join("spill"))
+    use crate::config::workspace::EngineKind;
+    let mut settings = crate::sql::engine::EngineSettings::for_workspace(ws.path(&ws.config.paths.runs).join("spill"));
+    let engine = &ws.config.engine;
+    if engine.kind == EngineKind::Ballista {
+        settings.engine = crate::sql::engine::Engine::Ballista {
+            scheduler: engine.scheduler.clone(),
+            connect_timeout: std::time::Duration::from_secs(engine.connect_timeout_seconds),
+        };
+    }
+    settings
+}
+
+/// Runs engine work to its end, or to `[engine] run_timeout_minutes`: cron is never held by a
+/// cluster that stopped answering. An error from a cluster names it.
+fn on_engine<T>(
+    ws: &Workspace,
+    settings: &crate::sql::engine::EngineSettings,
+    work: impl std::future::Future<Output = Result<T, crate::sql::SqlError>>,
+) -> Result<T, RunError> {
+    let minutes = ws.config.engine.run_timeout_minutes;
+    let engine = settings.engine.to_string();
+    // The timer is made inside the runtime: tokio's clock exists only there.
+    let limit = std::time::Duration::from_secs(minutes * 60);
+    match block_on(async move { tokio::time::timeout(limit, work).await })? {
+        Err(_) => Err(RunError::EngineTimeout { engine, minutes }),
+        Ok(Err(source)) if settings.engine != crate::sql::engine::Engine::Local => {
+            Err(RunError::OnEngine { engine, error: source })
+        }
+        Ok(result) => result.map_err(RunError::from),
+    }
 }
 
 /// The pipelines of a workspace that load, and the problems of those that do not.
@@ -238,11 +274,10 @@ pub fn run_pipeline(
     // A compaction a killed ingest left half done would show its rows twice.
     crate::warehouse::compact::recover(&root)?;
     let settings = engine_settings(ws);
-    block_on(async {
+    on_engine(ws, &settings, async {
         let (ctx, _) = crate::sql::warehouse_session(&root, &forms, &privacy, &settings).await?;
         crate::sql::run::run(&ctx, pipeline, &root, report_date).await
-    })?
-    .map_err(RunError::from)
+    })
 }
 
 /// Runs an ad-hoc query over every warehouse table and mart; `sql: None` only lists the tables.
@@ -263,7 +298,7 @@ pub fn query(
         Some((name, _)) => Some(find_pipeline(ws, &forms, name)?),
         None => None,
     };
-    block_on(async {
+    on_engine(ws, &settings, async {
         let (ctx, mut tables) = crate::sql::warehouse_session(&root, &forms, &privacy, &settings).await?;
         if let Some(p) = &selected {
             crate::sql::run::register_views(&ctx, p, pipeline.expect("selected from it").1).await?;
@@ -282,8 +317,7 @@ pub fn query(
             None => None,
         };
         Ok::<_, crate::sql::SqlError>((tables, result))
-    })?
-    .map_err(RunError::from)
+    })
 }
 
 /// Renders a pipeline's reports (`reports.toml` beside its `pipeline.toml`) for a report date:
@@ -310,7 +344,7 @@ pub fn render_reports(
         .map(|s| s.step.clone())
         .chain(definition.scopes.iter().map(|s| s.step.clone()))
         .collect();
-    let tables = block_on(async {
+    let tables = on_engine(ws, &settings, async {
         let (ctx, _) = crate::sql::warehouse_session(&root, &forms, &privacy, &settings).await?;
         let mut tables = std::collections::BTreeMap::new();
         for step in steps {
@@ -318,7 +352,7 @@ pub fn render_reports(
             tables.insert(step, crate::report::table::Table::from_batches(&batches));
         }
         Ok::<_, crate::sql::SqlError>(tables)
-    })??;
+    })?;
     let templates_dir = ws.path(&ws.config.paths.report_templates);
     let templates = tera::Tera::new(&format!("{}/**/*.html", templates_dir.display()))
         .map_err(|source| RunError::Templates { dir: templates_dir.clone(), source })?;

@@ -1,11 +1,13 @@
-//! The one place that chooses and configures the query engine.
+//! The one place that chooses and configures the query engine: DataFusion in this process, or
+//! an Apache Ballista cluster running the same DataFusion plans (`Engine`).
 //!
 //! Every setting is stated here (partitions, memory limit, spill folder); every warehouse table
 //! is registered here as a listing table over its Parquet files with the hive partition column
-//! `report_date`; functions of our own would be registered here too. Nothing else builds a
-//! `SessionContext`, so a distributed engine (Apache Ballista runs DataFusion plans) can replace
-//! this one without touching the pipelines: table paths are absolute and materialised steps go
-//! through Parquet, never in-memory tables.
+//! `report_date`; functions of our own would be registered here too (and in `crate::cluster`,
+//! on the scheduler and executors). Nothing else builds a `SessionContext`, so the pipelines
+//! run unchanged on either engine: table paths are absolute (the scheduler lists them, the
+//! executors read them) and materialised steps go through Parquet, never in-memory tables
+//! (a Ballista plan cannot carry one).
 //!
 //! Local files are read through [`super::local_files::LocalFiles`], which reads on the calling
 //! thread instead of tokio's blocking pool; the settings below that depart from DataFusion's
@@ -19,6 +21,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -40,6 +43,26 @@ pub struct EngineSettings {
     /// are small and decoding one again cost no measurable time, while keeping them made a
     /// 30-day pipeline's peak grow by 50 MiB with the days (`bench_pipeline`).
     pub footer_cache: usize,
+    pub engine: Engine,
+}
+
+/// Where the SQL runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Engine {
+    /// DataFusion in this process.
+    Local,
+    /// An Apache Ballista cluster: its scheduler (`host:port`), and how long a first query may
+    /// take to come back before the cluster counts as unreachable.
+    Ballista { scheduler: String, connect_timeout: std::time::Duration },
+}
+
+impl std::fmt::Display for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Engine::Local => write!(f, "the local engine"),
+            Engine::Ballista { scheduler, .. } => write!(f, "the Ballista engine (scheduler {scheduler})"),
+        }
+    }
 }
 
 impl EngineSettings {
@@ -49,6 +72,7 @@ impl EngineSettings {
             memory_limit: 1024 * 1024 * 1024,
             spill_dir,
             footer_cache: 0,
+            engine: Engine::Local,
         }
     }
 }
@@ -62,11 +86,66 @@ pub struct TableInfo {
     pub location: Option<PathBuf>,
 }
 
-/// Builds a session with every setting stated.
-pub fn session(settings: &EngineSettings) -> Result<SessionContext, SqlError> {
+/// Builds a session with every setting stated, on the chosen engine. A Ballista session is
+/// first asked `SELECT 1`: a scheduler that is down, or has no executor, fails here by name.
+pub async fn session(settings: &EngineSettings) -> Result<SessionContext, SqlError> {
+    let (config, runtime) = local_session_parts(
+        settings,
+        match settings.engine {
+            Engine::Local => SessionConfig::new(),
+            Engine::Ballista { .. } => {
+                use ballista::prelude::SessionConfigExt;
+                // The adaptive planner (Ballista 55's default) left a job waiting for ever on
+                // `stg_registry`: a UNION ALL of an empty join and a NOT IN (observed on the sample;
+                // each side alone ran). The static planner runs every pipeline step.
+                SessionConfig::new_with_ballista()
+                    .with_ballista_job_name("wangge")
+                    .set_bool("ballista.planner.adaptive.enabled", false)
+            }
+        },
+    )?;
+    match &settings.engine {
+        Engine::Local => {
+            super::local_files::LocalFiles::install(&runtime);
+            Ok(SessionContext::new_with_config_rt(config, runtime))
+        }
+        Engine::Ballista { scheduler, connect_timeout } => {
+            use ballista::prelude::SessionContextExt;
+            let unreachable = |error| SqlError::Engine { context: settings.engine.to_string(), error };
+            let state = SessionStateBuilder::new()
+                .with_config(config)
+                .with_runtime_env(runtime)
+                .with_default_features()
+                .build();
+            let ctx =
+                SessionContext::remote_with_state(&format!("df://{scheduler}"), state).await.map_err(unreachable)?;
+            let probe = async { ctx.sql("SELECT 1").await?.collect().await };
+            match tokio::time::timeout(*connect_timeout, probe).await {
+                Ok(Ok(_)) => Ok(ctx),
+                Ok(Err(e)) => Err(unreachable(e)),
+                Err(_) => Err(unreachable(datafusion::error::DataFusionError::Execution(format!(
+                    "no answer to a first query within {} s: is the scheduler running, with an executor registered?",
+                    connect_timeout.as_secs()
+                )))),
+            }
+        }
+    }
+}
+
+/// A local session for planning only (`wangge validate`): no data is read, on any engine.
+pub fn planning_session(settings: &EngineSettings) -> Result<SessionContext, SqlError> {
+    let (config, runtime) = local_session_parts(settings, SessionConfig::new())?;
+    Ok(SessionContext::new_with_config_rt(config, runtime))
+}
+
+/// The settings every session gets, on top of `config` (the engine's own defaults).
+fn local_session_parts(
+    settings: &EngineSettings,
+    config: SessionConfig,
+) -> Result<(SessionConfig, Arc<datafusion::execution::runtime_env::RuntimeEnv>), SqlError> {
     std::fs::create_dir_all(&settings.spill_dir)
         .map_err(|source| SqlError::Io { path: settings.spill_dir.clone(), source })?;
-    let config = SessionConfig::new()
+    let config = config
         .with_target_partitions(settings.target_partitions.max(1))
         .with_information_schema(true)
         // Results in a stable order where the engine would otherwise be free to reorder.
@@ -90,8 +169,7 @@ pub fn session(settings: &EngineSettings) -> Result<SessionContext, SqlError> {
         .with_metadata_cache_limit(settings.footer_cache)
         .build_arc()
         .map_err(SqlError::engine("configuring the engine"))?;
-    super::local_files::LocalFiles::install(&runtime);
-    Ok(SessionContext::new_with_config_rt(config, runtime))
+    Ok((config, runtime))
 }
 
 /// The schema a table has in SQL: its file columns plus the partition column.

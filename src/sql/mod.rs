@@ -52,7 +52,7 @@ pub async fn warehouse_session(
     privacy: &Privacy,
     settings: &EngineSettings,
 ) -> Result<(SessionContext, Vec<TableInfo>), SqlError> {
-    let ctx = engine::session(settings)?;
+    let ctx = engine::session(settings).await?;
     let mut tables = Vec::new();
     for (name, schema) in Warehouse::schemas(forms, privacy) {
         tables.push(engine::register_parquet_table(&ctx, &name, &warehouse_root.join(&name), schema).await?);

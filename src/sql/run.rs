@@ -56,7 +56,7 @@ pub async fn plan_all(
     report_date: NaiveDate,
 ) -> Result<Vec<ConfigError>, SqlError> {
     let settings = engine::EngineSettings::for_workspace(std::env::temp_dir());
-    let ctx = engine::session(&settings)?;
+    let ctx = engine::planning_session(&settings)?;
     for (name, schema) in tables {
         engine::register_empty_table(&ctx, name, schema)?;
     }
@@ -151,6 +151,9 @@ pub struct CheckOutcome {
 pub struct RunOutcome {
     /// (step, rows) of each materialised step, and where it was written.
     pub materialised: Vec<(String, usize, PathBuf)>,
+    /// How long each step took with its checks (a view's own cost shows in the steps that
+    /// read it): to find the step a growing history slows down.
+    pub durations: Vec<(String, std::time::Duration)>,
     pub checks: Vec<CheckOutcome>,
 }
 
@@ -171,6 +174,8 @@ pub async fn run(
     let params = params(pipeline, report_date);
     let mut outcome = RunOutcome::default();
     for step in &pipeline.steps {
+        let clock = crate::clock::stopwatch();
+        tracing::info!(step = %step.name, "step");
         let df = dataframe(ctx, step, &params).await.map_err(|message| SqlError::Engine {
             context: format!("step `{}`", step.name),
             error: datafusion::error::DataFusionError::Plan(message),
@@ -190,6 +195,7 @@ pub async fn run(
         }
         for check in &step.checks {
             let context = format!("check `{}` of step `{}`", check.name, step.name);
+            tracing::info!(step = %step.name, check = %check.name, "check");
             let df = ctx
                 .sql(&check.sql)
                 .await
@@ -205,6 +211,7 @@ pub async fn run(
                 sample,
             });
         }
+        outcome.durations.push((step.name.clone(), clock.elapsed()));
     }
     Ok(outcome)
 }
@@ -224,12 +231,38 @@ async fn materialise(
         .select(columns.iter().map(|c| col(format!("\"{c}\""))).collect::<Vec<_>>())
         .and_then(|df| df.sort(columns.iter().map(|c| col(format!("\"{c}\"")).sort(true, true)).collect()))
         .map_err(SqlError::engine(&context))?;
-    let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+    // Text as `Utf8` whichever engine made it: DataFusion's local session casts to VARCHAR as
+    // `Utf8View`, a Ballista session as `Utf8`, and the same rows must give the same bytes.
+    let fields: Vec<arrow::datatypes::Field> = df
+        .schema()
+        .as_arrow()
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            arrow::datatypes::DataType::Utf8View => f.as_ref().clone().with_data_type(arrow::datatypes::DataType::Utf8),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(fields));
     let batches = df.collect().await.map_err(SqlError::engine(&context))?;
-    let batch = arrow::compute::concat_batches(&schema, &batches).map_err(|e| SqlError::Engine {
+    let arrow_error = |e| SqlError::Engine {
         context: context.clone(),
         error: datafusion::error::DataFusionError::ArrowError(Box::new(e), None),
-    })?;
+    };
+    let batches = batches
+        .iter()
+        .map(|b| {
+            let columns = b
+                .columns()
+                .iter()
+                .zip(schema.fields())
+                .map(|(c, f)| arrow::compute::cast(c, f.data_type()))
+                .collect::<Result<Vec<_>, _>>()?;
+            RecordBatch::try_new(schema.clone(), columns)
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(arrow_error)?;
+    let batch = arrow::compute::concat_batches(&schema, &batches).map_err(arrow_error)?;
     let path = folder.join(format!("{PARTITION}={report_date}")).join("part-0.parquet");
     parquet_io::write(&path, schema, &batch)?;
     Ok((batch.num_rows(), path))

@@ -1,5 +1,6 @@
 //! The one integration-test binary: every test module is declared here so the suite links once.
 
+mod ballista;
 mod common;
 mod compaction;
 mod corrections;

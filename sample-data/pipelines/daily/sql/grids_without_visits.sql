@@ -1,6 +1,7 @@
 -- Grids of the registry with no household visit (by visit date) in the `idle_grid_days` days up
 -- to the report date, with their grid workers from the latest roster. Visits are looked for in
--- the reports of the last 92 days; a grid with none there has no last visit.
+-- the reports of the last 92 days; a grid with none there has no last visit. (`string_agg` with
+-- ORDER BY, not `array_agg(… ORDER BY …)`: Ballista's executors refuse the ordered array_agg.)
 WITH last_visit AS (
     SELECT grid_code, max(visit_date) AS last_visit
     FROM visits
@@ -8,7 +9,7 @@ WITH last_visit AS (
     GROUP BY grid_code
 ),
 roster AS (
-    SELECT grid_code, array_to_string(array_agg(name ORDER BY name), '、') AS workers
+    SELECT grid_code, string_agg(name, '、' ORDER BY name) AS workers
     FROM workers
     WHERE report_date = (SELECT max(report_date) FROM workers WHERE report_date <= $report_date)
       AND grid_code IS NOT NULL

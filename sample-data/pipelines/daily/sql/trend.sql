@@ -1,9 +1,10 @@
 -- The last `trend_days` days per town: new returnees and key persons listed (people, not rows),
 -- visits and work orders received, one row per town and day (zero on days without any).
 WITH days AS (
-    -- (a table function takes literals only: the series is cut to the parameter instead)
+    -- (the series is cut to the parameter, as a series takes literals only; and unnested from
+    -- the array function, as the table function cannot travel in a Ballista plan)
     SELECT CAST(CAST(CAST($report_date AS INT) - value AS INT) AS DATE) AS day
-    FROM generate_series(0, 366)
+    FROM (SELECT unnest(generate_series(0, 366)) AS value) series
     WHERE value < $trend_days
 ),
 towns AS (SELECT DISTINCT town_code, town FROM stg_registry),
