@@ -102,9 +102,7 @@ pub fn ingest_each(
     let forms = load_forms(ws)?;
     let privacy = privacy(ws)?;
     let warehouse = Warehouse::new(ws.path(&ws.config.paths.warehouse));
-    let mut reconciled = warehouse.undo_unfinished_batch()?;
-    let index = warehouse.ledger_index();
-    reconciled.extend(warehouse.reconcile(&index)?);
+    let (reconciled, index) = warehouse.recover()?;
     let fingerprint = forms_fingerprint(ws);
     let inbox = ws.inbox();
     let listed = if paths.is_empty() {

@@ -255,8 +255,7 @@ fn find_pipeline(ws: &Workspace, forms: &[FormConfig], name: &str) -> Result<cra
 /// date (`wangge compact`), after finishing what a killed run left; idempotent.
 pub fn compact(ws: &Workspace) -> Result<(Vec<PathBuf>, crate::warehouse::compact::Compacted), RunError> {
     let warehouse = Warehouse::new(ws.path(&ws.config.paths.warehouse));
-    let mut removed = warehouse.undo_unfinished_batch()?;
-    removed.extend(warehouse.reconcile(&warehouse.ledger_index())?);
+    let (removed, _) = warehouse.recover()?;
     Ok((removed, warehouse.compact_all()?))
 }
 

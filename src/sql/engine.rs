@@ -89,7 +89,7 @@ pub struct TableInfo {
 /// Builds a session with every setting stated, on the chosen engine. A Ballista session is
 /// first asked `SELECT 1`: a scheduler that is down, or has no executor, fails here by name.
 pub async fn session(settings: &EngineSettings) -> Result<SessionContext, SqlError> {
-    let (config, runtime) = local_session_parts(
+    let (config, runtime) = session_parts(
         settings,
         match settings.engine {
             Engine::Local => SessionConfig::new(),
@@ -134,12 +134,12 @@ pub async fn session(settings: &EngineSettings) -> Result<SessionContext, SqlErr
 
 /// A local session for planning only (`wangge validate`): no data is read, on any engine.
 pub fn planning_session(settings: &EngineSettings) -> Result<SessionContext, SqlError> {
-    let (config, runtime) = local_session_parts(settings, SessionConfig::new())?;
+    let (config, runtime) = session_parts(settings, SessionConfig::new())?;
     Ok(SessionContext::new_with_config_rt(config, runtime))
 }
 
 /// The settings every session gets, on top of `config` (the engine's own defaults).
-fn local_session_parts(
+fn session_parts(
     settings: &EngineSettings,
     config: SessionConfig,
 ) -> Result<(SessionConfig, Arc<datafusion::execution::runtime_env::RuntimeEnv>), SqlError> {

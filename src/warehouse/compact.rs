@@ -29,7 +29,7 @@ use arrow::row::{RowConverter, SortField};
 use sha2::{Digest, Sha256};
 
 use super::columns::SOURCE_SHA;
-use super::{WarehouseError, journal, parquet_io};
+use super::{WarehouseError, journal, parquet_io, short};
 
 /// The name of a compacted file starts with this.
 pub const PART: &str = "part-";
@@ -103,8 +103,12 @@ fn inputs(dir: &Path) -> Vec<(PathBuf, u64)> {
 
 fn named_by_content(path: &Path) -> bool {
     let Ok(bytes) = std::fs::read(path) else { return true };
-    let hash = crate::ingest::hex(&Sha256::digest(&bytes));
-    path.file_name().is_some_and(|n| n.to_string_lossy() == format!("{PART}{}.parquet", &hash[..16]))
+    path.file_name().is_some_and(|n| n.to_string_lossy() == part_name(&bytes))
+}
+
+/// The name of a part file holding `bytes`: the first 16 hex digits of their sha256.
+fn part_name(bytes: &[u8]) -> String {
+    format!("{PART}{}.parquet", short(&crate::ingest::hex(&Sha256::digest(bytes))))
 }
 
 /// A new file in waiting: its temporary path, where it goes, and the files it replaces.
@@ -133,8 +137,7 @@ pub fn compact(
         let template = dir.join(format!("{PART}.parquet"));
         let tmp = parquet_io::write_temporary(&template, batch.schema(), &batch)?;
         let bytes = std::fs::read(&tmp).map_err(io(&tmp))?;
-        let hash = crate::ingest::hex(&Sha256::digest(&bytes));
-        let part = dir.join(format!("{PART}{}.parquet", &hash[..16]));
+        let part = dir.join(part_name(&bytes));
         done.partitions += 1;
         done.files_in += files.len();
         done.files_out += 1;
@@ -326,7 +329,7 @@ pub fn partitions(root: &Path, table: &str) -> Vec<PathBuf> {
 
 /// Maps 16 hex digits to the full sha256 among `shas`.
 pub fn sha_lookup(shas: impl IntoIterator<Item = String>) -> HashMap<String, String> {
-    shas.into_iter().map(|s| (s.chars().take(16).collect(), s)).collect()
+    shas.into_iter().map(|s| (short(&s).to_string(), s)).collect()
 }
 
 #[cfg(test)]

@@ -79,8 +79,10 @@ pub struct Warehouse {
 
 pub use ledger::LedgerIndex;
 
+/// The first 16 hex digits of a sha256, the whole text if it is shorter (or not hex: a ledger
+/// file is read back, and a byte index must not split a character).
 fn short(sha256: &str) -> &str {
-    &sha256[..sha256.len().min(16)]
+    sha256.get(..16).unwrap_or(sha256)
 }
 
 impl Warehouse {
@@ -181,10 +183,20 @@ impl Warehouse {
     /// Finishes what a killed run left half done, before the ledger is listed: a compaction's
     /// removals (see `compact`), then undoes the half-written ledger of a batch (see
     /// `journal`). Returns the files removed.
-    pub fn undo_unfinished_batch(&self) -> Result<Vec<PathBuf>, WarehouseError> {
+    fn undo_unfinished_batch(&self) -> Result<Vec<PathBuf>, WarehouseError> {
         let mut removed = compact::recover(&self.root)?;
         removed.extend(journal::undo_unfinished(&self.root)?);
         Ok(removed)
+    }
+
+    /// Everything a run does first: finishes or undoes what a killed run left
+    /// (`undo_unfinished_batch`), then lists the ledger and removes the orphans (`reconcile`).
+    /// Returns the files removed and the ledger's index.
+    pub fn recover(&self) -> Result<(Vec<PathBuf>, LedgerIndex), WarehouseError> {
+        let mut removed = self.undo_unfinished_batch()?;
+        let index = self.ledger_index();
+        removed.extend(self.reconcile(&index)?);
+        Ok((removed, index))
     }
 
     /// Removes what an interrupted run left: temporary files, and data files whose source is
