@@ -21,6 +21,10 @@ pub struct RunArgs {
     /// `ballista://host:port`; overrides `[engine] kind` in `wangge.toml`.
     #[arg(long)]
     engine: Option<String>,
+    /// Materialise the marts and run the checks only: no report workbooks or HTML (a data
+    /// centre that reads the marts, or a benchmark of the SQL alone).
+    #[arg(long)]
+    no_reports: bool,
 }
 
 pub fn run(workspace: &Path, args: RunArgs) -> CommandResult {
@@ -44,7 +48,11 @@ pub fn run(workspace: &Path, args: RunArgs) -> CommandResult {
         }
     }
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let reports = runner::render_reports(&ws, &args.pipeline, date, threads).map_err(Failure::run)?;
+    let reports = if args.no_reports {
+        Vec::new()
+    } else {
+        runner::render_reports(&ws, &args.pipeline, date, threads).map_err(Failure::run)?
+    };
     if let Some(index) = reports.last() {
         let workbooks = reports.iter().filter(|p| p.extension().is_some_and(|e| e == "xlsx")).count();
         say!("Wrote {workbooks} report workbook(s) and their HTML; index: `{}`", index.display());

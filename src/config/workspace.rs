@@ -46,6 +46,10 @@ pub struct EngineConfig {
     /// Longest a pipeline run or a query may take on any engine; then it fails, naming the
     /// engine, instead of holding cron.
     pub run_timeout_minutes: u64,
+    /// Memory the local engine's sorts, joins and aggregations may hold before they spill to
+    /// `runs/spill` (a query that cannot spill fails, naming the limit, instead of swapping).
+    /// Ballista executors have their own (`wangge ballista executor --memory-mib`).
+    pub memory_mib: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -63,6 +67,7 @@ impl Default for EngineConfig {
             scheduler: "127.0.0.1:50050".into(),
             connect_timeout_seconds: 20,
             run_timeout_minutes: 60,
+            memory_mib: 1024,
         }
     }
 }

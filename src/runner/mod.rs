@@ -60,6 +60,11 @@ pub enum RunError {
     OnEngine { engine: String, error: crate::sql::SqlError },
     #[error("{engine} did not finish within [engine] run_timeout_minutes = {minutes}")]
     EngineTimeout { engine: String, minutes: u64 },
+    /// What could not spill ran out of the local engine's memory: the fix is the setting.
+    #[error(
+        "{error}\n  the local engine ran out of its memory limit, [engine] memory_mib = {mib} in wangge.toml: raise it"
+    )]
+    MemoryLimit { mib: u64, error: crate::sql::SqlError },
 }
 
 impl RunError {
@@ -76,6 +81,7 @@ impl RunError {
             RunError::Warehouse(_)
             | RunError::Returns(_)
             | RunError::Sql(_)
+            | RunError::MemoryLimit { .. }
             | RunError::Runtime(_)
             | RunError::Report(_)
             | RunError::Deliver(_)
@@ -170,6 +176,7 @@ fn engine_settings(ws: &Workspace) -> crate::sql::engine::EngineSettings {
     use crate::config::workspace::EngineKind;
     let mut settings = crate::sql::engine::EngineSettings::for_workspace(ws.path(&ws.config.paths.runs).join("spill"));
     let engine = &ws.config.engine;
+    settings.memory_limit = usize::try_from(engine.memory_mib.max(1).saturating_mul(1 << 20)).unwrap_or(usize::MAX);
     if engine.kind == EngineKind::Ballista {
         settings.engine = crate::sql::engine::Engine::Ballista {
             scheduler: engine.scheduler.clone(),
@@ -194,6 +201,9 @@ fn on_engine<T>(
         Err(_) => Err(RunError::EngineTimeout { engine, minutes }),
         Ok(Err(source)) if settings.engine != crate::sql::engine::Engine::Local => {
             Err(RunError::OnEngine { engine, error: source })
+        }
+        Ok(Err(error @ crate::sql::SqlError::Engine { .. })) if error.is_out_of_memory() => {
+            Err(RunError::MemoryLimit { mib: ws.config.engine.memory_mib, error })
         }
         Ok(result) => result.map_err(RunError::from),
     }

@@ -42,6 +42,17 @@ impl SqlError {
     pub fn engine(context: &str) -> impl FnOnce(DataFusionError) -> SqlError + '_ {
         move |error| SqlError::Engine { context: context.to_string(), error }
     }
+
+    /// Whether the engine gave up for want of memory under its limit (a sort's merge, a join's
+    /// build side or a group table that could not spill).
+    pub fn is_out_of_memory(&self) -> bool {
+        let SqlError::Engine { error, .. } = self else { return false };
+        // The cause may be wrapped (a step's context, a shared error from another partition).
+        let text = error.to_string();
+        matches!(error.find_root(), DataFusionError::ResourcesExhausted(_))
+            || text.contains("Resources exhausted")
+            || text.contains("Not enough memory to continue external sort")
+    }
 }
 
 /// A session over a workspace's warehouse: every form table, `rejects`, `ingest_files`, and
