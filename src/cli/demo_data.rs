@@ -25,10 +25,20 @@ pub struct DemoDataArgs {
     /// Last day of the sample (the founding article's date by default).
     #[arg(long, default_value = "2022-05-10")]
     end_date: NaiveDate,
+    /// Districts of a city to generate into one workspace (up to 15: the article's 高新区 and
+    /// the other counties and districts of 唐山市); the workspace then reports for the city.
+    #[arg(long, default_value_t = 1)]
+    districts: u32,
 }
 
 pub fn run(args: DemoDataArgs) -> CommandResult {
-    let options = DemoOptions { days: args.days, scale: args.scale, seed: args.seed, end_date: args.end_date };
+    let options = DemoOptions {
+        days: args.days,
+        scale: args.scale,
+        seed: args.seed,
+        end_date: args.end_date,
+        districts: args.districts,
+    };
     let summary = demo::generate(&args.dir, &options).map_err(|e| match e {
         DemoError::BadOptions | DemoError::Init(InitError::AlreadyExists(_)) => Failure::usage(e),
         other => Failure::output(

@@ -12,15 +12,58 @@ pub const GRIDS: u64 = 784;
 pub const SUB_GRIDS: u64 = 1571;
 pub const WORKERS: u64 = 2386;
 
+/// A district's units before grids are spread over them: its towns, each with its communities
+/// (社区) and villages (村), and how many grids, sub-grids and workers it has in all.
+#[derive(Debug, Clone)]
+pub struct Territory {
+    /// 6-digit statistical code of the district (county level).
+    pub code: String,
+    pub name: String,
+    /// As the district's own files name it (高新区, 路南区).
+    pub short_name: String,
+    /// Prefix of the work-order numbers of the district's hotline export.
+    pub order_prefix: String,
+    /// Town code (9 digits), name, communities, villages.
+    pub towns: Vec<(String, String, Vec<String>, Vec<String>)>,
+    pub grids: u64,
+    pub sub_grids: u64,
+    pub workers: u64,
+}
+
+impl Territory {
+    /// The district of the founding article, with its exact totals.
+    pub fn article() -> Territory {
+        let list = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
+        Territory {
+            code: "130273".into(),
+            name: "唐山高新技术产业开发区".into(),
+            short_name: "高新区".into(),
+            order_prefix: "RX".into(),
+            towns: TOWNS
+                .iter()
+                .map(|(code, name, communities, villages)| {
+                    (code.to_string(), name.to_string(), list(communities), list(villages))
+                })
+                .collect(),
+            grids: GRIDS,
+            sub_grids: SUB_GRIDS,
+            workers: WORKERS,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct District {
-    pub name: &'static str,
+    pub code: String,
+    pub name: String,
+    pub short_name: String,
+    pub order_prefix: String,
     pub towns: Vec<Town>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Town {
-    pub name: &'static str,
+    pub name: String,
     pub communities: Vec<Community>,
 }
 
@@ -28,8 +71,8 @@ pub struct Town {
 pub struct Community {
     /// 12-digit NBS-style code: town code + 3 digits (001–199 社区, 201–399 村).
     pub code: String,
-    pub name: &'static str,
-    pub town_name: &'static str,
+    pub name: String,
+    pub town_name: String,
     pub urban: bool,
     pub grids: Vec<Grid>,
 }
@@ -92,11 +135,13 @@ impl District {
 }
 
 /// Builds the district. Grid, sub-grid and worker totals are exact; how they spread over
-/// communities follows each community's (random) size.
-pub fn build(rng: &Rng, people: &mut PersonFactory, today: NaiveDate) -> District {
+/// communities follows each community's (random) size. Needs at least 20 grids, about two
+/// sub-grids and three to four workers per grid (`Territory::article` and `city` keep to that).
+pub fn build(rng: &Rng, people: &mut PersonFactory, today: NaiveDate, territory: &Territory) -> District {
+    let (grids_total, sub_grids_total, workers_total) = (territory.grids, territory.sub_grids, territory.workers);
     let mut r = rng.fork("district");
-    let mut shells: Vec<(usize, String, &'static str, bool)> = Vec::new();
-    for (t, (town_code, _, communities, villages)) in TOWNS.iter().enumerate() {
+    let mut shells: Vec<(usize, String, &str, bool)> = Vec::new();
+    for (t, (town_code, _, communities, villages)) in territory.towns.iter().enumerate() {
         for (i, name) in communities.iter().enumerate() {
             shells.push((t, format!("{town_code}{:03}", i + 1), name, true));
         }
@@ -107,13 +152,13 @@ pub fn build(rng: &Rng, people: &mut PersonFactory, today: NaiveDate) -> Distric
     // Urban communities are bigger than villages.
     let weights: Vec<u64> =
         shells.iter().map(|s| if s.3 { r.range(24, 40) as u64 } else { r.range(8, 16) as u64 }).collect();
-    let grids_per_community = apportion(GRIDS, &weights);
+    let grids_per_community = apportion(grids_total, &weights);
 
     // Sub-grids: two per grid, then some grids get one or three so that the total is exact.
-    let mut sub_counts = vec![2u64; GRIDS as usize];
-    let extra = SUB_GRIDS - 2 * GRIDS; // 3 at the article's figures
+    let mut sub_counts = vec![2u64; grids_total as usize];
+    let extra = sub_grids_total.saturating_sub(2 * grids_total); // 3 at the article's figures
     let singles = 20;
-    let mut order: Vec<usize> = (0..GRIDS as usize).collect();
+    let mut order: Vec<usize> = (0..grids_total as usize).collect();
     shuffle(&mut r, &mut order);
     for &i in order.iter().take(singles) {
         sub_counts[i] = 1;
@@ -122,17 +167,18 @@ pub fn build(rng: &Rng, people: &mut PersonFactory, today: NaiveDate) -> Distric
         sub_counts[i] = 3;
     }
     // Workers: a 网格长 and two others per grid, a fourth (网格指导员 or 楼栋长) where needed.
-    let mut worker_counts = vec![3u64; GRIDS as usize];
-    let fours = WORKERS - 3 * GRIDS;
+    let mut worker_counts = vec![3u64; grids_total as usize];
+    let fours = workers_total.saturating_sub(3 * grids_total);
     shuffle(&mut r, &mut order);
     for &i in order.iter().take(fours as usize) {
         worker_counts[i] = 4;
     }
 
-    let mut towns: Vec<Town> = TOWNS.iter().map(|(_, name, _, _)| Town { name, communities: Vec::new() }).collect();
+    let mut towns: Vec<Town> =
+        territory.towns.iter().map(|(_, name, _, _)| Town { name: name.clone(), communities: Vec::new() }).collect();
     let mut grid_index = 0usize;
     for ((town_idx, code, name, urban), n_grids) in shells.into_iter().zip(grids_per_community) {
-        let town = &TOWNS[town_idx];
+        let town = &territory.towns[town_idx];
         let mut grids = Vec::new();
         for number in 1..=n_grids as u32 {
             let grid_code = format!("{code}{number:03}00");
@@ -183,9 +229,21 @@ pub fn build(rng: &Rng, people: &mut PersonFactory, today: NaiveDate) -> Distric
             grids.push(Grid { code: grid_code, number, sub_grids, workers, residents });
             grid_index += 1;
         }
-        towns[town_idx].communities.push(Community { code, name, town_name: town.1, urban, grids });
+        towns[town_idx].communities.push(Community {
+            code,
+            name: name.to_string(),
+            town_name: town.1.clone(),
+            urban,
+            grids,
+        });
     }
-    District { name: "唐山高新技术产业开发区", towns }
+    District {
+        code: territory.code.clone(),
+        name: territory.name.clone(),
+        short_name: territory.short_name.clone(),
+        order_prefix: territory.order_prefix.clone(),
+        towns,
+    }
 }
 
 pub fn shuffle<T>(rng: &mut Rng, items: &mut [T]) {

@@ -5,6 +5,7 @@
 //! Deterministic: the same options give byte-identical files (our own PRNG, fixed creation
 //! times in workbooks, sorted output). Never reads the clock.
 
+mod city;
 mod daily;
 mod district;
 mod names;
@@ -30,6 +31,7 @@ use rng::Rng;
 use style::STYLES;
 use truth::{SampleFile, SubmissionTruth, Truth};
 
+pub use city::MAX_DISTRICTS;
 pub use district::{GRIDS, SUB_GRIDS, WORKERS};
 
 /// Options of `wangge demo-data`.
@@ -41,11 +43,19 @@ pub struct DemoOptions {
     pub scale: u64,
     pub seed: u64,
     pub end_date: NaiveDate,
+    /// Districts of the city to generate (1: the founding article's district alone).
+    pub districts: u32,
 }
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        DemoOptions { days: 3, scale: 1, seed: 1, end_date: NaiveDate::from_ymd_opt(2022, 5, 10).unwrap() }
+        DemoOptions {
+            days: 3,
+            scale: 1,
+            seed: 1,
+            end_date: NaiveDate::from_ymd_opt(2022, 5, 10).unwrap(),
+            districts: 1,
+        }
     }
 }
 
@@ -71,7 +81,7 @@ pub enum DemoError {
         #[source]
         source: rust_xlsxwriter::XlsxError,
     },
-    #[error("`--days` must be at least 1 and `--scale` at least 1")]
+    #[error("`--days` must be at least 1, `--scale` at least 1, and `--districts` 1 to {}", city::MAX_DISTRICTS)]
     BadOptions,
 }
 
@@ -83,7 +93,7 @@ const HIDDEN_STALE_SHEET: &str = "世纪花园社区"; // hidden sheet of last w
 
 /// Writes the sample district into `dir`, which becomes a workspace.
 pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoError> {
-    if options.days == 0 || options.scale == 0 {
+    if options.days == 0 || options.scale == 0 || !(1..=city::MAX_DISTRICTS).contains(&options.districts) {
         return Err(DemoError::BadOptions);
     }
     let root = Rng::new(options.seed);
@@ -94,24 +104,109 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoEr
     for chunk in key.chunks_mut(8) {
         chunk.copy_from_slice(&key_rng.next_u64().to_le_bytes());
     }
-    init::init_workspace(dir, &DistrictIdentity::default(), KeySource::Fixed(key))?;
+    let territories = city::territories(&root, options.districts);
+    let identity = if territories.len() == 1 {
+        DistrictIdentity::default()
+    } else {
+        DistrictIdentity {
+            name: city::CITY_NAME.into(),
+            short_name: city::CITY_NAME.into(),
+            code: city::CITY_CODE.into(),
+        }
+    };
+    init::init_workspace(dir, &identity, KeySource::Fixed(key))?;
 
     let days: Vec<NaiveDate> =
         (0..options.days).rev().map(|i| options.end_date - Duration::days(i64::from(i))).collect();
     let mut people = PersonFactory::default();
-    let district = district::build(&root, &mut people, options.end_date);
     let mut files = Vec::new();
+    let mut submissions: BTreeMap<String, SubmissionTruth> = BTreeMap::new();
+    let mut districts = Vec::new();
+    for (d, territory) in territories.iter().enumerate() {
+        // The article's district draws from the root stream, so that it is the same files
+        // whether it is generated alone or as the first district of a city.
+        let droot = if d == 0 { root.clone() } else { root.fork(&format!("district/{}", territory.code)) };
+        let district = district::build(&droot, &mut people, options.end_date, territory);
+        district_files(&droot, &district, &days, options, &mut people, &mut files, &mut submissions)?;
+        districts.push(district);
+    }
 
+    let inbox = dir.join("inbox");
+    let mut bytes = 0u64;
+    for file in &files {
+        let data = match file.format {
+            "csv" => sheet::write_gbk_csv(&file.sheets[0]),
+            _ => sheet::write_xlsx(&file.sheets, file.report_date)
+                .map_err(|source| DemoError::Workbook { path: file.path.clone(), source })?,
+        };
+        bytes += data.len() as u64;
+        init::write_file(&inbox.join(&file.path), &data)?;
+    }
+
+    let (totals, file_truths, daily_figures, workflow_figures) = truth::account(&mut files);
+    let truth = Truth {
+        generator: BTreeMap::from([
+            (
+                "command",
+                format!(
+                    "wangge demo-data --days {} --scale {} --seed {} --end-date {}{}",
+                    options.days,
+                    options.scale,
+                    options.seed,
+                    options.end_date,
+                    if districts.len() > 1 { format!(" --districts {}", districts.len()) } else { String::new() },
+                ),
+            ),
+            ("version", env!("CARGO_PKG_VERSION").to_string()),
+        ]),
+        rules: rules(),
+        district: district_counts(&districts, &files),
+        submissions,
+        totals: totals.clone(),
+        files: file_truths,
+        daily: daily_figures,
+        workflows: workflow_figures,
+    };
+    init::write_file(&dir.join("recipients.toml"), recipients_toml(&districts).as_bytes())?;
+    let truth_path = dir.join("truth.json");
+    let mut json = serde_json::to_string_pretty(&truth).expect("truth serialises");
+    json.push('\n');
+    init::write_file(&truth_path, json.as_bytes())?;
+    Ok(DemoSummary {
+        files: files.len(),
+        bytes,
+        rows_read: totals.rows_read,
+        accepted: totals.accepted,
+        rejected: totals.rejected.values().sum(),
+        skipped: totals.skipped.values().sum(),
+        truth_path,
+    })
+}
+
+/// Appends one district's files (rosters, each community's daily workbooks, patrol records
+/// and the hotline's work-order exports) and its submissions to the city's.
+fn district_files(
+    root: &Rng,
+    district: &district::District,
+    days: &[NaiveDate],
+    options: &DemoOptions,
+    people: &mut PersonFactory,
+    files: &mut Vec<SampleFile>,
+    submissions: &mut BTreeMap<String, SubmissionTruth>,
+) -> Result<(), DemoError> {
     // Rosters: the snapshot the district office holds on the day before the window.
     let as_of = days[0] - Duration::days(1);
     let stamp = format!("{}.{}.{}", as_of.year(), as_of.month(), as_of.day());
+    let short = &district.short_name;
+    // The article's district alone keeps the names it always had.
+    let office = if district.code == "130273" { String::new() } else { short.clone() };
     let mut roster_rng = root.fork("rosters");
     for (name, sheets) in [
-        (format!("台账/高新区网格台账（{stamp}）.xlsx"), rosters::grid_registry(&district, as_of)),
-        (format!("台账/网格员花名册{stamp}.xlsx"), rosters::worker_roster(&mut roster_rng, &district)),
+        (format!("台账/{short}网格台账（{stamp}）.xlsx"), rosters::grid_registry(district, as_of)),
+        (format!("台账/{office}网格员花名册{stamp}.xlsx"), rosters::worker_roster(&mut roster_rng, district)),
         (
-            format!("台账/特殊人群台账{stamp}.xlsx"),
-            rosters::special_population(&mut roster_rng, &mut people, &district, as_of),
+            format!("台账/{office}特殊人群台账{stamp}.xlsx"),
+            rosters::special_population(&mut roster_rng, people, district, as_of),
         ),
     ] {
         files.push(SampleFile {
@@ -125,19 +220,18 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoEr
         });
     }
 
-    let mut submissions = BTreeMap::new();
     let missing_day = days[days.len().min(2) - 1];
     let zero_day = days[days.len() - 1];
-    for &day in &days {
+    for &day in days {
         let mut pool = DayPool::default();
-        let mut record = SubmissionTruth::default();
+        let record = submissions.entry(day.to_string()).or_default();
         for (k, community) in district.communities().enumerate() {
             record.expected.push(community.code.clone());
             if day == missing_day && community.name == MISSING_ON_SECOND_DAY {
                 record.missing.push(community.code.clone());
                 continue;
             }
-            let submission = match community.name {
+            let submission = match community.name.as_str() {
                 ZERO_REPORT_NONE_ROW if day == zero_day => Submission::ZeroNone,
                 ZERO_REPORT_EMPTY if day == zero_day => Submission::ZeroEmpty,
                 _ => Submission::Normal,
@@ -147,7 +241,7 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoEr
             }
             let style = STYLES[k % STYLES.len()];
             let mut rng = root.fork(&format!("daily/{day}/{}", community.code));
-            let mut ctx = DayContext { day, community, style, people: &mut people, scale: options.scale };
+            let mut ctx = DayContext { day, community, style, people: &mut *people, scale: options.scale };
             let mut sheets = daily::community_sheets(&mut rng, &mut ctx, &mut pool, submission);
             if community.name == HIDDEN_STALE_SHEET && day == days[0] {
                 sheets.push(daily::stale_hidden_sheet(&mut rng, &mut ctx));
@@ -171,11 +265,10 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoEr
                 sheets,
             });
         }
-        submissions.insert(day.to_string(), record);
     }
     let mut patrol_rng = root.fork("patrols");
-    for &day in &days {
-        for (path, sheet) in workflows::patrol_files(&mut patrol_rng, &district, day) {
+    for &day in days {
+        for (path, sheet) in workflows::patrol_files(&mut patrol_rng, district, day) {
             files.push(SampleFile {
                 path,
                 format: "xlsx",
@@ -188,9 +281,9 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoEr
         }
     }
     let mut order_rng = root.fork("orders");
-    for (day, sheet) in days.iter().zip(orders::exports(&mut order_rng, &mut people, &district, &days, options.scale)) {
+    for (day, sheet) in days.iter().zip(orders::exports(&mut order_rng, people, district, days, options.scale)) {
         files.push(SampleFile {
-            path: format!("{day}/民生诉求工单导出_{}.csv", day.format("%Y%m%d")),
+            path: format!("{day}/{office}民生诉求工单导出_{}.csv", day.format("%Y%m%d")),
             format: "csv",
             encoding: Some("gbk"),
             roster: false,
@@ -199,53 +292,7 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoEr
             sheets: vec![sheet],
         });
     }
-
-    let inbox = dir.join("inbox");
-    let mut bytes = 0u64;
-    for file in &files {
-        let data = match file.format {
-            "csv" => sheet::write_gbk_csv(&file.sheets[0]),
-            _ => sheet::write_xlsx(&file.sheets, file.report_date)
-                .map_err(|source| DemoError::Workbook { path: file.path.clone(), source })?,
-        };
-        bytes += data.len() as u64;
-        init::write_file(&inbox.join(&file.path), &data)?;
-    }
-
-    let (totals, file_truths, daily_figures, workflow_figures) = truth::account(&mut files);
-    let truth = Truth {
-        generator: BTreeMap::from([
-            (
-                "command",
-                format!(
-                    "wangge demo-data --days {} --scale {} --seed {} --end-date {}",
-                    options.days, options.scale, options.seed, options.end_date
-                ),
-            ),
-            ("version", env!("CARGO_PKG_VERSION").to_string()),
-        ]),
-        rules: rules(),
-        district: district_counts(&district, &files),
-        submissions,
-        totals: totals.clone(),
-        files: file_truths,
-        daily: daily_figures,
-        workflows: workflow_figures,
-    };
-    init::write_file(&dir.join("recipients.toml"), recipients_toml(&district).as_bytes())?;
-    let truth_path = dir.join("truth.json");
-    let mut json = serde_json::to_string_pretty(&truth).expect("truth serialises");
-    json.push('\n');
-    init::write_file(&truth_path, json.as_bytes())?;
-    Ok(DemoSummary {
-        files: files.len(),
-        bytes,
-        rows_read: totals.rows_read,
-        accepted: totals.accepted,
-        rejected: totals.rejected.values().sum(),
-        skipped: totals.skipped.values().sum(),
-        truth_path,
-    })
+    Ok(())
 }
 
 fn rules() -> BTreeMap<&'static str, &'static str> {
@@ -286,8 +333,9 @@ fn rules() -> BTreeMap<&'static str, &'static str> {
     ])
 }
 
-fn district_counts(district: &district::District, files: &[SampleFile]) -> BTreeMap<&'static str, u64> {
-    let grids: Vec<_> = district.grids().collect();
+/// The units of the sample, summed over its districts (`districts` only for a city).
+fn district_counts(districts: &[district::District], files: &[SampleFile]) -> BTreeMap<&'static str, u64> {
+    let grids: Vec<_> = districts.iter().flat_map(|d| d.grids()).collect();
     let special: u64 = files
         .iter()
         .filter(|f| f.roster)
@@ -295,21 +343,27 @@ fn district_counts(district: &district::District, files: &[SampleFile]) -> BTree
         .filter(|s| s.form == Some("special_population"))
         .map(|s| s.rows.iter().filter(|r| matches!(r.kind, sheet::RowKind::Data { .. })).count() as u64)
         .sum();
-    BTreeMap::from([
-        ("towns", district.towns.len() as u64),
-        ("communities", district.communities().count() as u64),
+    let mut counts = BTreeMap::from([
+        ("towns", districts.iter().map(|d| d.towns.len() as u64).sum()),
+        ("communities", districts.iter().map(|d| d.communities().count() as u64).sum()),
         ("grids", grids.len() as u64),
         ("sub_grids", grids.iter().map(|(_, g)| g.sub_grids.len() as u64).sum()),
         ("workers", grids.iter().map(|(_, g)| g.workers.len() as u64).sum()),
         ("households", grids.iter().map(|(_, g)| g.households()).sum()),
         ("residents", grids.iter().map(|(_, g)| g.residents).sum()),
         ("special_population", special),
-    ])
+    ]);
+    if districts.len() > 1 {
+        counts.insert("districts", districts.len() as u64);
+    }
+    counts
 }
 
-/// The sample's recipients: the district office, each town's leader and two grid workers, at
-/// invented addresses (`wangge daily` writes their messages to the outbox).
-fn recipients_toml(district: &district::District) -> String {
+/// The sample's recipients: the district's (or city's) office, each town's leader, and in the
+/// first district a community's secretary and two grid workers, at invented addresses
+/// (`wangge daily` writes their messages to the outbox).
+fn recipients_toml(districts: &[district::District]) -> String {
+    let district = &districts[0];
     let mut out = String::from(
         "# Who receives the daily reports (`wangge daily`). scope: \"district\" or the code of a town,\n\
          # community, grid or building (a unit with reports of its own); formats: \"html\" (the message body) and/or \"xlsx\" (attached). All addresses are invented.\n",
@@ -319,8 +373,9 @@ fn recipients_toml(district: &district::District) -> String {
             "\n[[recipient]]\nname = \"{name}\"\naddress = \"{address}\"\nscope = \"{scope}\"\nformats = {formats}\n"
         )
     };
-    out.push_str(&entry("区网格化管理办公室", "wgb@gxq.example.cn", "district", "[\"html\", \"xlsx\"]"));
-    for town in &district.towns {
+    let office = if districts.len() > 1 { "市网格化服务管理中心" } else { "区网格化管理办公室" };
+    out.push_str(&entry(office, "wgb@gxq.example.cn", "district", "[\"html\", \"xlsx\"]"));
+    for town in districts.iter().flat_map(|d| d.towns.iter()) {
         let Some(first) = town.communities.first() else { continue };
         let code = &first.code[..9];
         out.push_str(&entry(

@@ -88,7 +88,7 @@ pub fn exports(
                 None
             };
             orders.push(Order {
-                id: format!("RX{}{:04}", day.format("%Y%m%d"), i + 1),
+                id: format!("{}{}{:04}", district.order_prefix, day.format("%Y%m%d"), i + 1),
                 channel: *rng.pick(CHANNELS),
                 received,
                 requester: if rng.chance(150) { "匿名".into() } else { people.name(rng) },
@@ -169,8 +169,8 @@ fn order_row(
         ("received_at", timestamp(rng, o.received)),
         ("requester", Cell::text(o.requester.clone())),
         ("phone", Cell::text(o.phone.clone())),
-        ("town", Cell::text(c.town_name)),
-        ("community", Cell::text(c.name)),
+        ("town", Cell::text(c.town_name.clone())),
+        ("community", Cell::text(c.name.clone())),
         ("grid", if rng.chance(500) { Cell::text(g.code.clone()) } else { Cell::text(format!("第{}网格", g.number)) }),
         ("category", Cell::text(o.category)),
         ("content", Cell::text(o.content)),

@@ -60,7 +60,7 @@ pub fn grid_registry(district: &District, as_of: NaiveDate) -> Vec<Sheet> {
     let mut sheets = Vec::new();
     for town in &district.towns {
         let mut s = sheet(
-            town.name,
+            &town.name,
             "grids",
             vec![format!("{}网格划分台账（截至{}年{}月{}日）", town.name, as_of.year(), as_of.month(), as_of.day())],
             cols.clone(),
@@ -72,8 +72,8 @@ pub fn grid_registry(district: &District, as_of: NaiveDate) -> Vec<Sheet> {
                     seq += 1;
                     let cells = vec![
                         Cell::Number(seq as f64),
-                        Cell::text(town.name),
-                        Cell::text(c.name),
+                        Cell::text(town.name.clone()),
+                        Cell::text(c.name.clone()),
                         Cell::text(c.code.clone()),
                         Cell::text(format!("第{}网格", g.number)),
                         Cell::text(g.code.clone()),
@@ -122,7 +122,7 @@ pub fn worker_roster(rng: &mut Rng, district: &District) -> Vec<Sheet> {
     let mut s = sheet(
         "花名册",
         "workers",
-        vec![format!("{}网格员花名册", district.name), "填报单位：高新区网格化服务管理中心".into()],
+        vec![format!("{}网格员花名册", district.name), format!("填报单位：{}网格化服务管理中心", district.short_name)],
         cols,
     );
     let mut seq = 0;
@@ -139,8 +139,8 @@ pub fn worker_roster(rng: &mut Rng, district: &District) -> Vec<Sheet> {
                 };
                 let cells = vec![
                     Cell::Number(seq as f64),
-                    Cell::text(c.town_name),
-                    Cell::text(c.name),
+                    Cell::text(c.town_name.clone()),
+                    Cell::text(c.name.clone()),
                     Cell::text(g.code.clone()),
                     Cell::text(c.grid_name(g)),
                     sub.map_or(Cell::Empty, |s| Cell::text(format!("{}号微网格", s.number))),

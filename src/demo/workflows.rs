@@ -364,13 +364,20 @@ pub fn patrol_files(rng: &mut Rng, district: &District, day: NaiveDate) -> Vec<(
             }
             let style = [Style::Standard, Style::Messy, Style::Bare][(k - 1) as usize];
             let name = format!("{day}/{team}巡查记录（{}.{}）.xlsx", day.month(), day.day());
-            out.push((name, patrol_sheet(rng, &team, style, &grids, day)));
+            out.push((name, patrol_sheet(rng, (&district.short_name, &team), style, &grids, day)));
         }
     }
     out
 }
 
-fn patrol_sheet(rng: &mut Rng, team: &str, style: Style, grids: &[(&Community, &Grid)], day: NaiveDate) -> Sheet {
+/// `who`: the district's short name and the team's.
+fn patrol_sheet(
+    rng: &mut Rng,
+    (district, team): (&str, &str),
+    style: Style,
+    grids: &[(&Community, &Grid)],
+    day: NaiveDate,
+) -> Sheet {
     let spec: &[(&'static str, &'static str)] = match style {
         Style::Messy => &[
             ("seq", "序号"),
@@ -416,7 +423,7 @@ fn patrol_sheet(rng: &mut Rng, team: &str, style: Style, grids: &[(&Community, &
         spec.iter().map(|&(field, header)| Column { field, header: header.to_string(), parent: None }).collect();
     let titles = match style {
         Style::Bare => Vec::new(),
-        _ => vec![format!("高新区专属网格巡查记录表（{}年{}月{}日）", day.year(), day.month(), day.day())],
+        _ => vec![format!("{district}专属网格巡查记录表（{}年{}月{}日）", day.year(), day.month(), day.day())],
     };
     let mut rows = Vec::new();
     let stops = rng.range(4, 6) as usize;

@@ -209,7 +209,7 @@ fn a_backlog_in_one_call_writes_what_day_by_day_writes() {
 
 /// Every file, sheet and row of `outcome` has the fate `t` (truth.json) gives it, and the
 /// daily figures per grid of its `days` days are the truth's.
-fn check_against_truth(outcome: &IngestOutcome, t: &Json, days: usize) {
+pub fn check_against_truth(outcome: &IngestOutcome, t: &Json, days: usize) {
     let (got, daily) = as_truth(outcome);
     let want = expected(t);
     let (got, want) = (got.as_array().unwrap(), want.as_array().unwrap());

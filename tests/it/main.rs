@@ -1,6 +1,7 @@
 //! The one integration-test binary: every test module is declared here so the suite links once.
 
 mod ballista;
+mod city;
 mod common;
 mod compaction;
 mod corrections;
