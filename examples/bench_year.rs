@@ -18,20 +18,9 @@ use chrono::{Duration, NaiveDate};
 #[path = "common/mod.rs"]
 mod common;
 
-const END: &str = "2022-05-10";
+use common::timed;
 
-/// Runs `cmd` under GNU time; returns (seconds, peak MiB) and fails on exit status above 1 (1 is
-/// a day with a community missing, which the sample has on purpose).
-fn timed(cmd: &mut Command) -> (f64, f64) {
-    let mut timed = Command::new("/usr/bin/time");
-    timed.arg("-f").arg("wangge-time %e %M").arg(cmd.get_program()).args(cmd.get_args());
-    let out = timed.output().expect("GNU time (/usr/bin/time)");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.code().is_some_and(|c| c <= 1), "{cmd:?}: {stderr}");
-    let line = stderr.lines().rev().find(|l| l.starts_with("wangge-time ")).expect("time's line");
-    let v: Vec<f64> = line.split_whitespace().skip(1).map(|x| x.parse().unwrap()).collect();
-    (v[0], v[1] / 1024.0)
-}
+const END: &str = "2022-05-10";
 
 /// Parquet files and bytes per table of the warehouse (marts apart).
 fn files_per_table(warehouse: &Path) -> BTreeMap<String, (usize, u64)> {

@@ -52,3 +52,17 @@ pub fn wangge_bin() -> std::path::PathBuf {
     assert!(bin.exists(), "{} not found: run `cargo build` first", bin.display());
     bin
 }
+
+/// Runs `cmd` under GNU time; returns (seconds, peak MiB) and fails on exit status above 1 (1 is
+/// a day with a community missing or a failed check, which the sample has on purpose).
+#[allow(dead_code)] // not every benchmark runs the binary
+pub fn timed(cmd: &mut std::process::Command) -> (f64, f64) {
+    let mut timed = std::process::Command::new("/usr/bin/time");
+    timed.arg("-f").arg("wangge-time %e %M").arg(cmd.get_program()).args(cmd.get_args());
+    let out = timed.output().expect("GNU time (/usr/bin/time)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.code().is_some_and(|c| c <= 1), "{cmd:?}: {stderr}");
+    let line = stderr.lines().rev().find(|l| l.starts_with("wangge-time ")).expect("time's line");
+    let v: Vec<f64> = line.split_whitespace().skip(1).map(|x| x.parse().unwrap()).collect();
+    (v[0], v[1] / 1024.0)
+}
