@@ -38,21 +38,13 @@ fn set_memory(ws: &Path, mib: u64) {
     std::fs::write(&path, out.join("\n") + "\n").unwrap();
 }
 
+/// Every mart file of a workspace (relative to the marts folder) and its bytes.
 fn marts(ws: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    fn walk(dir: &Path, root: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, root, out);
-            } else {
-                out.insert(p.strip_prefix(root).unwrap().to_path_buf(), std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    let mut out = BTreeMap::new();
     let root = ws.join("warehouse/marts");
-    walk(&root, &root, &mut out);
-    out
+    common::files_under(&root)
+        .into_iter()
+        .map(|p| (p.strip_prefix(&root).unwrap().to_path_buf(), std::fs::read(&p).unwrap()))
+        .collect()
 }
 
 /// A scheduler and two executors, each a `wangge ballista` process, killed on drop.
@@ -125,19 +117,7 @@ impl Cluster {
 
     /// Each process's peak resident memory so far (VmHWM), in MiB.
     fn peaks(&self) -> Vec<(String, f64)> {
-        self.children
-            .iter()
-            .map(|(name, child)| {
-                let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
-                let kb = status
-                    .lines()
-                    .find(|l| l.starts_with("VmHWM:"))
-                    .and_then(|l| l.split_whitespace().nth(1))
-                    .and_then(|v| v.parse::<f64>().ok())
-                    .unwrap_or(0.0);
-                (name.clone(), kb / 1024.0)
-            })
-            .collect()
+        self.children.iter().map(|(name, child)| (name.clone(), common::peak_rss_mib_of(child.id()))).collect()
     }
 }
 

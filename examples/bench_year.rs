@@ -24,24 +24,16 @@ const END: &str = "2022-05-10";
 
 /// Parquet files and bytes per table of the warehouse (marts apart).
 fn files_per_table(warehouse: &Path) -> BTreeMap<String, (usize, u64)> {
-    fn walk(dir: &Path, out: &mut (usize, u64)) {
-        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                walk(&p, out);
-            } else if p.extension().is_some_and(|x| x == "parquet") {
-                out.0 += 1;
-                out.1 += e.metadata().map(|m| m.len()).unwrap_or(0);
-            }
-        }
-    }
     let mut tables = BTreeMap::new();
     for e in std::fs::read_dir(warehouse).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         if e.path().is_dir() && !name.starts_with('_') {
-            let mut n = (0, 0);
-            walk(&e.path(), &mut n);
-            tables.insert(name, n);
+            let parquet: Vec<_> = common::files_under(&e.path())
+                .into_iter()
+                .filter(|p| p.extension().is_some_and(|x| x == "parquet"))
+                .collect();
+            let bytes = parquet.iter().map(|p| std::fs::metadata(p).map_or(0, |m| m.len())).sum();
+            tables.insert(name, (parquet.len(), bytes));
         }
     }
     tables

@@ -3,17 +3,23 @@
 /// This process's peak resident memory (VmHWM), in MiB.
 #[allow(dead_code)] // not every example uses it
 pub fn peak_rss_mib() -> f64 {
-    status_mib("VmHWM:")
+    status_mib("self", "VmHWM:")
+}
+
+/// Another process's peak resident memory so far (VmHWM), in MiB; 0 once it is gone.
+#[allow(dead_code)] // not every example uses it
+pub fn peak_rss_mib_of(pid: u32) -> f64 {
+    status_mib(&pid.to_string(), "VmHWM:")
 }
 
 /// This process's resident memory now (VmRSS), in MiB.
 #[allow(dead_code)] // not every benchmark uses it
 pub fn rss_mib() -> f64 {
-    status_mib("VmRSS:")
+    status_mib("self", "VmRSS:")
 }
 
-fn status_mib(key: &str) -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+fn status_mib(process: &str, key: &str) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{process}/status")).unwrap_or_default();
     status
         .lines()
         .find(|l| l.starts_with(key))
@@ -65,4 +71,16 @@ pub fn timed(cmd: &mut std::process::Command) -> (f64, f64) {
     let line = stderr.lines().rev().find(|l| l.starts_with("wangge-time ")).expect("time's line");
     let v: Vec<f64> = line.split_whitespace().skip(1).map(|x| x.parse().unwrap()).collect();
     (v[0], v[1] / 1024.0)
+}
+
+/// Every file under `dir`, at any depth, in path order.
+#[allow(dead_code)] // not every benchmark uses it
+pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(files_under(&p)) } else { out.push(p) }
+    }
+    out.sort();
+    out
 }

@@ -85,7 +85,8 @@ pub fn territories(root: &Rng, n: u32) -> Vec<Territory> {
             code: code.into(),
             name: format!("{CITY_NAME}{name}"),
             short_name: short.into(),
-            order_prefix: format!("RX{}", &code[4..]),
+            // The county's own digits of its code: 130202 → RX02.
+            order_prefix: format!("RX{}", code.get(4..).unwrap_or(code)),
             towns,
             grids,
             sub_grids: 2 * grids + r.range(0, 9) as u64,

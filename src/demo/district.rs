@@ -11,6 +11,8 @@ use super::rng::{Rng, apportion};
 pub const GRIDS: u64 = 784;
 pub const SUB_GRIDS: u64 = 1571;
 pub const WORKERS: u64 = 2386;
+/// The statistical code of the founding article's district (唐山高新区).
+pub const ARTICLE_CODE: &str = "130273";
 
 /// A district's units before grids are spread over them: its towns, each with its communities
 /// (社区) and villages (村), and how many grids, sub-grids and workers it has in all.
@@ -35,7 +37,7 @@ impl Territory {
     pub fn article() -> Territory {
         let list = |names: &[&str]| names.iter().map(|n| n.to_string()).collect();
         Territory {
-            code: "130273".into(),
+            code: ARTICLE_CODE.into(),
             name: "唐山高新技术产业开发区".into(),
             short_name: "高新区".into(),
             order_prefix: "RX".into(),

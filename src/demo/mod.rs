@@ -127,7 +127,7 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoEr
         // whether it is generated alone or as the first district of a city.
         let droot = if d == 0 { root.clone() } else { root.fork(&format!("district/{}", territory.code)) };
         let district = district::build(&droot, &mut people, options.end_date, territory);
-        district_files(&droot, &district, &days, options, &mut people, &mut files, &mut submissions)?;
+        district_files(&droot, &district, &days, options, &mut people, &mut files, &mut submissions);
         districts.push(district);
     }
 
@@ -193,13 +193,13 @@ fn district_files(
     people: &mut PersonFactory,
     files: &mut Vec<SampleFile>,
     submissions: &mut BTreeMap<String, SubmissionTruth>,
-) -> Result<(), DemoError> {
+) {
     // Rosters: the snapshot the district office holds on the day before the window.
     let as_of = days[0] - Duration::days(1);
     let stamp = format!("{}.{}.{}", as_of.year(), as_of.month(), as_of.day());
     let short = &district.short_name;
     // The article's district alone keeps the names it always had.
-    let office = if district.code == "130273" { String::new() } else { short.clone() };
+    let office = if district.code == district::ARTICLE_CODE { String::new() } else { short.clone() };
     let mut roster_rng = root.fork("rosters");
     for (name, sheets) in [
         (format!("台账/{short}网格台账（{stamp}）.xlsx"), rosters::grid_registry(district, as_of)),
@@ -292,7 +292,6 @@ fn district_files(
             sheets: vec![sheet],
         });
     }
-    Ok(())
 }
 
 fn rules() -> BTreeMap<&'static str, &'static str> {
