@@ -36,7 +36,9 @@ pub fn run(workspace: &Path, args: RunArgs) -> CommandResult {
     let outcome = runner::run_pipeline(&ws, &args.pipeline, date).map_err(Failure::run)?;
     for (step, rows, path) in &outcome.materialised {
         let took = outcome.durations.iter().find(|(s, _)| s == step).map_or(0.0, |(_, d)| d.as_secs_f64());
-        say!("  {step}: {rows} row(s) → `{}` ({took:.2} s)", path.display());
+        let built_on = outcome.incremental.iter().find(|(s, _)| s == step);
+        let from = built_on.map(|(_, d)| format!(", from its mart of {d}")).unwrap_or_default();
+        say!("  {step}: {rows} row(s) → `{}` ({took:.2} s{from})", path.display());
     }
     let failed: Vec<_> = outcome.failed_checks().collect();
     for check in &failed {

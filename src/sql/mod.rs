@@ -4,6 +4,7 @@
 
 pub mod checks;
 pub mod engine;
+pub mod incremental;
 mod local_files;
 pub mod pipeline;
 pub mod query;

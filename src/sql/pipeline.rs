@@ -39,6 +39,10 @@ pub struct StepConfig {
     pub description: Option<String>,
     #[serde(default)]
     pub materialize: Materialize,
+    /// Built on the step's own mart of an earlier date, with `sql/incremental/<step>.sql`,
+    /// when the history that mart was made from is unchanged (see `super::incremental`).
+    #[serde(default)]
+    pub incremental: bool,
     #[serde(default)]
     pub checks: ChecksConfig,
 }
@@ -80,7 +84,22 @@ pub struct Step {
     pub checks: Vec<Check>,
     /// Earlier steps it reads.
     pub depends_on: Vec<String>,
+    /// Every table its SQL (and its incremental SQL) names, steps and warehouse tables alike,
+    /// but itself.
+    pub reads: BTreeSet<String>,
+    /// `sql/incremental/<step>.sql`: the step for the report date from its own mart of
+    /// `$previous_date` and the rows reported after that date.
+    pub incremental: Option<IncrementalSql>,
 }
+
+#[derive(Debug, Clone)]
+pub struct IncrementalSql {
+    pub file: PathBuf,
+    pub sql: String,
+}
+
+/// The folder of steps' incremental SQL, under `sql/`.
+pub const INCREMENTAL_DIR: &str = "incremental";
 
 /// The name of the generated completeness step.
 pub const COMPLETENESS: &str = "completeness";
@@ -160,6 +179,11 @@ pub fn load(dir: &Path, forms: &[(String, String)]) -> Result<Pipeline, Vec<Conf
             }
         };
         let config = file.steps.get(step).cloned().unwrap_or_default();
+        let incremental = if config.incremental {
+            incremental_sql(&sql_dir, step, config.materialize, &toml_path, &text, &mut errors)
+        } else {
+            None
+        };
         steps.push(Step {
             name: step.clone(),
             file: Some(path.clone()),
@@ -167,6 +191,8 @@ pub fn load(dir: &Path, forms: &[(String, String)]) -> Result<Pipeline, Vec<Conf
             materialize: config.materialize,
             checks: checks::compile(step, &config.checks, config.materialize == Materialize::Parquet),
             depends_on: Vec::new(),
+            reads: BTreeSet::new(),
+            incremental,
         });
     }
     if let Some(completeness) = &file.completeness {
@@ -198,21 +224,35 @@ pub fn load(dir: &Path, forms: &[(String, String)]) -> Result<Pipeline, Vec<Conf
                     .into(),
             }],
             depends_on: Vec::new(),
+            reads: BTreeSet::new(),
+            incremental: None,
         });
+    }
+    // An incremental file without `incremental = true` would never run: say so.
+    for entry in std::fs::read_dir(sql_dir.join(INCREMENTAL_DIR)).into_iter().flatten().flatten() {
+        let stem = entry.path().file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        if !file.steps.get(&stem).is_some_and(|c| c.incremental) {
+            errors.push(ConfigError::whole_file(
+                &entry.path(),
+                format!("not used: `[steps.{stem}]` in pipeline.toml does not say `incremental = true`"),
+            ));
+        }
     }
 
     // Dependencies: the other steps a step's SQL names.
     let names: BTreeSet<String> = steps.iter().map(|s| s.name.clone()).collect();
     for step in &mut steps {
-        match referenced_tables(&step.sql) {
-            Ok(tables) => {
-                step.depends_on = tables.into_iter().filter(|t| names.contains(t) && *t != step.name).collect()
-            }
-            Err(message) => {
-                let path = step.file.clone().unwrap_or_else(|| toml_path.clone());
-                errors.push(sql_error(&path, &step.sql, &message));
+        let mut sources = vec![(step.file.clone().unwrap_or_else(|| toml_path.clone()), step.sql.clone())];
+        if let Some(inc) = &step.incremental {
+            sources.push((inc.file.clone(), inc.sql.clone()));
+        }
+        for (path, sql) in sources {
+            match referenced_tables(&sql) {
+                Ok(tables) => step.reads.extend(tables.into_iter().filter(|t| *t != step.name)),
+                Err(message) => errors.push(sql_error(&path, &sql, &message)),
             }
         }
+        step.depends_on = step.reads.iter().filter(|t| names.contains(*t)).cloned().collect();
     }
     let steps = match order(steps) {
         Ok(s) => s,
@@ -225,6 +265,42 @@ pub fn load(dir: &Path, forms: &[(String, String)]) -> Result<Pipeline, Vec<Conf
         return Err(errors);
     }
     Ok(Pipeline { name, dir: dir.to_path_buf(), description: file.description, params, steps })
+}
+
+/// Reads `sql/incremental/<step>.sql` for a step that says `incremental = true`.
+fn incremental_sql(
+    sql_dir: &Path,
+    step: &str,
+    materialize: Materialize,
+    toml_path: &Path,
+    text: &str,
+    errors: &mut Vec<ConfigError>,
+) -> Option<IncrementalSql> {
+    let at = text.find(&format!("[steps.{step}")).unwrap_or(0);
+    if materialize != Materialize::Parquet {
+        errors.push(ConfigError::at(
+            toml_path,
+            text,
+            at,
+            format!(
+                "`[steps.{step}]`: `incremental = true` builds on the step's own mart: add `materialize = \"parquet\"`"
+            ),
+        ));
+        return None;
+    }
+    let file = sql_dir.join(INCREMENTAL_DIR).join(format!("{step}.sql"));
+    match std::fs::read_to_string(&file) {
+        Ok(sql) => Some(IncrementalSql { file, sql }),
+        Err(e) => {
+            errors.push(ConfigError::at(
+                toml_path,
+                text,
+                at,
+                format!("`[steps.{step}]` says `incremental = true`: cannot read `{}`: {e}", file.display()),
+            ));
+            None
+        }
+    }
 }
 
 fn param_value(value: &toml::Value) -> Option<ScalarValue> {

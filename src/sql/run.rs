@@ -15,7 +15,7 @@ use datafusion::prelude::{DataFrame, SessionContext, col};
 use datafusion::scalar::ScalarValue;
 
 use super::engine::{self, PARTITION};
-use super::pipeline::{self, Materialize, Pipeline, Step};
+use super::pipeline::{self, Materialize, Pipeline};
 use super::{MARTS, SqlError};
 use crate::config::ConfigError;
 use crate::warehouse::parquet_io;
@@ -29,21 +29,17 @@ pub fn params(pipeline: &Pipeline, report_date: NaiveDate) -> HashMap<String, Sc
 
 async fn dataframe(
     ctx: &SessionContext,
-    step: &Step,
+    sql: &str,
     params: &HashMap<String, ScalarValue>,
 ) -> Result<DataFrame, String> {
-    let df = ctx.sql(&step.sql).await.map_err(|e| e.to_string())?;
+    let df = ctx.sql(sql).await.map_err(|e| e.to_string())?;
     df.with_param_values(params.clone()).map_err(|e| e.to_string())
 }
 
 /// A step's plan, analysed and optimised now, so that type errors surface when planning (in
 /// `wangge validate`), not mid-run.
-async fn planned(
-    ctx: &SessionContext,
-    step: &Step,
-    params: &HashMap<String, ScalarValue>,
-) -> Result<DataFrame, String> {
-    let df = dataframe(ctx, step, params).await?;
+async fn planned(ctx: &SessionContext, sql: &str, params: &HashMap<String, ScalarValue>) -> Result<DataFrame, String> {
+    let df = dataframe(ctx, sql, params).await?;
     df.clone().into_optimized_plan().map_err(|e| e.to_string())?;
     Ok(df)
 }
@@ -70,7 +66,7 @@ pub async fn plan_all(
             problems.push(ConfigError::whole_file(&file, format!("not planned: it reads `{upstream}`, which failed")));
             continue;
         }
-        match planned(&ctx, step, &params).await {
+        match planned(&ctx, &step.sql, &params).await {
             Ok(df) => {
                 match step.materialize {
                     Materialize::View => {
@@ -88,6 +84,12 @@ pub async fn plan_all(
                             .collect();
                         let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(fields));
                         engine::register_empty_table(&ctx, &step.name, &schema)?;
+                        if let Some(inc) = &step.incremental {
+                            if let Err(problem) = plan_incremental(&ctx, inc, &schema, &params, report_date).await {
+                                failed.insert(step.name.clone());
+                                problems.push(problem);
+                            }
+                        }
                     }
                 }
                 for check in &step.checks {
@@ -109,6 +111,49 @@ pub async fn plan_all(
     Ok(problems)
 }
 
+/// Plans a step's incremental SQL (with `$previous_date` the day before), which must give the
+/// columns and types of its full SQL, in order.
+async fn plan_incremental(
+    ctx: &SessionContext,
+    inc: &pipeline::IncrementalSql,
+    full: &arrow::datatypes::Schema,
+    params: &HashMap<String, ScalarValue>,
+    report_date: NaiveDate,
+) -> Result<(), ConfigError> {
+    let mut params = params.clone();
+    params.insert("previous_date".into(), pipeline::date_scalar(report_date - chrono::Duration::days(1)));
+    let df = planned(ctx, &inc.sql, &params)
+        .await
+        .map_err(|message| pipeline::sql_error(&inc.file, &inc.sql, &with_valid_tables(&message, ctx)))?;
+    let describe = |fields: Vec<(String, arrow::datatypes::DataType)>| {
+        fields.into_iter().map(|(n, t)| format!("{n} {t}")).collect::<Vec<_>>().join(", ")
+    };
+    let columns = |schema: &arrow::datatypes::Schema| {
+        schema
+            .fields()
+            .iter()
+            .filter(|f| f.name() != PARTITION)
+            // Text is written as `Utf8` whichever way the engine typed it (see `materialise`).
+            .map(|f| match f.data_type() {
+                arrow::datatypes::DataType::Utf8View => (f.name().clone(), arrow::datatypes::DataType::Utf8),
+                t => (f.name().clone(), t.clone()),
+            })
+            .collect::<Vec<_>>()
+    };
+    let (want, got) = (columns(full), columns(df.schema().as_arrow()));
+    if want != got {
+        return Err(ConfigError::whole_file(
+            &inc.file,
+            format!(
+                "the incremental SQL must give the full SQL's columns, in order: expected ({}), found ({})",
+                describe(want),
+                describe(got)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Adds the valid table names to a "table not found" message.
 fn with_valid_tables(message: &str, ctx: &SessionContext) -> String {
     if !message.contains("not found") {
@@ -125,7 +170,7 @@ fn with_valid_tables(message: &str, ctx: &SessionContext) -> String {
 pub async fn register_views(ctx: &SessionContext, pipeline: &Pipeline, report_date: NaiveDate) -> Result<(), SqlError> {
     let params = params(pipeline, report_date);
     for step in pipeline.steps.iter().filter(|s| s.materialize == Materialize::View) {
-        let df = dataframe(ctx, step, &params).await.map_err(|message| SqlError::Engine {
+        let df = dataframe(ctx, &step.sql, &params).await.map_err(|message| SqlError::Engine {
             context: format!("step `{}`", step.name),
             error: datafusion::error::DataFusionError::Plan(message),
         })?;
@@ -154,6 +199,8 @@ pub struct RunOutcome {
     /// How long each step took with its checks (a view's own cost shows in the steps that
     /// read it): to find the step a growing history slows down.
     pub durations: Vec<(String, std::time::Duration)>,
+    /// Incremental steps built on their mart of an earlier date: (step, that date).
+    pub incremental: Vec<(String, NaiveDate)>,
     pub checks: Vec<CheckOutcome>,
 }
 
@@ -176,7 +223,22 @@ pub async fn run(
     for step in &pipeline.steps {
         let clock = crate::clock::stopwatch();
         tracing::info!(step = %step.name, "step");
-        let df = dataframe(ctx, step, &params).await.map_err(|message| SqlError::Engine {
+        let incremental = step.incremental.as_ref().map(|inc| {
+            let plan = super::incremental::plan(warehouse_root, pipeline, step, report_date);
+            (inc, plan)
+        });
+        let built_on = incremental.as_ref().and_then(|(inc, plan)| Some((*inc, plan.previous?)));
+        let df = match built_on {
+            Some((inc, previous)) => {
+                tracing::info!(step = %step.name, %previous, "built on its mart of an earlier date");
+                outcome.incremental.push((step.name.clone(), previous));
+                let mut params = params.clone();
+                params.insert("previous_date".into(), pipeline::date_scalar(previous));
+                dataframe(ctx, &inc.sql, &params).await
+            }
+            None => dataframe(ctx, &step.sql, &params).await,
+        }
+        .map_err(|message| SqlError::Engine {
             context: format!("step `{}`", step.name),
             error: datafusion::error::DataFusionError::Plan(message),
         })?;
@@ -188,7 +250,13 @@ pub async fn run(
             }
             Materialize::Parquet => {
                 let folder = warehouse_root.join(MARTS).join(&step.name);
+                if incremental.is_some() {
+                    super::incremental::forget(warehouse_root, &step.name, report_date)?;
+                }
                 let (rows, path) = materialise(df, &folder, report_date, &step.name).await?;
+                if let Some((_, plan)) = &incremental {
+                    super::incremental::remember(warehouse_root, &step.name, report_date, plan, &path)?;
+                }
                 pipeline::register_mart(ctx, &folder, &step.name).await?;
                 outcome.materialised.push((step.name.clone(), rows, path));
             }

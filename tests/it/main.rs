@@ -13,6 +13,7 @@ mod fast_reader;
 mod fixtures;
 mod formats;
 mod hostile;
+mod incremental;
 mod ingest;
 mod leave_one_out;
 mod measures;

@@ -21,6 +21,7 @@ const MARTS: &[&str] = &[
     "daily_community",
     "daily_town",
     "work_orders_breakdown",
+    "stg_visits_last",
     "special_overdue",
     "idle_workers",
     "trend",
@@ -142,6 +143,7 @@ fn the_daily_pipeline_matches_truth_completeness_duckdb_and_its_snapshots() {
         "stg_returnees_grid",
         "stg_followups_people",
         "stg_followups_grid",
+        "stg_visits_last:mart",
         "special_overdue:mart",
         "stg_visits_grid",
         "stg_work_orders_grid",
@@ -269,7 +271,7 @@ fn validate_reports_every_problem_of_broken_pipelines_at_once() {
     let ws = clean.path().join("ws");
     wangge_expect(&["init", ws.to_str().unwrap()], 0);
     let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "validate"], 0);
-    assert!(text(&out.stderr).contains("Planned 34 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Planned 35 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
 }
 
 #[test]

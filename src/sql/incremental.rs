@@ -1,0 +1,231 @@
+//! Incremental steps: a step whose answer for a day depends on the whole history (each
+//! returnee's latest registration, each household's last visit) is built from its own mart of
+//! an earlier date and the rows reported since, so that a year's history costs a day's work.
+//!
+//! Only when that is safe: beside each mart partition of an incremental step the run writes a
+//! state file (`warehouse/_state/<step>/report_date=<D>`) naming the fingerprint of everything
+//! the mart was made from (the SQL of the step and of the steps it reads, the parameters, and
+//! every warehouse file of the tables it reads up to D, by name and size; data files are named
+//! by their content) and the digest of the mart file itself. A later run takes the latest such
+//! mart whose fingerprint the warehouse still gives (a late or corrected file for an earlier
+//! day changes it, and so does a new pipeline), and otherwise runs the step's full SQL. Either
+//! way the rows are the same, and the mart's bytes too (marts are sorted by every column):
+//! a test holds the two to that.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+
+use super::SqlError;
+use super::engine::PARTITION;
+use super::pipeline::{Pipeline, Step};
+
+/// Where state files live, inside the warehouse (beside `marts/`, not in it: every folder of
+/// `marts/` is a table).
+pub const STATE: &str = "_state";
+
+/// How far back a run looks for a mart to build on; past it the full SQL is as cheap.
+const CANDIDATES: usize = 31;
+
+/// What a run of an incremental step does for its date.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The date of the mart to build on, or `None` for the full SQL.
+    pub previous: Option<NaiveDate>,
+    /// The fingerprint of the step's inputs up to the run's date, as they are now.
+    fingerprint: String,
+}
+
+/// One warehouse data file a step reads: table, partition date, file name, size.
+type Input = (String, NaiveDate, String, u64);
+
+/// Decides how `step` runs for `report_date`.
+pub fn plan(warehouse_root: &Path, pipeline: &Pipeline, step: &Step, report_date: NaiveDate) -> Plan {
+    let (definition, tables) = closure(pipeline, step);
+    let inputs = list_inputs(warehouse_root, &tables);
+    let fingerprint = fingerprint(&definition, &inputs, report_date);
+    let previous =
+        state_dates(warehouse_root, &step.name).into_iter().filter(|d| *d < report_date).rev().take(CANDIDATES).find(
+            |d| {
+                read_state(warehouse_root, &step.name, *d).is_some_and(|(inputs_then, mart_then)| {
+                    inputs_then == self::fingerprint(&definition, &inputs, *d)
+                        && digest_of(&mart_file(warehouse_root, &step.name, *d)).as_deref() == Some(mart_then.as_str())
+                })
+            },
+        );
+    Plan { previous, fingerprint }
+}
+
+/// Removes the state of `step` for `date`, before its mart is written again: a run killed
+/// between the two leaves a mart without state, which is never built on.
+pub fn forget(warehouse_root: &Path, step: &str, date: NaiveDate) -> Result<(), SqlError> {
+    let path = state_file(warehouse_root, step, date);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(SqlError::Io { path, source }),
+    }
+}
+
+/// Records what the mart of `step` for `date`, just written at `mart`, was made from.
+pub fn remember(warehouse_root: &Path, step: &str, date: NaiveDate, plan: &Plan, mart: &Path) -> Result<(), SqlError> {
+    let digest = digest_of(mart).ok_or_else(|| SqlError::Io {
+        path: mart.to_path_buf(),
+        source: std::io::Error::new(std::io::ErrorKind::NotFound, "the mart just written is gone"),
+    })?;
+    let path = state_file(warehouse_root, step, date);
+    let text = format!("inputs {}\nmart {digest}\n", plan.fingerprint);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| SqlError::Io { path: dir.to_path_buf(), source })?;
+    }
+    crate::atomic_file::write(&path, text.as_bytes()).map_err(|source| SqlError::Io { path, source })
+}
+
+/// The mart file a run writes for a step and date.
+pub fn mart_file(warehouse_root: &Path, step: &str, date: NaiveDate) -> PathBuf {
+    warehouse_root.join(super::MARTS).join(step).join(format!("{PARTITION}={date}")).join("part-0.parquet")
+}
+
+fn state_file(warehouse_root: &Path, step: &str, date: NaiveDate) -> PathBuf {
+    warehouse_root.join(STATE).join(step).join(format!("{PARTITION}={date}"))
+}
+
+/// The dates `step` has state for, in order.
+fn state_dates(warehouse_root: &Path, step: &str) -> Vec<NaiveDate> {
+    let mut dates: Vec<NaiveDate> = std::fs::read_dir(warehouse_root.join(STATE).join(step))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| partition_date(&e.file_name().to_string_lossy()))
+        .collect();
+    dates.sort();
+    dates
+}
+
+/// (inputs fingerprint, mart digest) of a state file, if it is whole.
+fn read_state(warehouse_root: &Path, step: &str, date: NaiveDate) -> Option<(String, String)> {
+    let text = std::fs::read_to_string(state_file(warehouse_root, step, date)).ok()?;
+    let mut inputs = None;
+    let mut mart = None;
+    for line in text.lines() {
+        match line.split_once(' ') {
+            Some(("inputs", v)) => inputs = Some(v.to_string()),
+            Some(("mart", v)) => mart = Some(v.to_string()),
+            _ => return None,
+        }
+    }
+    Some((inputs?, mart?))
+}
+
+fn digest_of(path: &Path) -> Option<String> {
+    std::fs::read(path).ok().map(|bytes| crate::ingest::hex(&Sha256::digest(&bytes)))
+}
+
+fn partition_date(name: &str) -> Option<NaiveDate> {
+    let value = name.strip_prefix(PARTITION)?.strip_prefix('=')?;
+    NaiveDate::parse_from_str(value, "%Y-%m-%d").ok()
+}
+
+/// The text that defines a step (its SQL, the SQL of every step it reads, directly or through
+/// others, and the pipeline's parameters), and the warehouse tables under all of them.
+fn closure(pipeline: &Pipeline, step: &Step) -> (String, BTreeSet<String>) {
+    let steps: BTreeMap<&str, &Step> = pipeline.steps.iter().map(|s| (s.name.as_str(), s)).collect();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
+    let mut tables = BTreeSet::new();
+    let mut todo = vec![step];
+    while let Some(s) = todo.pop() {
+        if !seen.insert(s.name.as_str()) {
+            continue;
+        }
+        for name in &s.reads {
+            match steps.get(name.as_str()) {
+                Some(upstream) => todo.push(upstream),
+                None => {
+                    tables.insert(name.clone());
+                }
+            }
+        }
+    }
+    let mut definition = String::new();
+    for name in &seen {
+        let s = steps[name];
+        definition.push_str(&format!("step {name}\n{}\n", s.sql));
+        if let Some(inc) = &s.incremental {
+            definition.push_str(&format!("incremental\n{}\n", inc.sql));
+        }
+    }
+    for (key, value) in &pipeline.params {
+        definition.push_str(&format!("param {key} = {value:?}\n"));
+    }
+    (definition, tables)
+}
+
+/// Every finished data file of `tables`, in order.
+fn list_inputs(warehouse_root: &Path, tables: &BTreeSet<String>) -> Vec<Input> {
+    let mut inputs = Vec::new();
+    for table in tables {
+        for partition in std::fs::read_dir(warehouse_root.join(table)).into_iter().flatten().flatten() {
+            let Some(date) = partition_date(&partition.file_name().to_string_lossy()) else { continue };
+            for file in std::fs::read_dir(partition.path()).into_iter().flatten().flatten() {
+                if crate::warehouse::parquet_io::is_finished(&file.path()) {
+                    let size = file.metadata().map_or(0, |m| m.len());
+                    inputs.push((table.clone(), date, file.file_name().to_string_lossy().into_owned(), size));
+                }
+            }
+        }
+    }
+    inputs.sort();
+    inputs
+}
+
+/// The fingerprint of a definition over the inputs of dates up to `date`.
+fn fingerprint(definition: &str, inputs: &[Input], date: NaiveDate) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(definition.as_bytes());
+    for (table, day, name, size) in inputs.iter().filter(|i| i.1 <= date) {
+        hasher.update(format!("{table}/{day}/{name} {size}\n").as_bytes());
+    }
+    crate::ingest::hex(&hasher.finalize())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(table: &str, day: &str, name: &str) -> Input {
+        (table.into(), day.parse().unwrap(), name.into(), 10)
+    }
+
+    #[test]
+    fn a_fingerprint_sees_only_the_days_up_to_its_date() {
+        let d = |s: &str| s.parse::<NaiveDate>().unwrap();
+        let before =
+            vec![input("visits", "2022-05-01", "part-a.parquet"), input("visits", "2022-05-02", "part-b.parquet")];
+        let mut after = before.clone();
+        after.push(input("visits", "2022-05-03", "part-c.parquet"));
+        assert_eq!(fingerprint("x", &before, d("2022-05-02")), fingerprint("x", &after, d("2022-05-02")));
+        assert_ne!(fingerprint("x", &before, d("2022-05-03")), fingerprint("x", &after, d("2022-05-03")));
+        // A corrected file for an earlier day changes every later fingerprint.
+        let mut corrected = after.clone();
+        corrected[0].2 = "part-z.parquet".into();
+        assert_ne!(fingerprint("x", &after, d("2022-05-02")), fingerprint("x", &corrected, d("2022-05-02")));
+        assert_ne!(fingerprint("x", &after, d("2022-05-02")), fingerprint("y", &after, d("2022-05-02")));
+    }
+
+    #[test]
+    fn a_state_file_that_is_not_whole_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let date = "2022-05-10".parse().unwrap();
+        let path = state_file(dir.path(), "s", date);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "inputs abc\n").unwrap();
+        assert_eq!(read_state(dir.path(), "s", date), None);
+        std::fs::write(&path, "inputs abc\nmart def\n").unwrap();
+        assert_eq!(read_state(dir.path(), "s", date), Some(("abc".into(), "def".into())));
+        std::fs::write(&path, "inputs abc\nmart def\nrubbish").unwrap();
+        assert_eq!(read_state(dir.path(), "s", date), None);
+        assert_eq!(state_dates(dir.path(), "s"), vec![date]);
+    }
+}
