@@ -20,8 +20,8 @@ const END: &str = "2022-05-10";
 /// completeness step.
 const DUCKDB_STEPS: &[&str] = &[
     "stg_registry",
-    "stg_work_orders",
-    "stg_work_orders_as_of",
+    "stg_work_orders:mart",
+    "stg_work_orders_as_of:mart",
     "stg_returnee_days",
     "stg_returnees_latest:mart",
     "stg_returnees_grid",
@@ -29,7 +29,6 @@ const DUCKDB_STEPS: &[&str] = &[
     "stg_followups_grid",
     "stg_visits_grid",
     "stg_work_orders_grid",
-    "stg_visits_last:mart",
     "special_overdue:mart",
     "daily_grid:mart",
     "daily_community:mart",

@@ -1,4 +1,4 @@
-//! Incremental steps (`incremental = true`): a day's mart built from the day before's and the
+//! Incremental steps (`incremental = true`: stg_returnees_latest, stg_work_orders_as_of): a day's mart built from the day before's and the
 //! rows reported since equals, byte for byte, the mart the full SQL makes from the whole
 //! history; a late file for an earlier day makes the next run build from the last mart still
 //! true to the warehouse, and the bytes are still those of a full run.
@@ -11,8 +11,8 @@ use crate::compaction::files;
 use crate::warehouse::{ingest, sample_copy};
 
 const DAYS: [&str; 3] = ["2022-05-08", "2022-05-09", "2022-05-10"];
-/// A community's daily workbook of the middle day: returnees and visits among its sheets.
-const LATE: &str = "inbox/2022-05-09/东坪村_20220509.xlsx";
+/// A community's returnee register and the hotline's export of the middle day.
+const LATE: &[&str] = &["inbox/2022-05-09/5月9日 南河村 来返登记.xlsx", "inbox/2022-05-09/民生诉求工单导出_20220509.csv"];
 
 fn run(ws: &Path, date: &str) -> String {
     let out = wangge(&["--workspace", ws.to_str().unwrap(), "run", "daily", "--no-reports", "--date", date]);
@@ -38,24 +38,28 @@ fn built_from(stderr: &str, step: &str) -> Option<String> {
 #[test]
 fn marts_built_day_by_day_equal_the_full_history_s_and_a_late_file_rebuilds_from_the_last_true_day() {
     let dir = scratch();
-    // Day by day as cron runs it, one community's workbook of the middle day held back.
+    // Day by day as cron runs it, two files of the middle day held back.
     let ws = sample_copy(&dir.path().join("daily"));
-    let held = dir.path().join("held.xlsx");
-    std::fs::rename(ws.join(LATE), &held).unwrap();
+    let held = |f: &str| dir.path().join(Path::new(f).file_name().unwrap());
+    for f in LATE {
+        std::fs::rename(ws.join(f), held(f)).unwrap();
+    }
     ingest(&ws);
     for (i, day) in DAYS.iter().enumerate() {
         let stderr = run(&ws, day);
         let want = (i > 0).then(|| DAYS[i - 1].to_string());
-        for step in ["stg_returnees_latest", "stg_visits_last"] {
+        for step in ["stg_returnees_latest", "stg_work_orders_as_of"] {
             assert_eq!(built_from(&stderr, step), want, "{day} {step}: {stderr}");
         }
     }
     // The late workbook arrives: the marts of the 9th and 10th no longer describe the
     // warehouse, the 8th's still does.
-    std::fs::rename(&held, ws.join(LATE)).unwrap();
+    for f in LATE {
+        std::fs::rename(held(f), ws.join(f)).unwrap();
+    }
     ingest(&ws);
     let stderr = run(&ws, DAYS[2]);
-    for step in ["stg_returnees_latest", "stg_visits_last"] {
+    for step in ["stg_returnees_latest", "stg_work_orders_as_of"] {
         assert_eq!(built_from(&stderr, step).as_deref(), Some(DAYS[0]), "{step}: {stderr}");
     }
 
@@ -66,7 +70,7 @@ fn marts_built_day_by_day_equal_the_full_history_s_and_a_late_file_rebuilds_from
     let stderr = run(&full, DAYS[2]);
     assert_eq!(built_from(&stderr, "stg_returnees_latest"), None, "{stderr}");
     let expected = marts_of(&full, DAYS[2]);
-    assert!(expected.keys().any(|p| p.starts_with("stg_visits_last")), "{:?}", expected.keys());
+    assert!(expected.keys().any(|p| p.starts_with("stg_work_orders_as_of")), "{:?}", expected.keys());
     let got = marts_of(&ws, DAYS[2]);
     assert_eq!(got.keys().collect::<Vec<_>>(), expected.keys().collect::<Vec<_>>());
     for (path, bytes) in &got {
@@ -74,16 +78,16 @@ fn marts_built_day_by_day_equal_the_full_history_s_and_a_late_file_rebuilds_from
     }
 
     // A mart changed behind the run's back (not as the state recorded it) is not built on.
-    let day9 = ws.join("warehouse/marts/stg_visits_last/report_date=2022-05-09/part-0.parquet");
+    let day9 = ws.join("warehouse/marts/stg_work_orders_as_of/report_date=2022-05-09/part-0.parquet");
     let run9 = run(&ws, DAYS[1]);
-    assert_eq!(built_from(&run9, "stg_visits_last").as_deref(), Some(DAYS[0]), "{run9}");
-    std::fs::copy(ws.join("warehouse/marts/stg_visits_last/report_date=2022-05-08/part-0.parquet"), &day9).unwrap();
+    assert_eq!(built_from(&run9, "stg_work_orders_as_of").as_deref(), Some(DAYS[0]), "{run9}");
+    std::fs::copy(ws.join("warehouse/marts/stg_work_orders_as_of/report_date=2022-05-08/part-0.parquet"), &day9).unwrap();
     let stderr = run(&ws, DAYS[2]);
-    assert_eq!(built_from(&stderr, "stg_visits_last").as_deref(), Some(DAYS[0]), "{stderr}");
+    assert_eq!(built_from(&stderr, "stg_work_orders_as_of").as_deref(), Some(DAYS[0]), "{stderr}");
     // (The other marts of the 10th now differ from `full`'s: the 9th's were run again with the
     // late file, and the headline compares with the day before.)
     for (path, bytes) in marts_of(&ws, DAYS[2]) {
-        if path.starts_with("stg_visits_last") || path.starts_with("special_overdue") {
+        if path.starts_with("stg_work_orders_as_of") || path.starts_with("work_orders_overdue_list") {
             assert!(bytes == expected[&path], "{} differs after a tampered mart", path.display());
         }
     }

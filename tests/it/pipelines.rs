@@ -16,12 +16,13 @@ use crate::warehouse::{ingest, sample_copy};
 const MARTS: &[&str] = &[
     "completeness",
     "stg_returnees_latest",
+    "stg_work_orders",
+    "stg_work_orders_as_of",
     "returnees_under_measure",
     "daily_grid",
     "daily_community",
     "daily_town",
     "work_orders_breakdown",
-    "stg_visits_last",
     "special_overdue",
     "idle_workers",
     "trend",
@@ -41,8 +42,6 @@ const MARTS: &[&str] = &[
 
 const VIEWS: &[&str] = &[
     "stg_registry",
-    "stg_work_orders",
-    "stg_work_orders_as_of",
     "stg_returnee_days",
     "stg_returnees_grid",
     "stg_followups_people",
@@ -136,14 +135,13 @@ fn the_daily_pipeline_matches_truth_completeness_duckdb_and_its_snapshots() {
     // DuckDB runs the same SQL files on the same Parquet and gets the same town figures.
     let steps = [
         "stg_registry",
-        "stg_work_orders",
-        "stg_work_orders_as_of",
+        "stg_work_orders:mart",
+        "stg_work_orders_as_of:mart",
         "stg_returnee_days",
         "stg_returnees_latest:mart",
         "stg_returnees_grid",
         "stg_followups_people",
         "stg_followups_grid",
-        "stg_visits_last:mart",
         "special_overdue:mart",
         "stg_visits_grid",
         "stg_work_orders_grid",
@@ -248,6 +246,21 @@ fn validate_reports_every_problem_of_broken_pipelines_at_once() {
     write("pipelines/broken/pipeline.toml", "[steps.typo]\nmaterialize = \"parquet\"\n");
     write("pipelines/broken/sql/typo.sql", "SELECT grid_code,\n       nmae\nFROM returnees\n");
     write("pipelines/broken/sql/unknown.sql", "SELECT count(*) AS n\nFROM returnes\n");
+    // Incremental steps: other columns than the full SQL's; no incremental file; a view that
+    // says incremental; an incremental file no step uses.
+    write("pipelines/growing/pipeline.toml", "[steps.latest]\nmaterialize = \"parquet\"\nincremental = true\n");
+    write(
+        "pipelines/misdeclared/pipeline.toml",
+        "[steps.missing]\nmaterialize = \"parquet\"\nincremental = true\n[steps.view]\nincremental = true\n",
+    );
+    write("pipelines/growing/sql/latest.sql", "SELECT person_key, max(report_date) AS last_on FROM returnees GROUP BY person_key\n");
+    write(
+        "pipelines/growing/sql/incremental/latest.sql",
+        "SELECT person_key FROM latest WHERE report_date = $previous_date\n",
+    );
+    write("pipelines/misdeclared/sql/missing.sql", "SELECT 1 AS one\n");
+    write("pipelines/misdeclared/sql/view.sql", "SELECT 1 AS one\n");
+    write("pipelines/misdeclared/sql/incremental/stray.sql", "SELECT 1 AS one\n");
     write("pipelines/cyclic/pipeline.toml", "");
     write("pipelines/cyclic/sql/first.sql", "SELECT * FROM second\n");
     write("pipelines/cyclic/sql/second.sql", "SELECT * FROM first\n");
@@ -262,6 +275,10 @@ fn validate_reports_every_problem_of_broken_pipelines_at_once() {
         "returnes",
         "the tables are: fire_safety, followups, grids",
         "cyclic dependency: first → second → first",
+        "incremental/latest.sql: the incremental SQL must give the full SQL's columns, in order: expected (person_key Utf8, last_on Date32), found (person_key Utf8)",
+        "`[steps.missing]` says `incremental = true`: cannot read",
+        "`[steps.view]`: `incremental = true` builds on the step's own mart",
+        "incremental/stray.sql: not used",
         "bad.html",
     ] {
         assert!(stderr.contains(expected), "`{expected}` not reported:\n{stderr}");

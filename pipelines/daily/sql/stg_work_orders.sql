@@ -1,6 +1,7 @@
 -- Work orders as last seen: an order appears in every daily export while it changes, and the
 -- appearance with the latest report date wins. An order received late on a day may first
 -- appear in the next day's export, so counts by date of receipt or closure come from here.
+-- Materialised: the steps that count from it read the history once, not once each.
 WITH ranked AS (
     SELECT
         order_id, channel, category, content, town_code, community_code, grid_code, assignee,

@@ -9,6 +9,7 @@ WITH flow AS (
             THEN (date_part('epoch', closed_at) - date_part('epoch', received_at)) / 3600.0 END)
             AS median_hours_to_close
     FROM stg_work_orders
+    WHERE report_date = $report_date
     GROUP BY town_code, channel, category
 ),
 standing AS (
@@ -17,6 +18,7 @@ standing AS (
         count(CASE WHEN is_open THEN 1 END) AS open,
         count(CASE WHEN is_overdue THEN 1 END) AS overdue
     FROM stg_work_orders_as_of
+    WHERE report_date = $report_date
     GROUP BY town_code, channel, category
 )
 SELECT

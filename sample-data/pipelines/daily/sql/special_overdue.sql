@@ -7,13 +7,12 @@ WITH register AS (
     WHERE report_date = (SELECT max(report_date) FROM special_population WHERE report_date <= $report_date)
 ),
 visited AS (
-    -- (each household's last visit up to the report date: stg_visits_last)
     SELECT r.row_key, max(v.visit_date) AS visited_on
     FROM register r
-    JOIN stg_visits_last v
+    JOIN visits v
       ON v.grid_code = r.grid_code
      AND (v.household_head = r.name OR (r.address IS NOT NULL AND v.address = r.address))
-    WHERE v.report_date = $report_date AND v.visit_date <= $report_date
+    WHERE v.report_date <= $report_date AND v.visit_date <= $report_date
       AND (r.last_visit_date IS NULL OR v.visit_date > r.last_visit_date)
     GROUP BY r.row_key
 ),

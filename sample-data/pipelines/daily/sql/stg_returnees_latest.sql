@@ -1,11 +1,17 @@
 -- Each returnee (by person_key) as last registered on or before the report date: where they
--- live and their control measure, and whether that registration made them new (see
--- stg_returnee_days). Written once per run, so the returnee measures and the grid workers' list
--- read the registrations once.
+-- live and their control measure, and whether that registration made them new: no report
+-- listed them in the `new_window_days` days before it (as stg_returnee_days decides for the
+-- trend). Written once per run, so the returnee measures and the grid workers' list read the
+-- registrations once; incremental (sql/incremental/): this full SQL reads the whole history only
+-- when there is no earlier mart to build on.
+WITH days AS (
+    SELECT person_key, report_date, lag(report_date) OVER (PARTITION BY person_key ORDER BY report_date) AS day_before
+    FROM (SELECT DISTINCT person_key, report_date FROM returnees WHERE report_date <= $report_date) d
+)
 SELECT
     r.town_code, r.community_code, r.grid_code, r.person_key, r.name, r.id_masked, r.phone_masked, r.address,
     r.origin, r.arrival_date, r.measure, r.measure_start, r.measure_end, r.registered_on,
-    coalesce(d.is_new, true) AS new_on_registration
+    coalesce(r.registered_on - d.day_before > $new_window_days, true) AS new_on_registration
 FROM (
     SELECT
         town_code, community_code, grid_code, person_key, name, id_masked, phone_masked, address, origin,
@@ -14,5 +20,5 @@ FROM (
     FROM returnees
     WHERE report_date <= $report_date
 ) r
-LEFT JOIN stg_returnee_days d ON d.person_key = r.person_key AND d.report_date = r.registered_on
+JOIN days d ON d.person_key = r.person_key AND d.report_date = r.registered_on
 WHERE r.latest = 1

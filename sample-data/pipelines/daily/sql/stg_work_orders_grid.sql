@@ -11,6 +11,7 @@ WITH flow AS (
             THEN (date_part('epoch', closed_at) - date_part('epoch', received_at)) / 3600.0 END)
             AS median_hours_to_close
     FROM stg_work_orders
+    WHERE report_date = $report_date
     GROUP BY grid_code
 ),
 standing AS (
@@ -20,6 +21,7 @@ standing AS (
         count(CASE WHEN is_overdue THEN 1 END)
             AS work_orders_overdue
     FROM stg_work_orders_as_of
+    WHERE report_date = $report_date
     GROUP BY grid_code
 )
 SELECT

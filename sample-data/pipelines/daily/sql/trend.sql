@@ -27,6 +27,7 @@ visits_by_day AS (
 ),
 orders_by_day AS (
     SELECT town_code, CAST(received_at AS DATE) AS day, count(*) AS n FROM stg_work_orders
+    WHERE report_date = $report_date
     GROUP BY town_code, CAST(received_at AS DATE)
 )
 SELECT

@@ -10,4 +10,4 @@ SELECT
     ) AS BIGINT) AS hours_overdue
 FROM stg_work_orders_as_of o
 LEFT JOIN stg_registry g ON g.grid_code = o.grid_code
-WHERE o.is_overdue
+WHERE o.report_date = $report_date AND o.is_overdue
