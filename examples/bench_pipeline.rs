@@ -29,6 +29,7 @@ const DUCKDB_STEPS: &[&str] = &[
     "stg_followups_grid",
     "stg_visits_grid",
     "stg_work_orders_grid",
+    "stg_special_visits:mart",
     "special_overdue:mart",
     "daily_grid:mart",
     "daily_community:mart",

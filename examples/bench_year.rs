@@ -117,7 +117,10 @@ fn main() {
     let _ = std::fs::remove_dir_all(&state);
     let (full_s, full_m, full_marts) = sql_only();
     assert!(inc_marts.len() >= 20 && inc_marts == full_marts, "incremental and full marts differ");
-    println!("day {days}, run daily --no-reports: incremental {inc_s:.2} s {inc_m:.0} MiB; full {full_s:.2} s {full_m:.0} MiB; {} marts identical", inc_marts.len());
+    println!(
+        "day {days}, run daily --no-reports: incremental {inc_s:.2} s {inc_m:.0} MiB; full {full_s:.2} s {full_m:.0} MiB; {} marts identical",
+        inc_marts.len()
+    );
     // A second morning run with nothing new (cron retrying, or an office re-sending nothing):
     // every file of the inbox is recognised as already ingested.
     let (again, again_peak) = timed(Command::new(&bin).args(["--workspace", &w, "ingest", "--brief", "--date", END]));

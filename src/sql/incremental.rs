@@ -1,5 +1,6 @@
 //! Incremental steps: a step whose answer for a day depends on the whole history (each
-//! returnee's latest registration, each household's last visit) is built from its own mart of
+//! returnee's latest registration, each work order as it stood, each register person's last
+//! visit) is built from its own mart of
 //! an earlier date and the rows reported since, so that a year's history costs a day's work.
 //!
 //! Only when that is safe: beside each mart partition of an incremental step the run writes a
@@ -10,7 +11,8 @@
 //! mart whose fingerprint the warehouse still gives (a late or corrected file for an earlier
 //! day changes it, and so does a new pipeline), and otherwise runs the step's full SQL. Either
 //! way the rows are the same, and the mart's bytes too (marts are sorted by every column):
-//! a test holds the two to that.
+//! a test holds the two to that. A step over a register (`rebuild_on_new`) runs its full SQL
+//! when a new snapshot of it came since: the rows it carries were the old register's.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -46,15 +48,24 @@ pub fn plan(warehouse_root: &Path, pipeline: &Pipeline, step: &Step, report_date
     let (definition, tables) = closure(pipeline, step);
     let inputs = list_inputs(warehouse_root, &tables);
     let fingerprint = fingerprint(&definition, &inputs, report_date);
-    let previous =
-        state_dates(warehouse_root, &step.name).into_iter().filter(|d| *d < report_date).rev().take(CANDIDATES).find(
-            |d| {
-                read_state(warehouse_root, &step.name, *d).is_some_and(|(inputs_then, mart_then)| {
-                    inputs_then == self::fingerprint(&definition, &inputs, *d)
-                        && digest_of(&mart_file(warehouse_root, &step.name, *d)).as_deref() == Some(mart_then.as_str())
-                })
-            },
-        );
+    let true_to_warehouse = |d: &NaiveDate| {
+        read_state(warehouse_root, &step.name, *d).is_some_and(|(inputs_then, mart_then)| {
+            inputs_then == self::fingerprint(&definition, &inputs, *d)
+                && digest_of(&mart_file(warehouse_root, &step.name, *d)).as_deref() == Some(mart_then.as_str())
+        })
+    };
+    // A new snapshot since that mart (a new register): the rows it carries were the old one's.
+    let snapshots: &[String] = step.incremental.as_ref().map_or(&[], |inc| &inc.rebuild_on_new);
+    let no_new_snapshot = |d: &NaiveDate| {
+        !inputs.iter().any(|(table, day, ..)| day > d && *day <= report_date && snapshots.contains(table))
+    };
+    let previous = state_dates(warehouse_root, &step.name)
+        .into_iter()
+        .filter(|d| *d < report_date)
+        .rev()
+        .take(CANDIDATES)
+        .find(true_to_warehouse)
+        .filter(no_new_snapshot);
     Plan { previous, fingerprint }
 }
 
@@ -212,6 +223,66 @@ mod tests {
         corrected[0].2 = "part-z.parquet".into();
         assert_ne!(fingerprint("x", &after, d("2022-05-02")), fingerprint("x", &corrected, d("2022-05-02")));
         assert_ne!(fingerprint("x", &after, d("2022-05-02")), fingerprint("y", &after, d("2022-05-02")));
+    }
+
+    #[test]
+    fn a_mart_is_built_on_while_true_to_the_warehouse_and_not_after_a_new_register() {
+        let root = tempfile::tempdir().unwrap();
+        let root = root.path();
+        let file = |table: &str, day: &str, name: &str| {
+            let dir = root.join(table).join(format!("{PARTITION}={day}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join(name), name.as_bytes()).unwrap();
+        };
+        file("special_population", "2022-05-01", "part-a.parquet");
+        file("visits", "2022-05-08", "part-b.parquet");
+        let step = |rebuild_on_new: Vec<String>| Step {
+            name: "latest".into(),
+            file: None,
+            sql: "SELECT 1".into(),
+            materialize: crate::sql::pipeline::Materialize::Parquet,
+            checks: Vec::new(),
+            depends_on: Vec::new(),
+            reads: ["special_population".to_string(), "visits".to_string()].into(),
+            incremental: Some(crate::sql::pipeline::IncrementalSql {
+                file: PathBuf::new(),
+                sql: "SELECT 2".into(),
+                rebuild_on_new,
+            }),
+        };
+        let pipeline = |step: Step| Pipeline {
+            name: "p".into(),
+            dir: PathBuf::new(),
+            description: None,
+            params: BTreeMap::new(),
+            steps: vec![step],
+        };
+        let (p, d) = ("2022-05-08".parse().unwrap(), "2022-05-09".parse().unwrap());
+        let plain = pipeline(step(Vec::new()));
+        let register = pipeline(step(vec!["special_population".into()]));
+        // The mart of the 8th and its state.
+        let first = plan(root, &plain, &plain.steps[0], p);
+        assert_eq!(first.previous, None);
+        let mart = mart_file(root, "latest", p);
+        std::fs::create_dir_all(mart.parent().unwrap()).unwrap();
+        std::fs::write(&mart, b"mart").unwrap();
+        remember(root, "latest", p, &first, &mart).unwrap();
+        // The 9th's visits change nothing under the 8th's mart.
+        file("visits", "2022-05-09", "part-c.parquet");
+        assert_eq!(plan(root, &plain, &plain.steps[0], d).previous, Some(p));
+        assert_eq!(plan(root, &register, &register.steps[0], d).previous, Some(p));
+        // A new register on the 9th: only the step over the register runs its full SQL.
+        file("special_population", "2022-05-09", "part-d.parquet");
+        assert_eq!(plan(root, &plain, &plain.steps[0], d).previous, Some(p));
+        assert_eq!(plan(root, &register, &register.steps[0], d).previous, None);
+        // A late file for the 8th: no mart to build on.
+        file("visits", "2022-05-08", "part-e.parquet");
+        assert_eq!(plan(root, &plain, &plain.steps[0], d).previous, None);
+        // Nor when the mart is not the one the state names.
+        std::fs::remove_file(root.join("visits/report_date=2022-05-08/part-e.parquet")).unwrap();
+        assert_eq!(plan(root, &plain, &plain.steps[0], d).previous, Some(p));
+        std::fs::write(&mart, b"other").unwrap();
+        assert_eq!(plan(root, &plain, &plain.steps[0], d).previous, None);
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub struct StepConfig {
     /// when the history that mart was made from is unchanged (see `super::incremental`).
     #[serde(default)]
     pub incremental: bool,
+    /// Tables of snapshots (a register) an incremental step reads: a new one since the earlier
+    /// mart means the step runs its full SQL, as the rows it carries belonged to the old one.
+    #[serde(default)]
+    pub rebuild_on_new: Vec<String>,
     #[serde(default)]
     pub checks: ChecksConfig,
 }
@@ -96,6 +100,8 @@ pub struct Step {
 pub struct IncrementalSql {
     pub file: PathBuf,
     pub sql: String,
+    /// `rebuild_on_new`: tables whose new partition since the earlier mart means the full SQL.
+    pub rebuild_on_new: Vec<String>,
 }
 
 /// The folder of steps' incremental SQL, under `sql/`.
@@ -181,7 +187,16 @@ pub fn load(dir: &Path, forms: &[(String, String)]) -> Result<Pipeline, Vec<Conf
         let config = file.steps.get(step).cloned().unwrap_or_default();
         let incremental = if config.incremental {
             incremental_sql(&sql_dir, step, config.materialize, &toml_path, &text, &mut errors)
+                .map(|inc| IncrementalSql { rebuild_on_new: config.rebuild_on_new.clone(), ..inc })
         } else {
+            if !config.rebuild_on_new.is_empty() {
+                errors.push(ConfigError::at(
+                    &toml_path,
+                    &text,
+                    at(&format!("[steps.{step}")),
+                    format!("`[steps.{step}]`: `rebuild_on_new` is for an incremental step: add `incremental = true`"),
+                ));
+            }
             None
         };
         steps.push(Step {
@@ -253,6 +268,20 @@ pub fn load(dir: &Path, forms: &[(String, String)]) -> Result<Pipeline, Vec<Conf
             }
         }
         step.depends_on = step.reads.iter().filter(|t| names.contains(*t)).cloned().collect();
+        for table in step.incremental.iter().flat_map(|inc| &inc.rebuild_on_new) {
+            if !step.reads.contains(table) || names.contains(table) {
+                errors.push(ConfigError::at(
+                    &toml_path,
+                    &text,
+                    at(&format!("[steps.{}", step.name)),
+                    format!(
+                        "`[steps.{}]` rebuild_on_new: `{table}` is not a warehouse table the step reads; it reads: {}",
+                        step.name,
+                        step.reads.iter().filter(|t| !names.contains(*t)).cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
     }
     let steps = match order(steps) {
         Ok(s) => s,
@@ -290,7 +319,7 @@ fn incremental_sql(
     }
     let file = sql_dir.join(INCREMENTAL_DIR).join(format!("{step}.sql"));
     match std::fs::read_to_string(&file) {
-        Ok(sql) => Some(IncrementalSql { file, sql }),
+        Ok(sql) => Some(IncrementalSql { file, sql, rebuild_on_new: Vec::new() }),
         Err(e) => {
             errors.push(ConfigError::at(
                 toml_path,

@@ -1,4 +1,5 @@
-//! Incremental steps (`incremental = true`: stg_returnees_latest, stg_work_orders_as_of): a day's mart built from the day before's and the
+//! Incremental steps (`incremental = true`: stg_returnees_latest, stg_work_orders_as_of,
+//! stg_special_visits): a day's mart built from the day before's and the
 //! rows reported since equals, byte for byte, the mart the full SQL makes from the whole
 //! history; a late file for an earlier day makes the next run build from the last mart still
 //! true to the warehouse, and the bytes are still those of a full run.
@@ -11,8 +12,10 @@ use crate::compaction::files;
 use crate::warehouse::{ingest, sample_copy};
 
 const DAYS: [&str; 3] = ["2022-05-08", "2022-05-09", "2022-05-10"];
-/// A community's returnee register and the hotline's export of the middle day.
-const LATE: &[&str] = &["inbox/2022-05-09/5月9日 南河村 来返登记.xlsx", "inbox/2022-05-09/民生诉求工单导出_20220509.csv"];
+/// A community's daily workbook (returnees, key persons and visits) and the hotline's export
+/// of the middle day.
+const LATE: &[&str] =
+    &["inbox/2022-05-09/5月9日 南河村 来返登记.xlsx", "inbox/2022-05-09/民生诉求工单导出_20220509.csv"];
 
 fn run(ws: &Path, date: &str) -> String {
     let out = wangge(&["--workspace", ws.to_str().unwrap(), "run", "daily", "--no-reports", "--date", date]);
@@ -48,18 +51,26 @@ fn marts_built_day_by_day_equal_the_full_history_s_and_a_late_file_rebuilds_from
     for (i, day) in DAYS.iter().enumerate() {
         let stderr = run(&ws, day);
         let want = (i > 0).then(|| DAYS[i - 1].to_string());
-        for step in ["stg_returnees_latest", "stg_work_orders_as_of"] {
+        for step in ["stg_returnees_latest", "stg_work_orders_as_of", "stg_special_visits"] {
             assert_eq!(built_from(&stderr, step), want, "{day} {step}: {stderr}");
         }
     }
-    // The late workbook arrives: the marts of the 9th and 10th no longer describe the
-    // warehouse, the 8th's still does.
-    for f in LATE {
+    // The hotline's export arrives late: the work-order marts of the 9th and 10th no longer
+    // describe the warehouse, the 8th's still does; the returnee and visit marts of the 9th do.
+    let arrive = |f: &str| {
         std::fs::rename(held(f), ws.join(f)).unwrap();
+        ingest(&ws);
+        run(&ws, DAYS[2])
+    };
+    let stderr = arrive(LATE[1]);
+    assert_eq!(built_from(&stderr, "stg_work_orders_as_of").as_deref(), Some(DAYS[0]), "{stderr}");
+    for step in ["stg_returnees_latest", "stg_special_visits"] {
+        assert_eq!(built_from(&stderr, step).as_deref(), Some(DAYS[1]), "{step}: {stderr}");
     }
-    ingest(&ws);
-    let stderr = run(&ws, DAYS[2]);
-    for step in ["stg_returnees_latest", "stg_work_orders_as_of"] {
+    // Then the community's workbook (returnees and visits among its sheets): every step
+    // builds on the 8th.
+    let stderr = arrive(LATE[0]);
+    for step in ["stg_returnees_latest", "stg_work_orders_as_of", "stg_special_visits"] {
         assert_eq!(built_from(&stderr, step).as_deref(), Some(DAYS[0]), "{step}: {stderr}");
     }
 
@@ -81,7 +92,8 @@ fn marts_built_day_by_day_equal_the_full_history_s_and_a_late_file_rebuilds_from
     let day9 = ws.join("warehouse/marts/stg_work_orders_as_of/report_date=2022-05-09/part-0.parquet");
     let run9 = run(&ws, DAYS[1]);
     assert_eq!(built_from(&run9, "stg_work_orders_as_of").as_deref(), Some(DAYS[0]), "{run9}");
-    std::fs::copy(ws.join("warehouse/marts/stg_work_orders_as_of/report_date=2022-05-08/part-0.parquet"), &day9).unwrap();
+    std::fs::copy(ws.join("warehouse/marts/stg_work_orders_as_of/report_date=2022-05-08/part-0.parquet"), &day9)
+        .unwrap();
     let stderr = run(&ws, DAYS[2]);
     assert_eq!(built_from(&stderr, "stg_work_orders_as_of").as_deref(), Some(DAYS[0]), "{stderr}");
     // (The other marts of the 10th now differ from `full`'s: the 9th's were run again with the

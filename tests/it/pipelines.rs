@@ -23,6 +23,7 @@ const MARTS: &[&str] = &[
     "daily_community",
     "daily_town",
     "work_orders_breakdown",
+    "stg_special_visits",
     "special_overdue",
     "idle_workers",
     "trend",
@@ -142,6 +143,7 @@ fn the_daily_pipeline_matches_truth_completeness_duckdb_and_its_snapshots() {
         "stg_returnees_grid",
         "stg_followups_people",
         "stg_followups_grid",
+        "stg_special_visits:mart",
         "special_overdue:mart",
         "stg_visits_grid",
         "stg_work_orders_grid",
@@ -253,7 +255,10 @@ fn validate_reports_every_problem_of_broken_pipelines_at_once() {
         "pipelines/misdeclared/pipeline.toml",
         "[steps.missing]\nmaterialize = \"parquet\"\nincremental = true\n[steps.view]\nincremental = true\n",
     );
-    write("pipelines/growing/sql/latest.sql", "SELECT person_key, max(report_date) AS last_on FROM returnees GROUP BY person_key\n");
+    write(
+        "pipelines/growing/sql/latest.sql",
+        "SELECT person_key, max(report_date) AS last_on FROM returnees GROUP BY person_key\n",
+    );
     write(
         "pipelines/growing/sql/incremental/latest.sql",
         "SELECT person_key FROM latest WHERE report_date = $previous_date\n",
@@ -288,7 +293,7 @@ fn validate_reports_every_problem_of_broken_pipelines_at_once() {
     let ws = clean.path().join("ws");
     wangge_expect(&["init", ws.to_str().unwrap()], 0);
     let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "validate"], 0);
-    assert!(text(&out.stderr).contains("Planned 34 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Planned 35 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
 }
 
 #[test]

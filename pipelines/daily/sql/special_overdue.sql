@@ -7,14 +7,11 @@ WITH register AS (
     WHERE report_date = (SELECT max(report_date) FROM special_population WHERE report_date <= $report_date)
 ),
 visited AS (
-    SELECT r.row_key, max(v.visit_date) AS visited_on
-    FROM register r
-    JOIN visits v
-      ON v.grid_code = r.grid_code
-     AND (v.household_head = r.name OR (r.address IS NOT NULL AND v.address = r.address))
-    WHERE v.report_date <= $report_date AND v.visit_date <= $report_date
-      AND (r.last_visit_date IS NULL OR v.visit_date > r.last_visit_date)
-    GROUP BY r.row_key
+    -- (each register person's last visit in the daily sheets: stg_special_visits)
+    SELECT row_key, max(visit_date) AS visited_on
+    FROM stg_special_visits
+    WHERE report_date = $report_date AND visit_date <= $report_date
+    GROUP BY row_key
 ),
 latest AS (
     SELECT
