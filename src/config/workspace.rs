@@ -351,6 +351,18 @@ impl Workspace {
                 ),
             ));
         }
+        // Zero would mean no memory, no time for a first query, or no time for a run: each a
+        // run that fails at once for a reason far from this file.
+        let engine = &config.engine;
+        for (name, value) in [
+            ("memory_mib", engine.memory_mib),
+            ("connect_timeout_seconds", engine.connect_timeout_seconds),
+            ("run_timeout_minutes", engine.run_timeout_minutes),
+        ] {
+            if value == 0 {
+                errors.push(ConfigError::whole_file(&file, format!("`engine.{name}` must be more than 0, got 0")));
+            }
+        }
         if let Some(smtp) = &config.delivery.smtp {
             let credentials =
                 smtp.username_env.is_some() || smtp.password_env.is_some() || smtp.password_file.is_some();
@@ -434,6 +446,28 @@ impl Workspace {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn engine_settings_of_zero_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/wangge.toml");
+        let text = std::fs::read_to_string(sample).unwrap();
+        std::fs::create_dir_all(dir.path().join("secrets")).unwrap();
+        std::fs::write(dir.path().join("secrets/pseudonym.key"), [7u8; 32]).unwrap();
+        std::fs::write(dir.path().join(CONFIG_FILE), &text).unwrap();
+        assert!(Workspace::load(dir.path()).is_ok(), "the sample's settings load");
+        let zero = text
+            .replace("memory_mib = 1024", "memory_mib = 0")
+            .replace("run_timeout_minutes = 60", "run_timeout_minutes = 0");
+        std::fs::write(dir.path().join(CONFIG_FILE), zero).unwrap();
+        let errors = Workspace::load(dir.path()).err().expect("refused");
+        let messages: Vec<String> = errors.iter().map(|e| e.message.clone()).collect();
+        assert!(messages.iter().any(|m| m.contains("`engine.memory_mib` must be more than 0")), "{messages:?}");
+        assert!(
+            messages.iter().any(|m| m.contains("`engine.run_timeout_minutes` must be more than 0")),
+            "{messages:?}"
+        );
+    }
 
     #[test]
     fn engine_is_chosen_by_name_or_scheduler_address_and_nothing_else() {
