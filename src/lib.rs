@@ -12,6 +12,7 @@ pub mod cluster;
 pub mod config;
 pub mod deliver;
 pub mod demo;
+pub mod digest;
 pub mod failpoint;
 pub mod guard;
 pub mod ingest;

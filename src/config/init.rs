@@ -76,7 +76,7 @@ pub fn init_workspace(dir: &Path, district: &DistrictIdentity, key: KeySource) -
             bytes
         }
     };
-    write_secret(&dir.join("secrets/pseudonym.key"), hex(&key_bytes).as_bytes())?;
+    write_secret(&dir.join("secrets/pseudonym.key"), (crate::digest::hex(&key_bytes) + "\n").as_bytes())?;
     write_file(&dir.join("recipients.toml"), RECIPIENTS_TEMPLATE.as_bytes())?;
     write_file(&config_path, config_text(district).as_bytes())?;
     Ok(())
@@ -95,10 +95,6 @@ const RECIPIENTS_TEMPLATE: &str = r#"# Who receives the daily reports (`wangge d
 # scope = "district"
 # formats = ["html", "xlsx"]
 "#;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<String>() + "\n"
-}
 
 fn create_dir(path: &Path) -> Result<(), InitError> {
     fs::create_dir_all(path).map_err(|source| InitError::Io { path: path.to_path_buf(), source })

@@ -51,7 +51,7 @@ pub fn digest(parts: &[&[u8]]) -> String {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part);
     }
-    crate::ingest::hex(&hasher.finalize())
+    crate::digest::hex(&hasher.finalize())
 }
 
 /// The notices as the start of the HTML body, escaped.

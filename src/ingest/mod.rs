@@ -32,6 +32,7 @@ use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
 use crate::config::forms::FormConfig;
+use crate::digest::hex;
 use crate::normalize;
 use crate::normalize::grid::Registry;
 use context::Source;
@@ -615,14 +616,4 @@ impl Keyer {
         mac.update(text.as_bytes());
         hex(&mac.finalize().into_bytes())
     }
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[(b >> 4) as usize] as char);
-        out.push(DIGITS[(b & 15) as usize] as char);
-    }
-    out
 }

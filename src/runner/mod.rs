@@ -159,12 +159,10 @@ fn forms_fingerprint(ws: &Workspace) -> String {
         hasher.update(file.file_name().unwrap_or_default().as_encoded_bytes());
         hasher.update(std::fs::read(&file).unwrap_or_default());
     }
-    crate::ingest::hex(&hasher.finalize())
+    crate::digest::hex(&hasher.finalize())
 }
 
-pub(crate) fn sha256_of(path: &Path) -> Option<String> {
-    std::fs::read(path).ok().map(|bytes| crate::ingest::hex(&Sha256::digest(&bytes)))
-}
+pub(crate) use crate::digest::sha256_of;
 
 /// A runtime for the query engine's async API; the rest of wangge is synchronous.
 fn block_on<T>(future: impl std::future::Future<Output = T>) -> Result<T, RunError> {

@@ -20,9 +20,11 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 use sha2::{Digest, Sha256};
 
-use super::SqlError;
+use crate::digest::{hex, sha256_of};
+
 use super::engine::PARTITION;
 use super::pipeline::{Pipeline, Step};
+use super::{SqlError, mart_file};
 
 /// Where state files live, inside the warehouse (beside `marts/`, not in it: every folder of
 /// `marts/` is a table).
@@ -51,7 +53,7 @@ pub fn plan(warehouse_root: &Path, pipeline: &Pipeline, step: &Step, report_date
     let true_to_warehouse = |d: &NaiveDate| {
         read_state(warehouse_root, &step.name, *d).is_some_and(|(inputs_then, mart_then)| {
             inputs_then == self::fingerprint(&definition, &inputs, *d)
-                && digest_of(&mart_file(warehouse_root, &step.name, *d)).as_deref() == Some(mart_then.as_str())
+                && sha256_of(&mart_file(warehouse_root, &step.name, *d)).as_deref() == Some(mart_then.as_str())
         })
     };
     // A new snapshot since that mart (a new register): the rows it carries were the old one's.
@@ -82,7 +84,7 @@ pub fn forget(warehouse_root: &Path, step: &str, date: NaiveDate) -> Result<(), 
 
 /// Records what the mart of `step` for `date`, just written at `mart`, was made from.
 pub fn remember(warehouse_root: &Path, step: &str, date: NaiveDate, plan: &Plan, mart: &Path) -> Result<(), SqlError> {
-    let digest = digest_of(mart).ok_or_else(|| SqlError::Io {
+    let digest = sha256_of(mart).ok_or_else(|| SqlError::Io {
         path: mart.to_path_buf(),
         source: std::io::Error::new(std::io::ErrorKind::NotFound, "the mart just written is gone"),
     })?;
@@ -92,11 +94,6 @@ pub fn remember(warehouse_root: &Path, step: &str, date: NaiveDate, plan: &Plan,
         std::fs::create_dir_all(dir).map_err(|source| SqlError::Io { path: dir.to_path_buf(), source })?;
     }
     crate::atomic_file::write(&path, text.as_bytes()).map_err(|source| SqlError::Io { path, source })
-}
-
-/// The mart file a run writes for a step and date.
-pub fn mart_file(warehouse_root: &Path, step: &str, date: NaiveDate) -> PathBuf {
-    warehouse_root.join(super::MARTS).join(step).join(format!("{PARTITION}={date}")).join("part-0.parquet")
 }
 
 fn state_file(warehouse_root: &Path, step: &str, date: NaiveDate) -> PathBuf {
@@ -128,10 +125,6 @@ fn read_state(warehouse_root: &Path, step: &str, date: NaiveDate) -> Option<(Str
         }
     }
     Some((inputs?, mart?))
-}
-
-fn digest_of(path: &Path) -> Option<String> {
-    std::fs::read(path).ok().map(|bytes| crate::ingest::hex(&Sha256::digest(&bytes)))
 }
 
 fn partition_date(name: &str) -> Option<NaiveDate> {
@@ -175,16 +168,14 @@ fn closure(pipeline: &Pipeline, step: &Step) -> (String, BTreeSet<String>) {
 
 /// Every finished data file of `tables`, in order.
 fn list_inputs(warehouse_root: &Path, tables: &BTreeSet<String>) -> Vec<Input> {
+    let warehouse = crate::warehouse::Warehouse::new(warehouse_root.to_path_buf());
     let mut inputs = Vec::new();
     for table in tables {
-        for partition in std::fs::read_dir(warehouse_root.join(table)).into_iter().flatten().flatten() {
-            let Some(date) = partition_date(&partition.file_name().to_string_lossy()) else { continue };
-            for file in std::fs::read_dir(partition.path()).into_iter().flatten().flatten() {
-                if crate::warehouse::parquet_io::is_finished(&file.path()) {
-                    let size = file.metadata().map_or(0, |m| m.len());
-                    inputs.push((table.clone(), date, file.file_name().to_string_lossy().into_owned(), size));
-                }
-            }
+        for (day, path) in warehouse.table_files(table) {
+            let Ok(date) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") else { continue };
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+            inputs.push((table.clone(), date, name, size));
         }
     }
     inputs.sort();
@@ -198,7 +189,7 @@ fn fingerprint(definition: &str, inputs: &[Input], date: NaiveDate) -> String {
     for (table, day, name, size) in inputs.iter().filter(|i| i.1 <= date) {
         hasher.update(format!("{table}/{day}/{name} {size}\n").as_bytes());
     }
-    crate::ingest::hex(&hasher.finalize())
+    hex(&hasher.finalize())
 }
 
 #[cfg(test)]

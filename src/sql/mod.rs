@@ -23,6 +23,11 @@ use engine::{EngineSettings, TableInfo};
 /// The folder of materialised pipeline steps inside the warehouse.
 pub const MARTS: &str = "marts";
 
+/// The file a run writes a materialised step's rows to for a report date.
+pub fn mart_file(warehouse_root: &Path, step: &str, report_date: chrono::NaiveDate) -> PathBuf {
+    warehouse_root.join(MARTS).join(step).join(format!("{}={report_date}", engine::PARTITION)).join("part-0.parquet")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SqlError {
     /// The engine's message already holds its causes, so it is shown whole, not as a chain.

@@ -120,8 +120,7 @@ async fn plan_incremental(
     params: &HashMap<String, ScalarValue>,
     report_date: NaiveDate,
 ) -> Result<(), ConfigError> {
-    let mut params = params.clone();
-    params.insert("previous_date".into(), pipeline::date_scalar(report_date - chrono::Duration::days(1)));
+    let params = with_previous_date(params, report_date - chrono::Duration::days(1));
     let df = planned(ctx, &inc.sql, &params)
         .await
         .map_err(|message| pipeline::sql_error(&inc.file, &inc.sql, &with_valid_tables(&message, ctx)))?;
@@ -152,6 +151,13 @@ async fn plan_incremental(
         ));
     }
     Ok(())
+}
+
+/// A run's parameters and `$previous_date`, the date of the mart an incremental step builds on.
+fn with_previous_date(params: &HashMap<String, ScalarValue>, previous: NaiveDate) -> HashMap<String, ScalarValue> {
+    let mut params = params.clone();
+    params.insert("previous_date".into(), pipeline::date_scalar(previous));
+    params
 }
 
 /// Adds the valid table names to a "table not found" message.
@@ -223,20 +229,15 @@ pub async fn run(
     for step in &pipeline.steps {
         let clock = crate::clock::stopwatch();
         tracing::info!(step = %step.name, "step");
-        let incremental = step.incremental.as_ref().map(|inc| {
-            let plan = super::incremental::plan(warehouse_root, pipeline, step, report_date);
-            (inc, plan)
-        });
-        let built_on = incremental.as_ref().and_then(|(inc, plan)| Some((*inc, plan.previous?)));
-        let df = match built_on {
-            Some((inc, previous)) => {
+        let plan =
+            step.incremental.is_some().then(|| super::incremental::plan(warehouse_root, pipeline, step, report_date));
+        let df = match (&step.incremental, plan.as_ref().and_then(|p| p.previous)) {
+            (Some(inc), Some(previous)) => {
                 tracing::info!(step = %step.name, %previous, "built on its mart of an earlier date");
                 outcome.incremental.push((step.name.clone(), previous));
-                let mut params = params.clone();
-                params.insert("previous_date".into(), pipeline::date_scalar(previous));
-                dataframe(ctx, &inc.sql, &params).await
+                dataframe(ctx, &inc.sql, &with_previous_date(&params, previous)).await
             }
-            None => dataframe(ctx, &step.sql, &params).await,
+            _ => dataframe(ctx, &step.sql, &params).await,
         }
         .map_err(|message| SqlError::Engine {
             context: format!("step `{}`", step.name),
@@ -249,15 +250,15 @@ pub async fn run(
                     .map_err(SqlError::engine(&format!("step `{}`", step.name)))?;
             }
             Materialize::Parquet => {
-                let folder = warehouse_root.join(MARTS).join(&step.name);
-                if incremental.is_some() {
+                let path = super::mart_file(warehouse_root, &step.name, report_date);
+                if plan.is_some() {
                     super::incremental::forget(warehouse_root, &step.name, report_date)?;
                 }
-                let (rows, path) = materialise(df, &folder, report_date, &step.name).await?;
-                if let Some((_, plan)) = &incremental {
+                let rows = materialise(df, &path, &step.name).await?;
+                if let Some(plan) = &plan {
                     super::incremental::remember(warehouse_root, &step.name, report_date, plan, &path)?;
                 }
-                pipeline::register_mart(ctx, &folder, &step.name).await?;
+                pipeline::register_mart(ctx, &warehouse_root.join(MARTS).join(&step.name), &step.name).await?;
                 outcome.materialised.push((step.name.clone(), rows, path));
             }
         }
@@ -286,12 +287,7 @@ pub async fn run(
 
 /// Writes a step's result for one report date: sorted by every column so that the same inputs
 /// give the same bytes, without the `report_date` column (it is the partition).
-async fn materialise(
-    df: DataFrame,
-    folder: &Path,
-    report_date: NaiveDate,
-    name: &str,
-) -> Result<(usize, PathBuf), SqlError> {
+async fn materialise(df: DataFrame, path: &Path, name: &str) -> Result<usize, SqlError> {
     let context = format!("step `{name}`");
     let columns: Vec<String> =
         df.schema().fields().iter().map(|f| f.name().clone()).filter(|n| n != PARTITION).collect();
@@ -331,9 +327,8 @@ async fn materialise(
         .collect::<Result<Vec<_>, _>>()
         .map_err(arrow_error)?;
     let batch = arrow::compute::concat_batches(&schema, &batches).map_err(arrow_error)?;
-    let path = folder.join(format!("{PARTITION}={report_date}")).join("part-0.parquet");
-    parquet_io::write(&path, schema, &batch)?;
-    Ok((batch.num_rows(), path))
+    parquet_io::write(path, schema, &batch)?;
+    Ok(batch.num_rows())
 }
 
 /// The first `n` rows of some batches.

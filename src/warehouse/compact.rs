@@ -108,7 +108,7 @@ fn named_by_content(path: &Path) -> bool {
 
 /// The name of a part file holding `bytes`: the first 16 hex digits of their sha256.
 fn part_name(bytes: &[u8]) -> String {
-    format!("{PART}{}.parquet", short(&crate::ingest::hex(&Sha256::digest(bytes))))
+    format!("{PART}{}.parquet", short(&crate::digest::hex(&Sha256::digest(bytes))))
 }
 
 /// A new file in waiting: its temporary path, where it goes, and the files it replaces.

@@ -222,7 +222,7 @@ pub fn check_scopes(ws: &Path, messages: &[Value]) -> BTreeMap<(String, String),
         if formats.iter().any(|f| f == "xlsx") {
             assert_eq!(attachments, vec![format!("{stem}.xlsx")], "{address}");
             let bytes = std::fs::read(own.with_extension("xlsx")).unwrap();
-            let want = wangge::ingest::hex(&sha2::Sha256::digest(&bytes));
+            let want = wangge::digest::hex(&sha2::Sha256::digest(&bytes));
             assert_eq!(m["attachments"][0]["sha256"].as_str(), Some(want.as_str()), "{address}: not its own workbook");
         } else {
             assert!(attachments.is_empty(), "{address} takes no workbook");
