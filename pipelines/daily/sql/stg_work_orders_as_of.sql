@@ -1,9 +1,10 @@
--- Work orders as they stood on the report date: the latest appearance on or before it. Open
--- and overdue orders are counted from here, so a past day's report does not change when an
--- order is closed later. Open and overdue come from the lifecycle stage the form declares for
--- each status (pipelines/forms/work_orders.toml `[stages.status]`), never from a status
--- wording: open until closed or cancelled; overdue while still to be handled past the deadline.
--- Rows written before stages existed have none and count as open.
+-- Work orders open as they stood on the report date: the latest appearance on or before it,
+-- closed and cancelled orders left out (a year's closed orders are not carried from day to
+-- day). Open and overdue orders are counted from here, so a past day's report does not change
+-- when an order is closed later. Open and overdue come from the lifecycle stage the form
+-- declares for each status (pipelines/forms/work_orders.toml `[stages.status]`), never from a
+-- status wording: open until closed or cancelled; overdue while still to be handled past the
+-- deadline. Rows written before stages existed have none and count as open.
 WITH ranked AS (
     SELECT
         order_id, channel, category, town_code, community_code, grid_code, received_at, deadline, status,
@@ -20,4 +21,4 @@ SELECT
     stage IN ('received', 'dispatched', 'in_progress', 'returned', 'unknown')
         AND deadline < CAST($report_date AS DATE) + INTERVAL '1 day' AS is_overdue
 FROM ranked
-WHERE appearance = 1
+WHERE appearance = 1 AND stage NOT IN ('closed', 'cancelled')

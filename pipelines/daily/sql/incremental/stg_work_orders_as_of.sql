@@ -1,6 +1,7 @@
 -- stg_work_orders_as_of from its own rows of $previous_date (each order as it stood then) and
 -- the appearances reported after it: an order that appeared since takes its latest appearance,
--- every other order stands as it did. Open and overdue are decided again for the report date.
+-- every other order open then stands as it did. Open and overdue are decided again for the
+-- report date, and the orders closed since leave.
 WITH ranked AS (
     SELECT
         order_id, channel, category, town_code, community_code, grid_code, received_at, deadline, status,
@@ -28,3 +29,4 @@ SELECT
     stage IN ('received', 'dispatched', 'in_progress', 'returned', 'unknown')
         AND deadline < CAST($report_date AS DATE) + INTERVAL '1 day' AS is_overdue
 FROM standing
+WHERE stage NOT IN ('closed', 'cancelled')

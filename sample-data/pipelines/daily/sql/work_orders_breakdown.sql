@@ -5,8 +5,10 @@ WITH flow AS (
         town_code, channel, category,
         count(CASE WHEN CAST(received_at AS DATE) = $report_date THEN 1 END) AS received,
         count(CASE WHEN CAST(closed_at AS DATE) = $report_date THEN 1 END) AS closed,
-        median(CASE WHEN CAST(closed_at AS DATE) = $report_date
-            THEN (date_part('epoch', closed_at) - date_part('epoch', received_at)) / 3600.0 END)
+        -- to a tenth of an hour: a report has no use for more, and the last bits of a float
+        -- median may differ between engines
+        round(median(CASE WHEN CAST(closed_at AS DATE) = $report_date
+            THEN (date_part('epoch', closed_at) - date_part('epoch', received_at)) / 3600.0 END), 1)
             AS median_hours_to_close
     FROM stg_work_orders
     WHERE report_date = $report_date
