@@ -17,7 +17,11 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// The sha256 of a file's bytes, in hex; `None` if it cannot be read.
+/// The sha256 of a file's bytes, in hex; `None` if it cannot be read. Read in blocks, so that
+/// a workbook of hundreds of MiB (read later as a stream) is not held whole to be hashed.
 pub fn sha256_of(path: &Path) -> Option<String> {
-    std::fs::read(path).ok().map(|bytes| hex(&Sha256::digest(&bytes)))
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).ok()?;
+    Some(hex(&hasher.finalize()))
 }

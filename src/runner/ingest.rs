@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use super::{RunError, forms_fingerprint, list_files, load_forms, privacy, sha256_of};
+use super::hash_cache::HashCache;
+use super::{RunError, forms_fingerprint, list_files, load_forms, privacy};
 use crate::config::Workspace;
 use crate::config::forms::FormConfig;
 use crate::ingest::{self, FileResult, IngestOutcome, IngestRequest};
@@ -121,10 +122,11 @@ pub fn ingest_each(
     let mut already_ingested = Vec::new();
     let mut unfinished: HashMap<String, String> = HashMap::new();
     let mut shas = BTreeSet::new();
+    let mut hashes = HashCache::load(ws.path(&ws.config.paths.runs).join("inbox-hashes.tsv"));
     for path in listed {
         let relative = path.strip_prefix(&inbox).unwrap_or(&path).to_string_lossy().replace('\\', "/");
         let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
-        let Some(sha) = sha256_of(&path) else {
+        let Some(sha) = hashes.sha256(&path) else {
             files.push(Candidate { path, relative, bytes });
             continue;
         };
@@ -142,6 +144,8 @@ pub fn ingest_each(
         files.push(Candidate { path, relative, bytes });
     }
     drop(index);
+    // Only a shortcut for the next run: one that cannot be written means hashing again then.
+    let _ = hashes.save(paths.is_empty());
     let call = Call {
         ws,
         run_date,

@@ -3,6 +3,7 @@
 
 pub mod daily;
 mod explain;
+mod hash_cache;
 mod ingest;
 pub use ingest::{IngestReport, ingest, ingest_each};
 pub mod lock;
