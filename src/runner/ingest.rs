@@ -126,7 +126,12 @@ pub fn ingest_each(
     for path in listed {
         let relative = path.strip_prefix(&inbox).unwrap_or(&path).to_string_lossy().replace('\\', "/");
         let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
-        let Some(sha) = hashes.sha256(&path) else {
+        // Remembered by its path in the inbox, or outside it by its full path.
+        let key = match path.strip_prefix(&inbox) {
+            Ok(_) => relative.clone(),
+            Err(_) => std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()).to_string_lossy().into_owned(),
+        };
+        let Some(sha) = hashes.sha256(&path, &key) else {
             files.push(Candidate { path, relative, bytes });
             continue;
         };
