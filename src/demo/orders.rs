@@ -50,6 +50,18 @@ const HEADERS: &[(&str, &str)] = &[
     ("satisfaction", "满意度"),
 ];
 
+/// A draw of each planted case of `order_row`: ambiguous grid, unknown grid, unknown channel,
+/// impossible time, missing status.
+const PLANTED: [u64; 5] = [0, 10, 16, 22, 26];
+
+/// An order's first line in the exports, where problems are planted (`forced`: this case), or
+/// a later one.
+#[derive(Debug, Clone, Copy)]
+enum Appearance {
+    First { forced: Option<u64> },
+    Later,
+}
+
 /// One export per day, oldest first.
 pub fn exports(
     rng: &mut Rng,
@@ -130,7 +142,15 @@ pub fn exports(
                 continue;
             }
             let c = communities[order.community];
-            let row = order_row(rng, order, c, &c.grids[order.grid], end_of_day, new_today, &sheet);
+            // The first day's first new orders carry one planted problem each, so that every
+            // case is in a sample of any length and seed (left to chance, a rare one such as
+            // `unknown_grid` went missing when an unrelated change moved the stream).
+            let appearance = if new_today {
+                Appearance::First { forced: if day == days[0] { PLANTED.get(i - first_new).copied() } else { None } }
+            } else {
+                Appearance::Later
+            };
+            let row = order_row(rng, order, c, &c.grids[order.grid], end_of_day, appearance, &sheet);
             sheet.rows.push(row);
         }
         // The export repeats a line now and then; the copy is a duplicate of the first.
@@ -161,7 +181,7 @@ fn order_row(
     c: &Community,
     g: &Grid,
     end_of_day: NaiveDateTime,
-    new_today: bool,
+    appearance: Appearance,
     sheet: &Sheet,
 ) -> Row {
     let closed = Some(o.closed).filter(|t| *t <= end_of_day);
@@ -200,9 +220,11 @@ fn order_row(
     let mut set = |field: &str, cell: Cell| values.iter_mut().find(|(f, _)| *f == field).unwrap().1 = cell;
     let mut expect = Expect::Accept { warnings: Vec::new() };
     // Errors are planted only in a first appearance, so a later state never undoes one.
-    if new_today {
+    if let Appearance::First { forced } = appearance {
         let reject = |reason, field| Expect::Reject { reason, field, detail: None };
-        match rng.below(1000) {
+        // (the draw is taken even when the case is forced, so that the stream stays the same)
+        let draw = rng.below(1000);
+        match forced.unwrap_or(draw) {
             0..10 => {
                 // No community and a bare grid number: every community of the town has one.
                 set("community", Cell::Empty);
