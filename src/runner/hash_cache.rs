@@ -212,7 +212,8 @@ mod tests {
         assert_eq!(std::fs::read_to_string(&cache_file).unwrap().lines().count(), 1);
         // Garbage lines are skipped, never trusted.
         let good = std::fs::read_to_string(&cache_file).unwrap();
-        std::fs::write(&cache_file, format!("x\t1\n{}\t-1\t2\t3\t4\tb.csv\n\u{0}\u{ff}\n{good}", "f".repeat(64))).unwrap();
+        std::fs::write(&cache_file, format!("x\t1\n{}\t-1\t2\t3\t4\tb.csv\n\u{0}\u{ff}\n{good}", "f".repeat(64)))
+            .unwrap();
         let cache = HashCache::load(cache_file.clone());
         assert_eq!(cache.known.len(), 1);
         // A missing file has no hash.
