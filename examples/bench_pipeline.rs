@@ -19,7 +19,7 @@ const END: &str = "2022-05-10";
 /// `generate_series` column is `value`, DuckDB's is `generate_series`) and the generated
 /// completeness step.
 const DUCKDB_STEPS: &[&str] = &[
-    "stg_registry",
+    "stg_registry:mart",
     "stg_work_orders:mart",
     "stg_work_orders_as_of:mart",
     "stg_returnee_days",
@@ -42,7 +42,7 @@ const DUCKDB_STEPS: &[&str] = &[
     "grids_without_visits:mart",
     "headline:mart",
     "stg_fire_safety",
-    "stg_fire_places",
+    "stg_fire_places:mart",
     "fire_safety_grid:mart",
     "fire_safety_community:mart",
     "fire_hazards_open:mart",

@@ -10,6 +10,8 @@ import time
 import tomllib
 
 import duckdb
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "it", "py"))
+from marts import as_mart  # noqa: E402
 
 warehouse, pipeline_dir, report_date = sys.argv[1], sys.argv[2], sys.argv[3]
 steps = sys.argv[4:]
@@ -30,8 +32,8 @@ for table in tables:
 for name, kind, sql in sqls:
     used = {k: v for k, v in params.items() if f"${k}" in sql}
     if kind == "mart":
-        sql = f"select *, $report_date as report_date from ({sql})"
         used["report_date"] = params["report_date"]
+        sql = as_mart(con, sql, used)
         con.execute(f"create table {name} as {sql}", used)
     else:
         con.execute(f"create table {name} as {sql}", used)

@@ -52,13 +52,11 @@ pub fn literal(text: &str) -> String {
 }
 
 /// The queries of a step's declared checks. A materialised step's mart holds every report date
-/// run so far: its checks look at the run's date only.
-pub fn compile(step: &str, config: &ChecksConfig, partitioned: bool) -> Vec<Check> {
-    let table = if partitioned {
-        format!("(SELECT * FROM {} WHERE report_date = $report_date)", ident(step))
-    } else {
-        ident(step)
-    };
+/// run so far: its checks look at the run's date only, and so does a relationship to another
+/// materialised step (`is_mart`): a grid of last month's registry is not in today's.
+pub fn compile(step: &str, config: &ChecksConfig, partitioned: bool, is_mart: &dyn Fn(&str) -> bool) -> Vec<Check> {
+    let of_the_day = |name: &str| format!("(SELECT * FROM {} WHERE report_date = $report_date)", ident(name));
+    let table = if partitioned { of_the_day(step) } else { ident(step) };
     let mut out = Vec::new();
     let check = |name: String, sql: String| Check { step: step.to_string(), name, sql };
     for column in &config.not_null {
@@ -89,7 +87,7 @@ pub fn compile(step: &str, config: &ChecksConfig, partitioned: bool) -> Vec<Chec
                 "SELECT * FROM {table} s WHERE s.{c} IS NOT NULL AND s.{c} NOT IN (SELECT t.{oc} FROM {ot} t WHERE t.{oc} IS NOT NULL)",
                 c = ident(column),
                 oc = ident(other_column),
-                ot = ident(other)
+                ot = if is_mart(other) { of_the_day(other) } else { ident(other) }
             ),
         ));
     }
@@ -121,7 +119,7 @@ mod tests {
             expressions: vec!["tested <= residents".into()],
             fresh: false,
         };
-        let checks = compile("daily_grid", &config, false);
+        let checks = compile("daily_grid", &config, false, &|_| false);
         let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(
             names,
@@ -135,7 +133,18 @@ mod tests {
         );
         assert!(checks[4].sql.ends_with("WHERE NOT (tested <= residents)"), "{}", checks[4].sql);
         assert!(checks[2].sql.contains("'O''Neil'"), "{}", checks[2].sql);
-        let scoped = compile("daily_grid", &config, true);
+        assert!(
+            checks[3].sql.ends_with("FROM \"stg_registry\" t WHERE t.\"grid_code\" IS NOT NULL)"),
+            "{}",
+            checks[3].sql
+        );
+        let scoped = compile("daily_grid", &config, true, &|name| name == "stg_registry");
         assert!(scoped[0].sql.contains("WHERE report_date = $report_date"), "{}", scoped[0].sql);
+        // The registry of the run's date, not every date's.
+        assert!(
+            scoped[3].sql.contains("FROM (SELECT * FROM \"stg_registry\" WHERE report_date = $report_date) t"),
+            "{}",
+            scoped[3].sql
+        );
     }
 }

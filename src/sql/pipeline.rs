@@ -204,7 +204,9 @@ pub fn load(dir: &Path, forms: &[(String, String)]) -> Result<Pipeline, Vec<Conf
             file: Some(path.clone()),
             sql,
             materialize: config.materialize,
-            checks: checks::compile(step, &config.checks, config.materialize == Materialize::Parquet),
+            checks: checks::compile(step, &config.checks, config.materialize == Materialize::Parquet, &|other| {
+                file.steps.get(other).is_some_and(|c| c.materialize == Materialize::Parquet)
+            }),
             depends_on: Vec::new(),
             reads: BTreeSet::new(),
             incremental,

@@ -87,10 +87,16 @@ fn the_three_workflows_match_truth_per_grid_and_day_and_duckdb_agrees() {
         rows
     };
     for (steps, mart) in [
-        (&["stg_registry", "stg_fire_safety", "stg_fire_places", "fire_safety_grid:mart"][..], "fire_safety_grid"),
-        (&["stg_registry", "stg_fire_safety", "stg_fire_places", "fire_hazards_open:mart"][..], "fire_hazards_open"),
-        (&["stg_registry", "stg_testing", "testing_buildings:mart"][..], "testing_buildings"),
-        (&["stg_registry", "patrol_findings:mart"][..], "patrol_findings"),
+        (
+            &["stg_registry:mart", "stg_fire_safety", "stg_fire_places:mart", "fire_safety_grid:mart"][..],
+            "fire_safety_grid",
+        ),
+        (
+            &["stg_registry:mart", "stg_fire_safety", "stg_fire_places:mart", "fire_hazards_open:mart"][..],
+            "fire_hazards_open",
+        ),
+        (&["stg_registry:mart", "stg_testing", "testing_buildings:mart"][..], "testing_buildings"),
+        (&["stg_registry:mart", "patrol_findings:mart"][..], "patrol_findings"),
         (&["patrols_team:mart"][..], "patrols_team"),
     ] {
         // Rows in one order on both sides: by their text.

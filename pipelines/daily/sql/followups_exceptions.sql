@@ -29,5 +29,5 @@ SELECT
     l.worker
 FROM stg_followups_people p
 JOIN latest l ON l.row_key = p.row_key
-LEFT JOIN stg_registry g ON g.grid_code = l.grid_code
+LEFT JOIN stg_registry g ON g.grid_code = l.grid_code AND g.report_date = $report_date
 WHERE p.overdue OR p.unreachable

@@ -29,4 +29,4 @@ SELECT
     round(b.tested * 1.0 / nullif(b.residents, 0), 4) AS turnout,
     b.reason
 FROM one_per_building b
-LEFT JOIN stg_registry g ON g.grid_code = b.grid_code
+LEFT JOIN stg_registry g ON g.grid_code = b.grid_code AND g.report_date = $report_date

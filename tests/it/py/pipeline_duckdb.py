@@ -13,6 +13,7 @@ import sys
 import tomllib
 
 import duckdb
+from marts import as_mart
 
 warehouse, pipeline_dir, report_date = sys.argv[1], sys.argv[2], sys.argv[3]
 steps = sys.argv[4:]
@@ -21,6 +22,7 @@ params = dict(config.get("params", {}))
 params["report_date"] = datetime.date.fromisoformat(report_date)
 
 con = duckdb.connect()
+
 for table in sorted(os.listdir(warehouse)):
     # Every form's table (and the ledger's) the warehouse has; not the marts.
     if table.startswith("_") or table == "marts" or not os.path.isdir(f"{warehouse}/{table}"):
@@ -34,9 +36,9 @@ for spec in steps:
     name, _, kind = spec.partition(":")
     sql = open(f"{pipeline_dir}/sql/{name}.sql", encoding="utf-8").read()
     used = {k: v for k, v in params.items() if f"${k}" in sql}
-    select = f"select *, $report_date as report_date from ({sql})" if kind == "mart" else sql
     if kind == "mart":
         used["report_date"] = params["report_date"]
+    select = as_mart(con, sql, used) if kind == "mart" else sql
     con.execute(f"create table {name} as {select}", used)
     last = name
 

@@ -21,7 +21,7 @@ SELECT
     coalesce(w.work_orders_open, 0) AS work_orders_open,
     coalesce(w.work_orders_overdue, 0) AS work_orders_overdue,
     w.median_hours_to_close
-FROM stg_registry g
+FROM (SELECT * FROM stg_registry WHERE report_date = $report_date) g
 LEFT JOIN stg_returnees_grid r ON r.grid_code = g.grid_code
 LEFT JOIN stg_followups_grid f ON f.grid_code = g.grid_code
 LEFT JOIN stg_visits_grid v ON v.grid_code = g.grid_code

@@ -10,6 +10,6 @@ SELECT
     l.place_kind, l.address, l.hazard, l.check_date AS checked_on, l.fix_deadline,
     CAST(CASE WHEN l.fix_deadline < $report_date THEN $report_date - l.fix_deadline END AS BIGINT) AS days_overdue,
     l.inspector
-FROM stg_fire_places l
-LEFT JOIN stg_registry g ON g.grid_code = l.grid_code
+FROM (SELECT * FROM stg_fire_places WHERE report_date = $report_date) l
+LEFT JOIN stg_registry g ON g.grid_code = l.grid_code AND g.report_date = $report_date
 WHERE l.hazard_place = 1 AND l.fixed = 0

@@ -5,7 +5,7 @@
 WITH still_open AS (
     SELECT grid_code, count(*) AS hazards_open, count(CASE WHEN fix_deadline < $report_date THEN 1 END) AS hazards_overdue
     FROM stg_fire_places
-    WHERE hazard_place = 1 AND fixed = 0
+    WHERE report_date = $report_date AND hazard_place = 1 AND fixed = 0
     GROUP BY grid_code
 ),
 today AS (
@@ -26,6 +26,6 @@ SELECT
     coalesce(t.hazards_fixed, 0) AS hazards_fixed,
     coalesce(o.hazards_open, 0) AS hazards_open, coalesce(o.hazards_overdue, 0) AS hazards_overdue
 FROM active a
-JOIN stg_registry g ON g.grid_code = a.grid_code
+JOIN stg_registry g ON g.grid_code = a.grid_code AND g.report_date = $report_date
 LEFT JOIN today t ON t.grid_code = a.grid_code
 LEFT JOIN still_open o ON o.grid_code = a.grid_code

@@ -19,7 +19,7 @@ SELECT
     g.town_code, g.town, g.community_code, g.community, g.grid_code, g.grid_name, v.last_visit,
     CAST($report_date - v.last_visit AS BIGINT) AS days_without_visit,
     r.workers
-FROM stg_registry g
+FROM (SELECT * FROM stg_registry WHERE report_date = $report_date) g
 LEFT JOIN last_visit v ON v.grid_code = g.grid_code
 LEFT JOIN roster r ON r.grid_code = g.grid_code
 WHERE v.last_visit IS NULL OR $report_date - v.last_visit >= $idle_grid_days

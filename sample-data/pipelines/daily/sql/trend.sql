@@ -7,7 +7,7 @@ WITH days AS (
     FROM (SELECT unnest(generate_series(0, 366)) AS value) series
     WHERE value < $trend_days
 ),
-towns AS (SELECT DISTINCT town_code, town FROM stg_registry),
+towns AS (SELECT DISTINCT town_code, town FROM stg_registry WHERE report_date = $report_date),
 returnees_by_day AS (
     -- People new that day, by the same rule as 新增 (stg_returnee_days).
     SELECT town_code, report_date AS day, count(*) AS n FROM stg_returnee_days

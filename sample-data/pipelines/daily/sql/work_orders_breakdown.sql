@@ -38,6 +38,6 @@ FULL OUTER JOIN standing s
     ON (s.town_code IS NOT DISTINCT FROM f.town_code)
    AND (s.channel IS NOT DISTINCT FROM f.channel)
    AND (s.category IS NOT DISTINCT FROM f.category)
-LEFT JOIN (SELECT town_code, min(town) AS town FROM stg_registry GROUP BY town_code) t
+LEFT JOIN (SELECT town_code, min(town) AS town FROM stg_registry WHERE report_date = $report_date GROUP BY town_code) t
     ON t.town_code = coalesce(f.town_code, s.town_code)
 WHERE coalesce(f.received, 0) + coalesce(f.closed, 0) + coalesce(s.open, 0) > 0

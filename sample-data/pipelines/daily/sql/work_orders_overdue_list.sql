@@ -9,5 +9,5 @@ SELECT
         / 3600
     ) AS BIGINT) AS hours_overdue
 FROM stg_work_orders_as_of o
-LEFT JOIN stg_registry g ON g.grid_code = o.grid_code
+LEFT JOIN stg_registry g ON g.grid_code = o.grid_code AND g.report_date = $report_date
 WHERE o.report_date = $report_date AND o.is_overdue
