@@ -191,8 +191,8 @@ fn main() {
         rows.push(line);
     }
     let section = format!(
-        "## Daily pipeline\n\n`cargo run --example bench_pipeline`: `wangge run daily --date {END}` (all 24 steps, 15 marts \
-written to Parquet, 24 checks) over the sample district generated for 10 and 30 days, beside DuckDB running the \
+        "## Daily pipeline\n\n`cargo run --example bench_pipeline`: `wangge run daily --date {END}` (all 35 steps, 27 marts \
+written to Parquet, 48 checks) over the sample district generated for 10 and 30 days, beside DuckDB running the \
 same SQL files (all but `trend` and the generated completeness step, as in-memory tables) on the same Parquet. \
 Best of three, each in a fresh process; DuckDB's time excludes Python's start-up, its memory includes Python.\n\n\
 | input | wangge (DataFusion) | peak | DuckDB | peak | ratio |\n|---|---|---|---|---|---|\n{}\n",
