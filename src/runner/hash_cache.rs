@@ -85,10 +85,17 @@ impl HashCache {
 
     /// The sha256 of the file at `path`, remembered under `key` (the path within the inbox, the
     /// same whatever folder the run was started from): remembered if its stamp is unchanged and
-    /// old enough, read otherwise. `None` if it cannot be read.
-    pub fn sha256(&mut self, path: &Path, key: &str) -> Option<String> {
+    /// old enough, read otherwise, `None` if it cannot be read; and the file's size from the same
+    /// look at it (0 if it cannot be read).
+    pub fn hashed(&mut self, path: &Path, key: &str) -> (Option<String>, u64) {
+        let Some(stamp) = Stamp::of(path) else {
+            return (sha256_of(path), std::fs::metadata(path).map_or(0, |m| m.len()));
+        };
+        (self.remembered_or_read(path, key, stamp), stamp.len)
+    }
+
+    fn remembered_or_read(&mut self, path: &Path, key: &str, stamp: Stamp) -> Option<String> {
         let key = key.to_string();
-        let Some(stamp) = Stamp::of(path) else { return sha256_of(path) };
         let trusted = self.trusted_before.is_some_and(|t| stamp.modified_ns < t);
         let known = self.known.get(&key).filter(|(s, _)| trusted && *s == stamp).map(|(_, sha)| sha.clone());
         let sha = match known {
@@ -162,7 +169,7 @@ mod tests {
         age(&a, Duration::from_secs(60));
         age(&b, Duration::from_secs(60));
         let mut cache = HashCache::load(cache_file.clone());
-        let (sha_a, sha_b) = (cache.sha256(&a, "a.csv").unwrap(), cache.sha256(&b, "b.csv").unwrap());
+        let (sha_a, sha_b) = (cache.hashed(&a, "a.csv").0.unwrap(), cache.hashed(&b, "b.csv").0.unwrap());
         assert_eq!(sha_a, sha256_of(&a).unwrap());
         cache.save(true).unwrap();
 
@@ -170,25 +177,25 @@ mod tests {
         let text = std::fs::read_to_string(&cache_file).unwrap().replace(&sha_b, &"0".repeat(64));
         std::fs::write(&cache_file, text).unwrap();
         let mut cache = HashCache::load(cache_file.clone());
-        assert_eq!(cache.sha256(&b, "b.csv").unwrap(), "0".repeat(64));
+        assert_eq!(cache.hashed(&b, "b.csv").0.unwrap(), "0".repeat(64));
         // ...but not once the file changed, even to the same size and modification time.
         let modified = std::fs::metadata(&b).unwrap().modified().unwrap();
         std::fs::write(&b, "TWO").unwrap();
         std::fs::File::options().write(true).open(&b).unwrap().set_modified(modified).unwrap();
         let mut cache = HashCache::load(cache_file.clone());
         #[cfg(unix)]
-        assert_eq!(cache.sha256(&b, "b.csv").unwrap(), sha256_of(&b).unwrap(), "a new change time is a change");
-        assert_eq!(cache.sha256(&a, "a.csv").unwrap(), sha_a);
+        assert_eq!(cache.hashed(&b, "b.csv").0.unwrap(), sha256_of(&b).unwrap(), "a new change time is a change");
+        assert_eq!(cache.hashed(&a, "a.csv").0.unwrap(), sha_a);
 
         // A file modified just before the cache was written is hashed again (racily clean).
         std::fs::write(&a, "ONE").unwrap();
         let mut cache = HashCache::load(cache_file.clone());
-        cache.sha256(&a, "a.csv").unwrap();
+        cache.hashed(&a, "a.csv").0.unwrap();
         cache.save(true).unwrap();
         let text = std::fs::read_to_string(&cache_file).unwrap().replace(&sha256_of(&a).unwrap(), &"0".repeat(64));
         std::fs::write(&cache_file, text).unwrap();
         let mut cache = HashCache::load(cache_file.clone());
-        assert_eq!(cache.sha256(&a, "a.csv").unwrap(), sha256_of(&a).unwrap());
+        assert_eq!(cache.hashed(&a, "a.csv").0.unwrap(), sha256_of(&a).unwrap());
     }
 
     #[test]
@@ -198,16 +205,16 @@ mod tests {
         std::fs::write(&a, "one").unwrap();
         std::fs::write(&b, "two").unwrap();
         let mut cache = HashCache::load(cache_file.clone());
-        cache.sha256(&a, "a.csv").unwrap();
-        cache.sha256(&b, "b.csv").unwrap();
+        cache.hashed(&a, "a.csv").0.unwrap();
+        cache.hashed(&b, "b.csv").0.unwrap();
         cache.save(true).unwrap();
         // A run given only `a` keeps `b`'s entry; a whole-inbox run without `b` drops it.
         let mut cache = HashCache::load(cache_file.clone());
-        cache.sha256(&a, "a.csv").unwrap();
+        cache.hashed(&a, "a.csv").0.unwrap();
         cache.save(false).unwrap();
         assert_eq!(std::fs::read_to_string(&cache_file).unwrap().lines().count(), 2);
         let mut cache = HashCache::load(cache_file.clone());
-        cache.sha256(&a, "a.csv").unwrap();
+        cache.hashed(&a, "a.csv").0.unwrap();
         cache.save(true).unwrap();
         assert_eq!(std::fs::read_to_string(&cache_file).unwrap().lines().count(), 1);
         // Garbage lines are skipped, never trusted.
@@ -218,6 +225,6 @@ mod tests {
         assert_eq!(cache.known.len(), 1);
         // A missing file has no hash.
         let mut cache = HashCache::load(cache_file);
-        assert_eq!(cache.sha256(&dir.path().join("gone.csv"), "gone.csv"), None);
+        assert_eq!(cache.hashed(&dir.path().join("gone.csv"), "gone.csv"), (None, 0));
     }
 }

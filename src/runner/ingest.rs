@@ -125,16 +125,20 @@ pub fn ingest_each(
     let mut hashes = HashCache::load(ws.path(&ws.config.paths.runs).join("inbox-hashes.tsv"));
     for path in listed {
         let relative = path.strip_prefix(&inbox).unwrap_or(&path).to_string_lossy().replace('\\', "/");
-        let bytes = std::fs::metadata(&path).map_or(0, |m| m.len());
         // Remembered by its path in the inbox, or outside it by its full path.
         let key = match path.strip_prefix(&inbox) {
             Ok(_) => relative.clone(),
             Err(_) => std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()).to_string_lossy().into_owned(),
         };
-        let Some(sha) = hashes.sha256(&path, &key) else {
+        let (sha, bytes) = hashes.hashed(&path, &key);
+        let Some(sha) = sha else {
             files.push(Candidate { path, relative, bytes });
             continue;
         };
+        if Warehouse::is_settled(&index, &sha) {
+            already_ingested.push(relative);
+            continue;
+        }
         let entries = warehouse.ledger_of(&index, &sha)?;
         let retry = entries
             .iter()

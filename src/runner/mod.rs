@@ -129,21 +129,34 @@ pub fn privacy(ws: &Workspace) -> Result<Privacy, RunError> {
 /// Every file under `dir`, sorted; skips dot files and Excel's `~$` owner files.
 pub fn list_files(dir: &Path) -> Result<Vec<PathBuf>, RunError> {
     let mut out = Vec::new();
+    list_into(dir, &mut out)?;
+    Ok(out)
+}
+
+/// Each folder's entries by name, a subfolder's files in its place: the paths come out in
+/// `Path`'s order (component by component) without sorting them whole, which comparing the
+/// 19,052 paths of a year's inbox component by component made a visible part of a run with
+/// nothing new.
+fn list_into(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), RunError> {
     let entries = std::fs::read_dir(dir).map_err(|source| RunError::Inbox { path: dir.to_path_buf(), source })?;
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
+    let mut entries: Vec<std::fs::DirEntry> = entries.flatten().collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
         if name.starts_with('.') || name.starts_with("~$") {
             continue;
         }
-        if path.is_dir() {
-            out.extend(list_files(&path)?);
+        let path = entry.path();
+        // The entry's own type (no stat of every file of a year's inbox); a link is followed.
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir() || (t.is_symlink() && path.is_dir()));
+        if is_dir {
+            list_into(&path, out)?;
         } else {
             out.push(path);
         }
     }
-    out.sort();
-    Ok(out)
+    Ok(())
 }
 
 /// Fingerprint of the form declarations: sha256 over their file names and bytes, in name order.
@@ -385,4 +398,37 @@ pub fn render_reports(
         threads,
     };
     Ok(reports.write_all()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_inbox_is_listed_in_path_order_without_hidden_or_owner_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        // `a` before `a-b` and `a.xlsx` by component, though `-` and `.` sort before `/`.
+        for f in [
+            "a/x.csv",
+            "a/b/y.csv",
+            "a-b",
+            "a.xlsx",
+            "5月10日/南河村.xlsx",
+            "5月9日/z.csv",
+            "b/.hidden",
+            "b/~$owner.xlsx",
+        ] {
+            let path = root.join(f);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, f).unwrap();
+        }
+        let listed = list_files(root).unwrap();
+        let mut sorted = listed.clone();
+        sorted.sort();
+        assert_eq!(listed, sorted);
+        let names: Vec<String> =
+            listed.iter().map(|p| p.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/")).collect();
+        assert_eq!(names, ["5月10日/南河村.xlsx", "5月9日/z.csv", "a/b/y.csv", "a/x.csv", "a-b", "a.xlsx"]);
+    }
 }
