@@ -124,18 +124,19 @@ pub fn ingest_each(
     let mut shas = BTreeSet::new();
     let mut hashes = HashCache::load(ws.path(&ws.config.paths.runs).join("inbox-hashes.tsv"));
     for path in listed {
-        let relative = path.strip_prefix(&inbox).unwrap_or(&path).to_string_lossy().replace('\\', "/");
+        let inside = path.strip_prefix(&inbox).ok();
+        let relative = inside.unwrap_or(&path).to_string_lossy().replace('\\', "/");
         // Remembered by its path in the inbox, or outside it by its full path.
-        let key = match path.strip_prefix(&inbox) {
-            Ok(_) => relative.clone(),
-            Err(_) => std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()).to_string_lossy().into_owned(),
+        let key = match inside {
+            Some(_) => relative.clone(),
+            None => std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()).to_string_lossy().into_owned(),
         };
         let (sha, bytes) = hashes.hashed(&path, &key);
         let Some(sha) = sha else {
             files.push(Candidate { path, relative, bytes });
             continue;
         };
-        if Warehouse::is_settled(&index, &sha) {
+        if index.is_settled(&sha) {
             already_ingested.push(relative);
             continue;
         }

@@ -33,6 +33,14 @@ pub struct LedgerIndex {
 
 const RECENT: usize = 8;
 
+impl LedgerIndex {
+    /// Whether the file with this sha256 was ingested for good (see `settled`): then its
+    /// ledger entries need not be read to know it is done.
+    pub fn is_settled(&self, sha256: &str) -> bool {
+        self.settled.contains(sha256)
+    }
+}
+
 impl Warehouse {
     /// The index of the ledger: a file of one source file is known by its name, a day's
     /// compacted file by its `sha256` column (read alone).
@@ -45,10 +53,13 @@ impl Warehouse {
                 let mut shas = BTreeSet::new();
                 for batch in &batches {
                     let text = |n: &str| batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>());
-                    let (Some(sha), Some(status)) = (text("sha256"), text("status")) else { continue };
+                    let Some(sha) = text("sha256") else { continue };
+                    // A file without the column is still indexed, only never settled by it.
+                    let status = text("status");
                     for i in (0..sha.len()).filter(|i| !sha.is_null(*i)) {
                         shas.insert(short(sha.value(i)).to_string());
-                        let retried = status.is_null(i) || matches!(status.value(i), "error" | "unrecognised");
+                        let retried =
+                            status.is_none_or(|s| s.is_null(i) || matches!(s.value(i), "error" | "unrecognised"));
                         if retried {
                             unsettled.insert(sha.value(i).to_string());
                         } else {
@@ -71,12 +82,6 @@ impl Warehouse {
                 && index.files.get(short(sha)).is_some_and(|at| at.iter().all(|(_, p)| compact::is_part(p)))
         });
         index
-    }
-
-    /// Whether the file with this sha256 was ingested for good (see `LedgerIndex::settled`):
-    /// then its ledger entries need not be read to know it is done.
-    pub fn is_settled(index: &LedgerIndex, sha256: &str) -> bool {
-        index.settled.contains(sha256)
     }
 
     /// The ledger entries of one source file, by its SHA-256 (none if it was never ingested).
