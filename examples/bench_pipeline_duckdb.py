@@ -27,7 +27,7 @@ con = duckdb.connect()
 tables = sorted(d for d in os.listdir(warehouse) if os.path.isdir(f"{warehouse}/{d}") and d != "marts" and not d.startswith(("_", ".")))
 for table in tables:
     con.sql(
-        f"create view {table} as select * from read_parquet('{warehouse}/{table}/*/*.parquet', hive_partitioning=true, hive_types={{'report_date': date}})"
+        f"create view {table} as select * from read_parquet('{warehouse}/{table}/*/*.parquet', hive_partitioning=false)"
     )
 for name, kind, sql in sqls:
     used = {k: v for k, v in params.items() if f"${k}" in sql}

@@ -1,6 +1,7 @@
 //! `wangge compact`: rewrite the warehouse in the compacted layout, one Parquet file per table
-//! and report date. Ingest compacts what it writes; this is for warehouses made by earlier
-//! versions (one file per source file and day), and is safe to run again.
+//! and month. Ingest compacts what it writes, and the first run on a warehouse of an earlier
+//! version (a folder per day, or a file per source file and day) moves it into months; this
+//! does the same on its own, says what it did, and is safe to run again.
 
 use std::path::Path;
 
@@ -26,7 +27,7 @@ pub fn run(workspace: &Path, _args: CompactArgs) -> CommandResult {
         say!("warning: `{}` left as it is: its files disagree on the type of column `{column}`", dir.display());
     }
     let mib = |b: u64| b as f64 / (1 << 20) as f64;
-    if done.partitions == 0 {
+    if done.files_in == 0 {
         say!("The warehouse is already compacted ({:.1} s)", clock.elapsed().as_secs_f64());
     } else {
         say!(

@@ -273,11 +273,11 @@ fn find_pipeline(ws: &Workspace, forms: &[FormConfig], name: &str) -> Result<cra
     })
 }
 
-/// Rewrites the workspace's warehouse in the compacted layout, one file per table and report
-/// date (`wangge compact`), after finishing what a killed run left; idempotent.
+/// Rewrites the workspace's warehouse in the compacted layout, one file per table and month
+/// (`wangge compact`), after finishing what a killed run left; idempotent.
 pub fn compact(ws: &Workspace) -> Result<(Vec<PathBuf>, crate::warehouse::compact::Compacted), RunError> {
     let warehouse = Warehouse::new(ws.path(&ws.config.paths.warehouse));
-    let (removed, _) = warehouse.recover()?;
+    let (removed, _) = warehouse.recover_in_place()?;
     Ok((removed, warehouse.compact_all()?))
 }
 
@@ -293,7 +293,7 @@ pub fn run_pipeline(
     let pipeline = &pipeline;
     let root = ws.path(&ws.config.paths.warehouse);
     // A compaction a killed ingest left half done would show its rows twice.
-    crate::warehouse::compact::recover(&root)?;
+    Warehouse::new(&root).ready_to_read()?;
     let settings = engine_settings(ws);
     on_engine(ws, &settings, async {
         let (ctx, _) = crate::sql::warehouse_session(&root, &forms, &privacy, &settings).await?;
@@ -313,7 +313,7 @@ pub fn query(
     let forms = load_forms(ws)?;
     let privacy = privacy(ws)?;
     let root = ws.path(&ws.config.paths.warehouse);
-    crate::warehouse::compact::recover(&root)?;
+    Warehouse::new(&root).ready_to_read()?;
     let settings = engine_settings(ws);
     let selected = match pipeline {
         Some((name, _)) => Some(find_pipeline(ws, &forms, name)?),

@@ -183,12 +183,16 @@ fn session_parts(
 
 /// The schema a table has in SQL: its file columns plus the partition column.
 pub fn with_partition(schema: &SchemaRef) -> SchemaRef {
+    if schema.column_with_name(PARTITION).is_some() {
+        return schema.clone(); // a warehouse table's files have it
+    }
     let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.push(Field::new(PARTITION, DataType::Date32, false));
     Arc::new(Schema::new(fields))
 }
 
-/// How every warehouse table and mart is laid out: `report_date=YYYY-MM-DD/*.parquet`.
+/// How every mart is laid out: `report_date=YYYY-MM-DD/*.parquet` (a warehouse table's files
+/// carry their dates: `register_parquet_table`).
 pub fn partitioned_parquet(ctx: &SessionContext) -> ListingOptions {
     // The format carries its own copy of the Parquet read options; without the session's, the
     // settings made in `session` would not reach the scans.
@@ -198,7 +202,9 @@ pub fn partitioned_parquet(ctx: &SessionContext) -> ListingOptions {
         .with_table_partition_cols(vec![(PARTITION.to_string(), DataType::Date32)])
 }
 
-/// Registers a folder of `report_date=YYYY-MM-DD/*.parquet` files as a table. The folder is
+/// Registers a warehouse table's folder (`report_month=YYYY-MM/*.parquet`, `report_date` in the
+/// files: see `warehouse::dated`) as a table. No partition column is declared: the engine lists
+/// the month folders and skips row groups by the files' `report_date` statistics. The folder is
 /// created if missing, so that a table with no files yet is an empty table, not an error.
 pub async fn register_parquet_table(
     ctx: &SessionContext,
@@ -208,12 +214,14 @@ pub async fn register_parquet_table(
 ) -> Result<TableInfo, SqlError> {
     std::fs::create_dir_all(folder).map_err(|source| SqlError::Io { path: folder.to_path_buf(), source })?;
     let folder = std::path::absolute(folder).map_err(|source| SqlError::Io { path: folder.to_path_buf(), source })?;
-    let options = partitioned_parquet(ctx);
+    let format = ParquetFormat::default().with_options(ctx.state().table_options().parquet.clone());
+    let options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
+    let schema = with_partition(&file_schema);
     let url = format!("{}/", folder.display());
-    ctx.register_listing_table(name, &url, options, Some(file_schema.clone()), None)
+    ctx.register_listing_table(name, &url, options, Some(schema.clone()), None)
         .await
         .map_err(SqlError::engine(&format!("registering table `{name}`")))?;
-    Ok(TableInfo { name: name.to_string(), schema: with_partition(&file_schema), location: Some(folder) })
+    Ok(TableInfo { name: name.to_string(), schema, location: Some(folder) })
 }
 
 /// Registers an empty table with a schema: for planning SQL without reading any data.

@@ -6,8 +6,8 @@
 //! Only when that is safe: beside each mart partition of an incremental step the run writes a
 //! state file (`warehouse/_state/<step>/report_date=<D>`) naming the fingerprint of everything
 //! the mart was made from (the SQL of the step and of the steps it reads, the parameters, and
-//! every warehouse file of the tables it reads up to D, by name and size; data files are named
-//! by their content) and the digest of the mart file itself. A later run takes the latest such
+//! the ledger's entries of the tables it reads up to D: each source file's sheets, by sha256,
+//! status and counts) and the digest of the mart file itself. A later run takes the latest such
 //! mart whose fingerprint the warehouse still gives (a late or corrected file for an earlier
 //! day changes it, and so does a new pipeline), and otherwise runs the step's full SQL. Either
 //! way the rows are the same, and the mart's bytes too (marts are sorted by every column):
@@ -166,16 +166,29 @@ fn closure(pipeline: &Pipeline, step: &Step) -> (String, BTreeSet<String>) {
     (definition, tables)
 }
 
-/// Every finished data file of `tables`, in order.
+/// What the warehouse holds of `tables`, day by day, in order: the ledger's entries that fill
+/// them (the sheets of each source file, by sha256, with their status, counts and the forms
+/// they were read with). A table's rows of a day are made from those alone, so the listing
+/// stays the same when compaction rewrites the files (a month's file changes every day; the
+/// entries of the days before do not), and changes when a late or corrected file comes.
 fn list_inputs(warehouse_root: &Path, tables: &BTreeSet<String>) -> Vec<Input> {
+    use crate::warehouse::{LEDGER, REJECTS};
     let warehouse = crate::warehouse::Warehouse::new(warehouse_root.to_path_buf());
+    let ledger = match warehouse.ledger() {
+        Ok(ledger) => ledger,
+        // Nothing is built on what cannot be checked.
+        Err(e) => return vec![("!".into(), NaiveDate::MIN, format!("the ledger cannot be read: {e}"), 0)],
+    };
     let mut inputs = Vec::new();
     for table in tables {
-        for (day, path) in warehouse.table_files(table) {
-            let Ok(date) = NaiveDate::parse_from_str(&day, "%Y-%m-%d") else { continue };
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let size = std::fs::metadata(&path).map_or(0, |m| m.len());
-            inputs.push((table.clone(), date, name, size));
+        let fills = |form: Option<&str>| table == REJECTS || table == LEDGER || form == Some(table.as_str());
+        for e in ledger.iter().filter(|e| fills(e.form.as_deref())) {
+            let Ok(date) = NaiveDate::parse_from_str(&e.report_date, "%Y-%m-%d") else { continue };
+            let name = format!(
+                "{} {:?} {} {} {}/{}/{}",
+                e.sha256, e.sheet, e.status, e.forms_sha256, e.accepted, e.rejected, e.skipped
+            );
+            inputs.push((table.clone(), date, name, e.rows_read.max(0) as u64));
         }
     }
     inputs.sort();
@@ -220,10 +233,24 @@ mod tests {
     fn a_mart_is_built_on_while_true_to_the_warehouse_and_not_after_a_new_register() {
         let root = tempfile::tempdir().unwrap();
         let root = root.path();
+        // A source file ingested: its ledger entry (what the fingerprint is made of).
         let file = |table: &str, day: &str, name: &str| {
-            let dir = root.join(table).join(format!("{PARTITION}={day}"));
-            std::fs::create_dir_all(&dir).unwrap();
-            std::fs::write(dir.join(name), name.as_bytes()).unwrap();
+            use arrow::array::{ArrayRef, Date32Array, StringArray};
+            use std::sync::Arc;
+            let text = |v: &str| Arc::new(StringArray::from(vec![v])) as ArrayRef;
+            let days = (day.parse::<NaiveDate>().unwrap() - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days();
+            let columns = vec![
+                ("path", text(name)),
+                ("sha256", text(name)),
+                ("sheet", text("Sheet1")),
+                ("status", text("read")),
+                ("form", text(table)),
+                ("community_code", text("1")),
+                ("report_date", Arc::new(Date32Array::from(vec![days as i32])) as ArrayRef),
+            ];
+            let batch = arrow::array::RecordBatch::try_from_iter(columns).unwrap();
+            let path = crate::warehouse::Warehouse::new(root).file(crate::warehouse::LEDGER, day, name);
+            crate::warehouse::parquet_io::write(&path, batch.schema(), &batch).unwrap();
         };
         file("special_population", "2022-05-01", "part-a.parquet");
         file("visits", "2022-05-08", "part-b.parquet");
@@ -270,7 +297,12 @@ mod tests {
         file("visits", "2022-05-08", "part-e.parquet");
         assert_eq!(plan(root, &plain, &plain.steps[0], d).previous, None);
         // Nor when the mart is not the one the state names.
-        std::fs::remove_file(root.join("visits/report_date=2022-05-08/part-e.parquet")).unwrap();
+        std::fs::remove_file(crate::warehouse::Warehouse::new(root).file(
+            crate::warehouse::LEDGER,
+            "2022-05-08",
+            "part-e.parquet",
+        ))
+        .unwrap();
         assert_eq!(plan(root, &plain, &plain.steps[0], d).previous, Some(p));
         std::fs::write(&mart, b"other").unwrap();
         assert_eq!(plan(root, &plain, &plain.steps[0], d).previous, None);

@@ -1,17 +1,22 @@
-//! Compaction: each table's partition (`<table>/report_date=D/`) holds one file,
-//! `part-<first 16 hex of its sha256>.parquet`, instead of one file per source file. Opening
+//! Compaction: each table's month (`<table>/report_month=YYYY-MM/`) holds one file,
+//! `part-<first 16 hex of its sha256>.parquet`, instead of one file per source file and day. Opening
 //! files is what a year of history cost (82,568 files: an analyst's first DuckDB query took
 //! seconds, the daily run five times longer on day 366 than on day 10), not reading rows.
 //!
 //! Ingest still writes one file per source file and day (its unit of commit, see `journal`);
-//! at the end of each batch the partitions it touched are compacted. A partition's rows come
-//! out sorted by source (file, sha256, sheet, row) and then by every column, so the same rows
+//! at the end of each batch the months it touched are compacted. A month's rows come out
+//! sorted by report date (so that a reader of one day skips the rest by the row groups' and
+//! pages' statistics), source (file, sha256, sheet, row) and then every column, so the same rows
 //! give the same bytes whichever history of files they arrived in. Rows keep their source in
 //! `source_sha256`, so a corrected sheet replaces rows, not files (`replace`).
 //!
 //! Files of `LEAVE_FROM_BYTES` or more (a streamed workbook of a few hundred thousand rows)
 //! are left as they are: they are already big enough that opening them costs nothing next to
 //! reading them, and merging them would hold them in memory.
+//!
+//! A warehouse of an earlier layout has a folder per day (`report_date=YYYY-MM-DD/`, no
+//! `report_date` column): compacting a month takes in its days' folders too, each row given
+//! the date of its folder, and removes them (`migrate`).
 //!
 //! Crash safety: the new files are written under temporary names and synced; then
 //! `_compact_pending` lists each new file with the files it replaces (synced); then the new
@@ -29,6 +34,7 @@ use arrow::row::{RowConverter, SortField};
 use sha2::{Digest, Sha256};
 
 use super::columns::SOURCE_SHA;
+use super::dated::{self, REPORT_DATE};
 use super::{WarehouseError, journal, parquet_io, short};
 
 /// The name of a compacted file starts with this.
@@ -38,7 +44,8 @@ const PENDING: &str = "_compact_pending";
 const LEAVE_FROM_BYTES: u64 = 64 << 20;
 /// Columns a partition is sorted by first, those of them the table has: the source of each row.
 const SOURCE_ORDER: &[&str] =
-    &["source_file", "path", SOURCE_SHA, "sha256", "source_sheet", "sheet_index", "sheet", "source_row"];
+    &[REPORT_DATE, "source_file", "path", SOURCE_SHA, "sha256", "source_sheet", "sheet_index", "sheet", "source_row"];
+use super::dated::{DAY_FOLDER, folder_date};
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WarehouseError + '_ {
     move |source| WarehouseError::Io { path: path.to_path_buf(), source }
@@ -79,26 +86,105 @@ pub fn is_part(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(PART))
 }
 
-/// The files of a partition folder that compaction merges (finished Parquet files under
-/// `LEAVE_FROM_BYTES`), by name, if they need it: two or more, or one that is not yet a part
-/// file (a file of an earlier layout, or of a single source) or no longer holds the bytes its
-/// name says (a correction took rows out of it).
+/// The files of a month folder that compaction merges (finished Parquet files under
+/// `LEAVE_FROM_BYTES`, and every file of the month's day folders of an earlier layout), by
+/// name, if they need it: two or more, or one that is not yet a part file (a file of a single
+/// source) or no longer holds the bytes its name says (a correction took rows out of it).
 fn inputs(dir: &Path) -> Vec<(PathBuf, u64)> {
-    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-    let mut files: Vec<(PathBuf, u64)> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| parquet_io::is_finished(p))
-        .filter_map(|p| std::fs::metadata(&p).ok().map(|m| (p, m.len())))
-        .filter(|(_, len)| *len < LEAVE_FROM_BYTES)
-        .collect();
+    let finished = |dir: &Path| -> Vec<(PathBuf, u64)> {
+        let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+        entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| parquet_io::is_finished(p))
+            .filter_map(|p| std::fs::metadata(&p).ok().map(|m| (p, m.len())))
+            .collect()
+    };
+    let mut files: Vec<(PathBuf, u64)> = finished(dir);
+    let days = day_folders(dir);
+    for day in &days {
+        files.extend(finished(day));
+    }
+    files.retain(|(_, len)| *len < LEAVE_FROM_BYTES);
     files.sort();
     let needed = match files.as_slice() {
         [] => false,
+        _ if !days.is_empty() => true,
         [(only, _)] => !is_part(only) || !named_by_content(only),
         _ => true,
     };
     if needed { files } else { Vec::new() }
+}
+
+/// The files of the month folder `dir`'s day folders (an earlier layout) too big to merge:
+/// they move on their own.
+fn big_day_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for day in day_folders(dir) {
+        let Ok(entries) = std::fs::read_dir(&day) else { continue };
+        out.extend(
+            entries.flatten().map(|e| e.path()).filter(|p| {
+                parquet_io::is_finished(p) && std::fs::metadata(p).is_ok_and(|m| m.len() >= LEAVE_FROM_BYTES)
+            }),
+        );
+    }
+    out.sort();
+    out
+}
+
+/// A file of a day folder (an earlier layout) rewritten on its own into its month folder
+/// `dir`, batch by batch, each row given the folder's date: a file too big to merge, or one
+/// that disagrees with the others on a column's type.
+fn moved(dir: &Path, path: &Path, sha_of: &dyn Fn(&str) -> Option<String>) -> Result<Pending, WarehouseError> {
+    let date = folder_date(path).unwrap_or_default();
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = match stem.strip_prefix(PART) {
+        Some(rest) => format!("{PART}{date}-{rest}.parquet"),
+        None => format!("{date}-{stem}.parquet"),
+    };
+    let target = dir.join(name);
+    let file = std::fs::File::open(path).map_err(io(path))?;
+    let pq = |source| WarehouseError::Parquet { path: path.to_path_buf(), source };
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(pq)?
+        .with_batch_size(16_384)
+        .build()
+        .map_err(pq)?;
+    let mut writer = None;
+    for batch in reader {
+        let batch = batch.map_err(arrow_err(path))?;
+        let batch = with_source_sha(batch, path, sha_of).map_err(arrow_err(path))?;
+        let batch = dated::stamp(&batch, &date).map_err(arrow_err(path))?;
+        if writer.is_none() {
+            writer = Some(parquet_io::create(&target, batch.schema(), 131_072)?);
+        }
+        let (tmp, w) = writer.as_mut().expect("opened above");
+        w.write(&batch).map_err(|source| WarehouseError::Parquet { path: tmp.clone(), source })?;
+    }
+    let Some((tmp, w)) = writer else {
+        // No rows: nothing to move; the empty file goes with its folder.
+        return Ok(Pending { tmp: PathBuf::new(), part: PathBuf::new(), inputs: vec![path.to_path_buf()] });
+    };
+    w.into_inner().map_err(|source| WarehouseError::Parquet { path: tmp.clone(), source })?;
+    Ok(Pending { tmp, part: target, inputs: vec![path.to_path_buf()] })
+}
+
+/// The day folders of an earlier layout that belong to the month folder `dir`.
+fn day_folders(dir: &Path) -> Vec<PathBuf> {
+    let (Some(table), Some(name)) = (dir.parent(), dir.file_name()) else { return Vec::new() };
+    let Some(month) = name.to_string_lossy().strip_prefix(&format!("{}=", dated::REPORT_MONTH)).map(String::from)
+    else {
+        return Vec::new();
+    };
+    let Ok(entries) = std::fs::read_dir(table) else { return Vec::new() };
+    let mut days: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().strip_prefix(DAY_FOLDER).is_some_and(|d| d.starts_with(&month)))
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    days.sort();
+    days
 }
 
 fn named_by_content(path: &Path) -> bool {
@@ -130,25 +216,41 @@ pub fn compact(
     let mut pending = Vec::new();
     for dir in dirs {
         let files = inputs(dir);
-        if files.is_empty() {
-            continue;
+        let mut alone = big_day_files(dir);
+        if !files.is_empty() {
+            match merged(dir, &files, sha_of, &mut done.conflicts)? {
+                Some(batch) => {
+                    let template = dir.join(format!("{PART}.parquet"));
+                    let tmp = parquet_io::write_temporary(&template, batch.schema(), &batch)?;
+                    let bytes = std::fs::read(&tmp).map_err(io(&tmp))?;
+                    let part = dir.join(part_name(&bytes));
+                    done.partitions += 1;
+                    done.files_in += files.len();
+                    done.files_out += 1;
+                    done.bytes_in += files.iter().map(|(_, len)| len).sum::<u64>();
+                    done.bytes_out += bytes.len() as u64;
+                    done.rows += batch.num_rows() as u64;
+                    pending.push(Pending { tmp, part, inputs: files.into_iter().map(|(p, _)| p).collect() });
+                }
+                // Files that disagree stay apart; those of day folders still move.
+                None => alone.extend(files.into_iter().map(|(p, _)| p).filter(|p| folder_date(p).is_some())),
+            }
         }
-        let Some(batch) = merged(dir, &files, sha_of, &mut done.conflicts)? else { continue };
-        let template = dir.join(format!("{PART}.parquet"));
-        let tmp = parquet_io::write_temporary(&template, batch.schema(), &batch)?;
-        let bytes = std::fs::read(&tmp).map_err(io(&tmp))?;
-        let part = dir.join(part_name(&bytes));
-        done.partitions += 1;
-        done.files_in += files.len();
-        done.files_out += 1;
-        done.bytes_in += files.iter().map(|(_, len)| len).sum::<u64>();
-        done.bytes_out += bytes.len() as u64;
-        done.rows += batch.num_rows() as u64;
-        pending.push(Pending { tmp, part, inputs: files.into_iter().map(|(p, _)| p).collect() });
+        for path in alone {
+            let moved = moved(dir, &path, sha_of)?;
+            done.files_in += 1;
+            if !moved.tmp.as_os_str().is_empty() {
+                done.files_out += 1;
+            }
+            pending.push(moved);
+        }
     }
     if pending.is_empty() {
         return Ok(done);
     }
+    // An empty file of a day folder has no new file: it just goes.
+    let (empty, pending): (Vec<Pending>, Vec<Pending>) =
+        pending.into_iter().partition(|p| p.tmp.as_os_str().is_empty());
     let tmps: Vec<PathBuf> = pending.iter().map(|p| p.tmp.clone()).collect();
     parquet_io::sync_written(root, &tmps)?;
     begin(root, &pending)?;
@@ -157,10 +259,11 @@ pub fn compact(
     }
     sync_dirs(&pending)?;
     crate::failpoint::hit("warehouse.compact");
-    for p in &pending {
+    for p in pending.iter().chain(&empty) {
         remove_inputs(&p.part, &p.inputs)?;
     }
     journal::remove_list(root, PENDING)?;
+    remove_empty_day_folders(pending.iter().chain(&empty));
     Ok(done)
 }
 
@@ -175,7 +278,11 @@ fn merged(
     let mut batches = Vec::new();
     for (path, _) in files {
         for batch in parquet_io::read(path, &[])? {
-            batches.push(with_source_sha(batch, path, sha_of).map_err(arrow_err(path))?);
+            let mut batch = with_source_sha(batch, path, sha_of).map_err(arrow_err(path))?;
+            if let Some(date) = folder_date(path) {
+                batch = dated::stamp(&batch, &date).map_err(arrow_err(path))?;
+            }
+            batches.push(batch);
         }
     }
     // The union of the files' columns, in order of first appearance (files by name).
@@ -223,6 +330,7 @@ fn with_source_sha(
         return Ok(batch);
     }
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = dated::source_of_stem(&stem).to_string();
     let sha = sha_of(&stem).unwrap_or(stem);
     let index = schema.index_of("source_file")? + 1;
     let mut fields: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
@@ -285,8 +393,19 @@ fn remove_inputs(part: &Path, inputs: &[PathBuf]) -> Result<(), WarehouseError> 
     Ok(())
 }
 
+/// Day folders of an earlier layout left empty go (a folder still holding a file stays).
+fn remove_empty_day_folders<'a>(pending: impl Iterator<Item = &'a Pending>) {
+    let mut folders: Vec<&Path> =
+        pending.flat_map(|p| p.inputs.iter()).filter(|i| folder_date(i).is_some()).filter_map(|i| i.parent()).collect();
+    folders.sort();
+    folders.dedup();
+    for folder in folders {
+        let _ = std::fs::remove_dir(folder);
+    }
+}
+
 /// Finishes a compaction a killed run left half done (see the module comment). A path in the
-/// list is followed only to a Parquet file in the same folder as its new file, inside `root`.
+/// list is followed only to a Parquet file of the same table as its new file, inside `root`.
 /// Returns the files removed.
 pub fn recover(root: &Path) -> Result<Vec<PathBuf>, WarehouseError> {
     let Some(text) = journal::read_list(root, PENDING)? else { return Ok(Vec::new()) };
@@ -304,7 +423,9 @@ pub fn recover(root: &Path) -> Result<Vec<PathBuf>, WarehouseError> {
             continue; // never renamed into place: its inputs stand
         }
         for input in fields.filter_map(inside) {
-            if input.parent() == part.parent() && input != part && input.exists() {
+            // A month's new file replaces files of its folder or of its days' folders.
+            let table = |p: &Path| p.parent().and_then(Path::parent).map(Path::to_path_buf);
+            if table(&input) == table(&part) && input != part && input.exists() {
                 std::fs::remove_file(&input).map_err(io(&input))?;
                 removed.push(input);
             }
@@ -314,17 +435,35 @@ pub fn recover(root: &Path) -> Result<Vec<PathBuf>, WarehouseError> {
     Ok(removed)
 }
 
-/// The partition folders of `table` under `root` (`report_date=…`), by name.
+/// The month folders of `table` under `root`, by name, with those an earlier layout's day
+/// folders belong to (not yet made).
 pub fn partitions(root: &Path, table: &str) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(root.join(table)) else { return Vec::new() };
+    let month_prefix = format!("{}=", dated::REPORT_MONTH);
     let mut dirs: Vec<PathBuf> = entries
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with("report_date="))
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&month_prefix) {
+                Some(e.path())
+            } else {
+                name.strip_prefix(DAY_FOLDER).map(|d| root.join(table).join(dated::month_folder(d)))
+            }
+        })
         .collect();
     dirs.sort();
+    dirs.dedup();
     dirs
+}
+
+/// Whether `table` still has day folders of an earlier layout.
+pub fn has_day_folders(root: &Path, table: &str) -> bool {
+    std::fs::read_dir(root.join(table))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with(DAY_FOLDER))
 }
 
 /// Maps 16 hex digits to the full sha256 among `shas`.
@@ -337,23 +476,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn recovery_removes_only_the_old_files_of_part_files_in_place_in_their_own_folder() {
+    fn recovery_removes_only_the_old_files_of_part_files_in_place_in_their_own_table() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let (x, y) = (root.join("t/report_date=2022-05-10"), root.join("t/report_date=2022-05-11"));
-        std::fs::create_dir_all(&x).unwrap();
-        std::fs::create_dir_all(&y).unwrap();
-        for f in [x.join("a.parquet"), x.join("b.parquet"), x.join("part-1.parquet"), y.join("c.parquet")] {
+        let x = root.join("t/report_month=2022-05");
+        let day = root.join("t/report_date=2022-05-11");
+        let y = root.join("u/report_month=2022-05");
+        for d in [&x, &day, &y] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        for f in [
+            x.join("a.parquet"),
+            x.join("b.parquet"),
+            x.join("part-1.parquet"),
+            day.join("c.parquet"),
+            y.join("e.parquet"),
+        ] {
             std::fs::write(f, b"x").unwrap();
         }
         std::fs::write(root.join("outside.parquet"), b"x").unwrap();
-        let list = "t/report_date=2022-05-10/part-1.parquet\tt/report_date=2022-05-10/a.parquet\t../outside.parquet\t\
-                    outside.parquet\tt/report_date=2022-05-11/c.parquet\tt/report_date=2022-05-10/part-1.parquet\n\
-                    t/report_date=2022-05-11/part-2.parquet\tt/report_date=2022-05-11/c.parquet\n";
+        let list = "t/report_month=2022-05/part-1.parquet\tt/report_month=2022-05/a.parquet\t../outside.parquet\t\
+                    outside.parquet\tu/report_month=2022-05/e.parquet\tt/report_date=2022-05-11/c.parquet\t\
+                    t/report_month=2022-05/part-1.parquet\n\
+                    u/report_month=2022-05/part-2.parquet\tu/report_month=2022-05/e.parquet\n";
         std::fs::write(root.join(PENDING), list).unwrap();
-        assert_eq!(recover(root).unwrap(), [x.join("a.parquet")]);
-        // A part file not in place (never renamed) leaves its inputs; nothing outside its folder goes.
-        for kept in [x.join("b.parquet"), x.join("part-1.parquet"), y.join("c.parquet"), root.join("outside.parquet")] {
+        assert_eq!(recover(root).unwrap(), [x.join("a.parquet"), day.join("c.parquet")]);
+        // A part file not in place (never renamed) leaves its inputs; nothing outside its table goes.
+        for kept in [x.join("b.parquet"), x.join("part-1.parquet"), y.join("e.parquet"), root.join("outside.parquet")] {
             assert!(kept.exists(), "{}", kept.display());
         }
         assert!(!root.join(PENDING).exists());

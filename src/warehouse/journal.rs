@@ -92,7 +92,7 @@ mod tests {
     fn an_unfinished_batch_loses_its_ledger_files_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let day = root.join(LEDGER).join("report_date=2022-05-10");
+        let day = root.join(LEDGER).join("report_month=2022-05");
         std::fs::create_dir_all(&day).unwrap();
         let (a, b, other) = (day.join("a.parquet"), day.join("b.parquet"), day.join("c.parquet"));
         for f in [&a, &b, &other] {

@@ -10,11 +10,11 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 
-use super::{LEDGER, Warehouse, WarehouseError, compact, parquet_io, short};
+use super::{LEDGER, Warehouse, WarehouseError, compact, short};
 use crate::ingest::FileResult;
 
 /// Where the ledger rows of each source file are: (report date, ledger file) by the first 16
-/// hex digits of its sha256. A run learns what is already ingested from this and reads only
+/// hex digits of its sha256 (a month's file once for each of the file's days in it). A run learns what is already ingested from this and reads only
 /// the entries of the files it is given (profiled: reading the whole ledger, three times, was
 /// three quarters of a day's ingest over 30 days of history).
 #[derive(Debug, Default)]
@@ -47,17 +47,19 @@ impl Warehouse {
     pub fn ledger_index(&self) -> LedgerIndex {
         let mut index = LedgerIndex::default();
         let mut unsettled = HashSet::new();
-        for (date, path) in self.table_files(LEDGER) {
+        for path in self.table_files(LEDGER) {
             if compact::is_part(&path) {
-                let Ok(batches) = parquet_io::read(&path, &["sha256", "status"]) else { continue };
+                let Ok(batches) = super::dated::read(&path, &["sha256", "status"]) else { continue };
                 let mut shas = BTreeSet::new();
                 for batch in &batches {
                     let text = |n: &str| batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>());
                     let Some(sha) = text("sha256") else { continue };
                     // A file without the column is still indexed, only never settled by it.
                     let status = text("status");
+                    let dates = super::dated::row_dates(batch);
                     for i in (0..sha.len()).filter(|i| !sha.is_null(*i)) {
-                        shas.insert(short(sha.value(i)).to_string());
+                        let Some(date) = dates[i] else { continue };
+                        shas.insert((short(sha.value(i)).to_string(), date.to_string()));
                         let retried =
                             status.is_none_or(|s| s.is_null(i) || matches!(s.value(i), "error" | "unrecognised"));
                         if retried {
@@ -67,12 +69,21 @@ impl Warehouse {
                         }
                     }
                 }
-                for sha in shas {
-                    index.files.entry(sha).or_default().push((date.clone(), path.clone()));
+                for (sha, date) in shas {
+                    index.files.entry(sha).or_default().push((date, path.clone()));
                 }
             } else {
+                // `<date>-<sha16>.parquet`: one source file's entries of one day (in an earlier
+                // layout, `<sha16>.parquet` in the day's folder).
                 let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                index.files.entry(stem).or_default().push((date, path));
+                let (date, sha16) = match super::dated::split_name(&stem) {
+                    Some((date, sha16)) => (date.to_string(), sha16.to_string()),
+                    None => match super::dated::folder_date(&path) {
+                        Some(date) => (date, stem),
+                        None => continue,
+                    },
+                };
+                index.files.entry(sha16).or_default().push((date, path.clone()));
             }
         }
         // A file with an entry outside the compacted files (an earlier layout's, or one a
@@ -87,14 +98,18 @@ impl Warehouse {
     /// The ledger entries of one source file, by its SHA-256 (none if it was never ingested).
     pub fn ledger_of(&self, index: &LedgerIndex, sha256: &str) -> Result<Vec<LedgerEntry>, WarehouseError> {
         let mut out = Vec::new();
-        for (date, path) in index.files.get(short(sha256)).into_iter().flatten() {
+        // A month's file is listed once for each day it holds the source file on.
+        let mut paths: Vec<&PathBuf> = index.files.get(short(sha256)).into_iter().flatten().map(|(_, p)| p).collect();
+        paths.sort();
+        paths.dedup();
+        for path in paths {
             let cached = index.recent.borrow().iter().find(|(p, _)| p == path).map(|(_, e)| e.clone());
             let all = match cached {
                 Some(all) => all,
                 None => {
                     let mut all = Vec::new();
-                    for batch in parquet_io::read(path, &[])? {
-                        all.extend(entries(&batch, date));
+                    for batch in super::dated::read(path, &[])? {
+                        all.extend(entries(&batch));
                     }
                     let all = Arc::new(all);
                     let mut recent = index.recent.borrow_mut();
@@ -234,7 +249,8 @@ pub fn batch(file: &FileResult, report_date: &str, file_date: &str, forms_sha256
 }
 
 /// Ledger entries from a batch read back.
-pub fn entries(batch: &RecordBatch, report_date: &str) -> Vec<LedgerEntry> {
+pub fn entries(batch: &RecordBatch) -> Vec<LedgerEntry> {
+    let dates = super::dated::row_dates(batch);
     let col = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
     let (Some(path), Some(sha), Some(sheet), Some(form), Some(community), Some(status)) =
         (col("path"), col("sha256"), col("sheet"), col("form"), col("community_code"), col("status"))
@@ -250,13 +266,14 @@ pub fn entries(batch: &RecordBatch, report_date: &str) -> Vec<LedgerEntry> {
     };
     let get = |a: &StringArray, i: usize| (!a.is_null(i)).then(|| a.value(i).to_string());
     (0..batch.num_rows())
-        .map(|i| LedgerEntry {
+        .filter_map(|i| Some((i, dates[i]?.to_string())))
+        .map(|(i, report_date)| LedgerEntry {
             path: get(&path, i).unwrap_or_default(),
             sha256: get(&sha, i).unwrap_or_default(),
             sheet: get(&sheet, i).unwrap_or_default(),
             form: get(&form, i),
             community_code: get(&community, i),
-            report_date: report_date.to_string(),
+            report_date,
             status: get(&status, i).unwrap_or_default(),
             forms_sha256: fingerprint.as_ref().and_then(|f| get(f, i)).unwrap_or_default(),
             rows_read: count("rows_read", i),

@@ -1,16 +1,18 @@
 //! The warehouse: partitioned Parquet that analysts read directly (docs/warehouse.md).
 //!
-//! Layout: `warehouse/<table>/report_date=YYYY-MM-DD/part-<16 hex>.parquet`, one file per
-//! table and report date (`compact`). Ingest writes one file per source file and report date
-//! (`<first 16 hex of the source file's sha256>.parquet`), the unit a batch commits, and
-//! compacts the partitions it touched once the batch's ledger is written. Rosters are dated
-//! snapshots. Every file is written under a temporary name and renamed; the ledger
-//! (`ingest_files`) is written last, and a data file whose source is not in the ledger is an
-//! orphan of an interrupted run, removed by `reconcile` before the next run writes anything.
-//! This module knows nothing of SQL steps.
+//! Layout: `warehouse/<table>/report_month=YYYY-MM/part-<16 hex>.parquet`, one file per table
+//! and month (`compact`), every row carrying its `report_date` (`dated`). Ingest writes one
+//! file per source file and report date (`<date>-<first 16 hex of the source file's
+//! sha256>.parquet`), the unit a batch commits, and compacts the months it touched once the
+//! batch's ledger is written. Rosters are dated snapshots. Every file is written under a
+//! temporary name and renamed; the ledger (`ingest_files`) is written last, and a data file
+//! whose source is not in the ledger is an orphan of an interrupted run, removed by `reconcile`
+//! before the next run writes anything. A warehouse of an earlier layout (a folder per day) is
+//! moved into months by the first run (`migrate`). This module knows nothing of SQL steps.
 
 pub mod columns;
 pub mod compact;
+pub mod dated;
 mod journal;
 pub mod ledger;
 pub mod parquet_io;
@@ -90,61 +92,55 @@ impl Warehouse {
         Warehouse { root: root.into() }
     }
 
-    /// Every table of the warehouse with the schema of its files (without `report_date`, the
-    /// partition column in the path): the analysts' contract, also what SQL is planned against.
+    /// Every table of the warehouse with the schema of its files (`report_date` last): the
+    /// analysts' contract, also what SQL is planned against.
     pub fn schemas(forms: &[FormConfig], privacy: &Privacy) -> Vec<(String, arrow::datatypes::SchemaRef)> {
         let mut out: Vec<(String, arrow::datatypes::SchemaRef)> =
             forms.iter().map(|f| (f.form.clone(), columns::schema(&columns::columns(f, privacy)))).collect();
         out.push((REJECTS.to_string(), rejects::schema()));
         out.push((LEDGER.to_string(), ledger::schema()));
-        out
+        out.into_iter().map(|(t, s)| (t, dated::schema(&s))).collect()
     }
 
+    /// The folder of a table's rows of a report date's month.
     pub fn partition(&self, table: &str, report_date: &str) -> PathBuf {
-        self.root.join(table).join(format!("report_date={report_date}"))
+        self.root.join(table).join(dated::month_folder(report_date))
     }
 
+    /// The file of one source file's rows of one report date, until compaction merges it.
     pub(crate) fn file(&self, table: &str, report_date: &str, sha256: &str) -> PathBuf {
-        self.partition(table, report_date).join(format!("{}.parquet", short(sha256)))
+        self.partition(table, report_date).join(format!("{report_date}-{}.parquet", short(sha256)))
     }
 
-    /// Every Parquet file of a table: (report date, path).
-    pub fn table_files(&self, table: &str) -> Vec<(String, PathBuf)> {
-        let mut out = Vec::new();
-        let Ok(partitions) = std::fs::read_dir(self.root.join(table)) else { return out };
-        for p in partitions.flatten() {
-            let name = p.file_name().to_string_lossy().into_owned();
-            let Some(date) = name.strip_prefix("report_date=") else { continue };
-            let Ok(files) = std::fs::read_dir(p.path()) else { continue };
-            for f in files.flatten() {
-                let path = f.path();
-                if parquet_io::is_finished(&path) {
-                    out.push((date.to_string(), path));
-                }
-            }
-        }
-        out.sort();
-        out
+    /// Every Parquet file of a table, by path: its months', and those of an earlier layout's
+    /// day folders not yet moved into months (see `migrate`).
+    pub fn table_files(&self, table: &str) -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(self.root.join(table)) else { return Vec::new() };
+        let month = format!("{}=", dated::REPORT_MONTH);
+        let mut dirs: Vec<PathBuf> = entries
+            .flatten()
+            .filter(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                name.starts_with(&month) || name.starts_with(dated::DAY_FOLDER)
+            })
+            .map(|e| e.path())
+            .collect();
+        dirs.sort();
+        dirs.iter().flat_map(|d| list_finished(d)).collect()
     }
 
-    /// The Parquet files of a table on some report dates only: their partitions alone are
-    /// listed, so a run's cost does not grow with the history (a backlog is written in batches,
-    /// each looking up its own dates).
-    fn files_on(&self, table: &str, dates: &BTreeSet<NaiveDate>) -> Vec<(String, PathBuf)> {
-        let mut out = Vec::new();
-        for date in dates.iter().map(NaiveDate::to_string) {
-            out.extend(self.partition_files(table, &date).into_iter().map(|p| (date.clone(), p)));
-        }
-        out
+    /// The Parquet files of a table that may hold rows of some report dates: those of their
+    /// months alone are listed, so a run's cost does not grow with the history (a backlog is
+    /// written in batches, each looking up its own dates). Rows of other days of those months
+    /// come with them: readers keep the dates they need.
+    fn files_on(&self, table: &str, dates: &BTreeSet<NaiveDate>) -> Vec<PathBuf> {
+        let months: BTreeSet<String> = dates.iter().map(|d| dated::month_folder(&d.to_string())).collect();
+        months.iter().flat_map(|m| list_finished(&self.root.join(table).join(m))).collect()
     }
 
-    /// The Parquet files of one partition, by name.
+    /// The Parquet files of the month of `date`, by name.
     pub(crate) fn partition_files(&self, table: &str, date: &str) -> Vec<PathBuf> {
-        let Ok(files) = std::fs::read_dir(self.partition(table, date)) else { return Vec::new() };
-        let mut paths: Vec<PathBuf> =
-            files.flatten().map(|f| f.path()).filter(|p| parquet_io::is_finished(p)).collect();
-        paths.sort();
-        paths
+        list_finished(&self.partition(table, date))
     }
 
     /// The tables of the warehouse: its folders, but for the marts' and hidden ones.
@@ -170,11 +166,11 @@ impl Warehouse {
         Self::ledger_entries(self.files_on(LEDGER, dates))
     }
 
-    fn ledger_entries(files: Vec<(String, PathBuf)>) -> Result<Vec<LedgerEntry>, WarehouseError> {
+    fn ledger_entries(files: Vec<PathBuf>) -> Result<Vec<LedgerEntry>, WarehouseError> {
         let mut entries = Vec::new();
-        for (date, path) in files {
-            for batch in parquet_io::read(&path, &[])? {
-                entries.extend(ledger::entries(&batch, &date));
+        for path in files {
+            for batch in dated::read(&path, &[])? {
+                entries.extend(ledger::entries(&batch));
             }
         }
         Ok(entries)
@@ -193,10 +189,48 @@ impl Warehouse {
     /// (`undo_unfinished_batch`), then lists the ledger and removes the orphans (`reconcile`).
     /// Returns the files removed and the ledger's index.
     pub fn recover(&self) -> Result<(Vec<PathBuf>, LedgerIndex), WarehouseError> {
+        let (removed, index) = self.recover_in_place()?;
+        // Orphans are gone: what is left of an earlier layout's day folders moves into months.
+        if self.migrate()?.files_in > 0 {
+            return Ok((removed, self.ledger_index()));
+        }
+        Ok((removed, index))
+    }
+
+    /// `recover`, but an earlier layout's day folders stay where they are (`wangge compact`
+    /// moves them itself, and counts them).
+    pub fn recover_in_place(&self) -> Result<(Vec<PathBuf>, LedgerIndex), WarehouseError> {
         let mut removed = self.undo_unfinished_batch()?;
         let index = self.ledger_index();
         removed.extend(self.reconcile(&index)?);
         Ok((removed, index))
+    }
+
+    /// Makes the warehouse fit to read (a pipeline, a query): finishes a compaction a killed
+    /// run left half done (it would show rows twice), and moves an earlier layout's day folders
+    /// into months (`recover`), as SQL reads each row's date from the row.
+    pub fn ready_to_read(&self) -> Result<(), WarehouseError> {
+        compact::recover(&self.root)?;
+        if self.tables().iter().any(|t| compact::has_day_folders(&self.root, t)) {
+            self.recover()?;
+        }
+        Ok(())
+    }
+
+    /// Moves the day folders of an earlier layout (`report_date=YYYY-MM-DD/`) into month
+    /// folders (see `compact`): the ledger first, as the other tables' rows of a still earlier
+    /// layout look up their source's whole sha256 in it.
+    fn migrate(&self) -> Result<compact::Compacted, WarehouseError> {
+        let mut tables: Vec<String> =
+            self.tables().into_iter().filter(|t| compact::has_day_folders(&self.root, t)).collect();
+        tables.sort_by_key(|t| t != LEDGER);
+        let mut total = compact::Compacted::default();
+        for table in tables {
+            for chunk in compact::partitions(&self.root, &table).chunks(4) {
+                total.absorb(self.compact_dirs(chunk)?);
+            }
+        }
+        Ok(total)
     }
 
     /// Removes what an interrupted run left: temporary files, and data files whose source is
@@ -210,12 +244,14 @@ impl Warehouse {
                 for f in files.flatten() {
                     let name = f.file_name().to_string_lossy().into_owned();
                     let stem = name.trim_end_matches(".parquet");
+                    // A source file's rows of a day are `<date>-<sha16>.parquet`.
+                    let source = dated::source_of_stem(stem);
                     // A part file holds only rows of committed files: compaction runs after the
                     // ledger is written.
                     let orphan = table != LEDGER
                         && name.ends_with(".parquet")
                         && !name.starts_with(compact::PART)
-                        && !index.files.contains_key(stem);
+                        && !index.files.contains_key(source);
                     if name.ends_with(".tmp") || orphan {
                         std::fs::remove_file(f.path())
                             .map_err(|source| WarehouseError::Io { path: f.path(), source })?;
@@ -232,12 +268,9 @@ impl Warehouse {
     pub fn registry(&self) -> Result<Registry, WarehouseError> {
         // report date → (district-wide rows, community-only rows), each as a registry.
         let mut snapshots: BTreeMap<String, (Registry, Registry)> = BTreeMap::new();
-        for (date, path) in self.table_files(crate::config::forms::GRID_REGISTRY) {
-            let (whole, partial) = snapshots.entry(date).or_default();
-            for batch in parquet_io::read(
-                &path,
-                &["town", "community", "community_code", "grid_name", "grid_code", "sub_grid_code", "registry_scope"],
-            )? {
+        for path in self.table_files(crate::config::forms::GRID_REGISTRY) {
+            let names = ["town", "community", "community_code", "grid_name", "grid_code", "sub_grid_code"];
+            for batch in dated::read(&path, &[&names[..], &["registry_scope"]].concat())? {
                 let col =
                     |n: &str| batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());
                 let (Some(town), Some(community), Some(code), Some(grid)) =
@@ -251,10 +284,12 @@ impl Warehouse {
                 fn value(a: &StringArray, i: usize) -> Option<&str> {
                     (!a.is_null(i)).then(|| a.value(i))
                 }
-                for i in 0..batch.num_rows() {
+                for (i, date) in dated::row_dates(&batch).into_iter().enumerate() {
+                    let Some(date) = date else { continue };
                     let (Some(c), Some(g)) = (value(&code, i), value(&grid, i)) else { continue };
+                    let (whole, partial) = snapshots.entry(date.to_string()).or_default();
                     let partial_row = scope.as_ref().and_then(|s| value(s, i)) == Some("community");
-                    let target = if partial_row { &mut *partial } else { &mut *whole };
+                    let target = if partial_row { partial } else { whole };
                     // The codes were written as filed (derived ones included): read them back.
                     target.add_row(&RegistryRow {
                         town: value(&town, i).unwrap_or_default(),
@@ -329,12 +364,12 @@ impl Warehouse {
         for form in forms {
             // A duplicate is the same person on the same form and report date: only the dates
             // this run ingests can hold one, however long the history.
-            for (date, path) in self.files_on(&form.form, dates) {
+            for path in self.files_on(&form.form, dates) {
                 // Files of an earlier layout are named by their source file's hash.
-                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-                let Ok(report_date) = NaiveDate::parse_from_str(&date, "%Y-%m-%d") else { continue };
+                let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+                let stem = dated::source_of_stem(stem).to_string();
                 let columns = ["row_key", "source_file", columns::SOURCE_SHA, "source_sheet", "source_row"];
-                for batch in parquet_io::read(&path, &columns)? {
+                for batch in dated::read(&path, &columns)? {
                     let text = |n: &str| {
                         batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
                     };
@@ -348,7 +383,13 @@ impl Warehouse {
                     };
                     let sha = text(columns::SOURCE_SHA);
                     let sha = |i: usize| sha.as_ref().filter(|a| !a.is_null(i)).map_or(stem.as_str(), |a| a.value(i));
-                    for i in (0..batch.num_rows()).filter(|i| !key.is_null(*i)) {
+                    for (i, report_date) in dated::row_dates(&batch).into_iter().enumerate() {
+                        // A month's file holds other days too.
+                        let Some(report_date) = report_date.filter(|d| dates.contains(d)) else { continue };
+                        if key.is_null(i) {
+                            continue;
+                        }
+                        let date = report_date.to_string();
                         // A replaced sheet's rows do not count against its correction.
                         if excluded.iter().any(|r| r.takes(Some(&form.form), &date, sha(i), sheet.value(i))) {
                             continue;
@@ -401,11 +442,13 @@ impl Warehouse {
             let arrays = cols.iter().map(|c| columns::build(c, &rows, privacy)).collect();
             let batch = RecordBatch::try_new(schema.clone(), arrays).expect("columns match the schema");
             let path = self.file(&form.form, date, &file.sha256);
-            parquet_io::write_unsynced(&path, schema, &batch)?;
+            let batch = stamped(&path, &batch, date)?;
+            parquet_io::write_unsynced(&path, batch.schema(), &batch)?;
             written.push((form.form.clone(), rows.len() as u64, path));
         }
         if let Some(batch) = rejects::batch(file, date, forms, privacy) {
             let path = self.file(REJECTS, date, &file.sha256);
+            let batch = stamped(&path, &batch, date)?;
             parquet_io::write_unsynced(&path, batch.schema(), &batch)?;
             written.push((REJECTS.to_string(), batch.num_rows() as u64, path));
         }
@@ -476,7 +519,9 @@ impl Warehouse {
             for date in ledger::dates(file, &file_date) {
                 let batch = ledger::batch(file, &date, &file_date, forms_sha256);
                 if batch.num_rows() > 0 {
-                    ledger_batches.push((self.file(LEDGER, &date, &file.sha256), batch));
+                    let path = self.file(LEDGER, &date, &file.sha256);
+                    let batch = stamped(&path, &batch, &date)?;
+                    ledger_batches.push((path, batch));
                 }
             }
         }
@@ -485,7 +530,7 @@ impl Warehouse {
         journal::begin(&self.root, &ledger_files)?;
         for (path, batch) in &ledger_batches {
             *summary.rows.entry(LEDGER.into()).or_default() += batch.num_rows() as u64;
-            parquet_io::write_unsynced(path, ledger::schema(), batch)?;
+            parquet_io::write_unsynced(path, batch.schema(), batch)?;
             crate::failpoint::hit("warehouse.ledger");
         }
         summary.files_written += ledger_files.len();
@@ -519,22 +564,35 @@ impl Warehouse {
         compact::compact(&self.root, dirs, &sha_of)
     }
 
-    /// Rewrites every partition of every table in the compacted layout (`wangge compact`):
-    /// a warehouse written by an earlier version, one file per source file, becomes one file
-    /// per table and day. Idempotent: a compacted partition is left alone.
+    /// Rewrites every month of every table in the compacted layout (`wangge compact`): a
+    /// warehouse written by an earlier version, one file per source file or one per day,
+    /// becomes one file per table and month. Idempotent: a compacted month is left alone.
     pub fn compact_all(&self) -> Result<compact::Compacted, WarehouseError> {
         let mut dirs = Vec::new();
         for table in self.tables() {
             dirs.extend(compact::partitions(&self.root, &table));
         }
         let mut total = compact::Compacted::default();
-        // A month of partitions at a time: memory stays that of the largest partition, and a
-        // run stopped half-way keeps what it finished.
-        for chunk in dirs.chunks(32) {
+        // A few months at a time: memory stays that of the largest months, and a run stopped
+        // half-way keeps what it finished.
+        for chunk in dirs.chunks(4) {
             total.absorb(self.compact_dirs(chunk)?);
         }
         Ok(total)
     }
+}
+
+/// `batch` with its rows' report date (see `dated`).
+fn stamped(path: &std::path::Path, batch: &RecordBatch, date: &str) -> Result<RecordBatch, WarehouseError> {
+    dated::stamp(batch, date).map_err(|source| WarehouseError::Arrow { path: path.to_path_buf(), source })
+}
+
+/// The finished Parquet files of a folder, by name.
+fn list_finished(dir: &std::path::Path) -> Vec<PathBuf> {
+    let Ok(files) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut paths: Vec<PathBuf> = files.flatten().map(|f| f.path()).filter(|p| parquet_io::is_finished(p)).collect();
+    paths.sort();
+    paths
 }
 
 /// The date a file is filed under in the ledger: its first read sheet's report date, else

@@ -60,24 +60,29 @@ pub fn apply(warehouse: &Warehouse, replaced: &BTreeSet<Replaced>) -> Result<(),
         }
     }
     let tables: Vec<String> = warehouse.tables().into_iter().filter(|t| t != LEDGER && t != REJECTS).collect();
+    // A month's file once, whichever of its days are named.
+    let files = |table: &str| -> BTreeSet<std::path::PathBuf> {
+        dates.iter().flat_map(|d| warehouse.partition_files(table, d)).collect()
+    };
     let forms = tables.iter().map(|t| (t.as_str(), Some(t.as_str())));
     for (table, form) in forms.chain([(REJECTS, None)]) {
-        for date in &dates {
-            for path in warehouse.partition_files(table, date) {
-                keep_rows(&path, |sha, sheet| !replaced.iter().any(|r| r.takes(form, date, sha, sheet)))?;
-            }
+        for path in files(table) {
+            keep_rows(&path, |date, sha, sheet| !replaced.iter().any(|r| r.takes(form, date, sha, sheet)))?;
         }
     }
-    for date in &dates {
-        for path in warehouse.partition_files(LEDGER, date) {
-            let whole = |sha: &str| replaced.iter().any(|r| r.sheet.is_none() && r.sha256.starts_with(sha));
-            keep_rows(&path, |sha, _| !whole(sha))?;
-            mark_superseded(&path, |sha, sheet| {
-                replaced.iter().any(|r| r.sheet.is_some() && r.takes(None, date, sha, sheet))
-            })?;
-        }
+    for path in files(LEDGER) {
+        let whole = |sha: &str| replaced.iter().any(|r| r.sheet.is_none() && r.sha256.starts_with(sha));
+        keep_rows(&path, |_, sha, _| !whole(sha))?;
+        mark_superseded(&path, |date, sha, sheet| {
+            replaced.iter().any(|r| r.sheet.is_some() && r.takes(None, date, sha, sheet))
+        })?;
     }
     Ok(())
+}
+
+/// Each row's report date as text (empty for a row without one).
+fn dates_of(batch: &RecordBatch) -> Vec<String> {
+    super::dated::row_dates(batch).into_iter().map(|d| d.map(|d| d.to_string()).unwrap_or_default()).collect()
 }
 
 /// The source file of each row of `batch`: its `source_sha256` (data tables, rejects) or
@@ -87,6 +92,7 @@ fn shas(batch: &RecordBatch, path: &Path) -> Vec<String> {
         .iter()
         .find_map(|c| batch.column_by_name(c).and_then(|a| a.as_any().downcast_ref::<StringArray>()).cloned());
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = super::dated::source_of_stem(&stem).to_string();
     (0..batch.num_rows())
         .map(|i| match &column {
             Some(a) if !a.is_null(i) => a.value(i).to_string(),
@@ -101,19 +107,20 @@ fn sheets(batch: &RecordBatch) -> Option<StringArray> {
         .find_map(|c| batch.column_by_name(c).and_then(|a| a.as_any().downcast_ref::<StringArray>()).cloned())
 }
 
-/// Rewrites a Parquet file keeping the rows `keep(sha, sheet)` says; removes the file if no
-/// row is left. A file losing nothing is left alone.
-fn keep_rows(path: &Path, keep: impl Fn(&str, &str) -> bool) -> Result<(), WarehouseError> {
-    let batches = parquet_io::read(path, &[])?;
+/// Rewrites a Parquet file keeping the rows `keep(date, sha, sheet)` says; removes the file if
+/// no row is left. A file losing nothing is left alone.
+fn keep_rows(path: &Path, keep: impl Fn(&str, &str, &str) -> bool) -> Result<(), WarehouseError> {
+    let batches = super::dated::read(path, &[])?;
     let mut kept = Vec::new();
     let mut dropped = 0;
     for batch in &batches {
         let shas = shas(batch, path);
+        let dates = dates_of(batch);
         let sheet = sheets(batch);
         let mask: BooleanArray = (0..batch.num_rows())
             .map(|i| {
                 let name = sheet.as_ref().filter(|s| !s.is_null(i)).map_or("", |s| s.value(i));
-                Some(keep(&shas[i], name))
+                Some(keep(&dates[i], &shas[i], name))
             })
             .collect();
         dropped += mask.false_count();
@@ -137,15 +144,17 @@ fn keep_rows(path: &Path, keep: impl Fn(&str, &str) -> bool) -> Result<(), Wareh
     }
 }
 
-/// Sets `status` to `superseded` on the ledger rows that were `read` and `replaced(sha, sheet)`.
-fn mark_superseded(path: &Path, replaced: impl Fn(&str, &str) -> bool) -> Result<(), WarehouseError> {
+/// Sets `status` to `superseded` on the ledger rows that were `read` and
+/// `replaced(date, sha, sheet)`.
+fn mark_superseded(path: &Path, replaced: impl Fn(&str, &str, &str) -> bool) -> Result<(), WarehouseError> {
     if !path.exists() {
         return Ok(()); // every row of it went with a whole file
     }
     let mut out = Vec::new();
     let mut changed = false;
-    for batch in parquet_io::read(path, &[])? {
+    for batch in super::dated::read(path, &[])? {
         let shas = shas(&batch, path);
+        let dates = dates_of(&batch);
         let text = |n: &str| batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>()).cloned();
         let (Some(sheet), Some(status), Some(index)) =
             (text("sheet"), text("status"), batch.schema().index_of("status").ok())
@@ -154,7 +163,8 @@ fn mark_superseded(path: &Path, replaced: impl Fn(&str, &str) -> bool) -> Result
         };
         let new_status: StringArray = (0..batch.num_rows())
             .map(|i| {
-                let hit = !sheet.is_null(i) && status.value(i) == "read" && replaced(&shas[i], sheet.value(i));
+                let hit =
+                    !sheet.is_null(i) && status.value(i) == "read" && replaced(&dates[i], &shas[i], sheet.value(i));
                 changed |= hit;
                 Some(if hit { "superseded" } else { status.value(i) })
             })

@@ -85,7 +85,7 @@ impl AcceptedRows for StreamedTables<'_> {
         if !self.open.contains_key(&key) {
             let final_path = self.warehouse.file(&form.form, &date, sha256);
             let columns = columns::columns(form, self.privacy);
-            let schema = columns::schema(&columns);
+            let schema = super::dated::schema(&columns::schema(&columns));
             let (tmp, writer) = parquet_io::create(&final_path, schema.clone(), ROW_GROUP_ROWS)?;
             let open = Open { table: form.form.clone(), tmp, path: final_path, columns, schema, writer, rows: 0 };
             self.open.insert(key.clone(), open);
@@ -104,7 +104,10 @@ impl AcceptedRows for StreamedTables<'_> {
                 registry_scope: None,
             })
             .collect();
-        let arrays = open.columns.iter().map(|c| columns::build(c, &refs, self.privacy)).collect();
+        let mut arrays: Vec<arrow::array::ArrayRef> =
+            open.columns.iter().map(|c| columns::build(c, &refs, self.privacy)).collect();
+        let days = (report_date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32;
+        arrays.push(std::sync::Arc::new(arrow::array::Date32Array::from(vec![days; refs.len()])));
         let batch = RecordBatch::try_new(open.schema.clone(), arrays).expect("columns match the schema");
         open.writer.write(&batch).map_err(|source| WarehouseError::Parquet { path: open.tmp.clone(), source })?;
         open.rows += rows.len() as u64;

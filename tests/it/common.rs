@@ -66,6 +66,15 @@ pub fn generated_sample() -> &'static Path {
     path
 }
 
+/// Copies every file under `from` (outputs too) to the same place under `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    for f in crate::ingest::files_under(from) {
+        let target = to.join(f.strip_prefix(from).unwrap());
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(&f, &target).unwrap();
+    }
+}
+
 /// Every file under `root` (relative paths, sorted), skipping the folders a run writes into.
 pub fn tree(root: &Path) -> Vec<PathBuf> {
     const OUTPUTS: &[&str] = &["warehouse", "reports", "outbox", "runs"];

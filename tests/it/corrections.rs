@@ -40,7 +40,7 @@ fn workbook(path: &Path, returnees: &[[&str; 6]], followups: bool) {
 fn rows_by_file(ws: &Path, table: &str) -> Vec<(String, usize)> {
     let warehouse = Warehouse::new(ws.join("warehouse"));
     let mut out: std::collections::BTreeMap<String, usize> = Default::default();
-    for (_, path) in warehouse.table_files(table) {
+    for path in warehouse.table_files(table) {
         for batch in parquet_io::read(&path, &["source_file"]).unwrap() {
             let files = batch.column(0).as_any().downcast_ref::<arrow::array::StringArray>().unwrap();
             for i in 0..batch.num_rows() {

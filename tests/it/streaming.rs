@@ -281,13 +281,7 @@ fn large_workspace(dir: &Path) -> PathBuf {
 /// The same workspace, pseudonymisation key included, under `dir`.
 fn copy_workspace(ws: &Path, dir: &Path) -> PathBuf {
     let copy = dir.join("ws");
-    let mut files = Vec::new();
-    files_under(ws, &mut files);
-    for f in files {
-        let to = copy.join(f.strip_prefix(ws).unwrap());
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(&f, &to).unwrap();
-    }
+    crate::common::copy_dir(ws, &copy);
     copy
 }
 

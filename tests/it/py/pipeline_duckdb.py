@@ -28,7 +28,7 @@ for table in sorted(os.listdir(warehouse)):
     if table.startswith("_") or table == "marts" or not os.path.isdir(f"{warehouse}/{table}"):
         continue
     con.sql(
-        f"create view {table} as select * from read_parquet('{warehouse}/{table}/*/*.parquet', hive_partitioning=true, hive_types={{'report_date': date}})"
+        f"create view {table} as select * from read_parquet('{warehouse}/{table}/*/*.parquet', hive_partitioning=false)"
     )
 
 last = None
