@@ -1,6 +1,8 @@
 """An analyst's first queries on a wangge warehouse, with DuckDB, each in a fresh connection (so
 each pays for opening the files, as a first query does), then the same queries on one Parquet
-file per table (the floor: what the data costs to read when file opening costs nothing).
+file per table (the floor: what the data costs to read when file opening costs nothing). Each is
+timed five times, a fresh connection each time, and the median kept: the queries take
+milliseconds, and a single timing of one is mostly this VM's noise.
 
 usage: bench_year_duckdb.py WAREHOUSE FLOOR_DIR
 Prints JSON: {"warehouse": {query: seconds}, "floor": {query: seconds}, "rows": {query: result}}.
@@ -34,12 +36,15 @@ QUERIES = {
 def run(compacted):
     out, rows = {}, {}
     for name, query in QUERIES.items():
-        con = duckdb.connect()
-        start = time.perf_counter()
-        result = con.sql(query(lambda t: source(t, compacted))).fetchall()
-        out[name] = time.perf_counter() - start
+        times = []
+        for _ in range(5):
+            con = duckdb.connect()
+            start = time.perf_counter()
+            result = con.sql(query(lambda t: source(t, compacted))).fetchall()
+            times.append(time.perf_counter() - start)
+            con.close()
+        out[name] = sorted(times)[2]
         rows[name] = len(result) if len(result) > 1 else result[0][0]
-        con.close()
     return out, rows
 
 

@@ -226,11 +226,14 @@ pub async fn run(
 ) -> Result<RunOutcome, SqlError> {
     let params = params(pipeline, report_date);
     let mut outcome = RunOutcome::default();
+    let ledger = std::cell::OnceCell::new();
     for step in &pipeline.steps {
         let clock = crate::clock::stopwatch();
         tracing::info!(step = %step.name, "step");
-        let plan =
-            step.incremental.is_some().then(|| super::incremental::plan(warehouse_root, pipeline, step, report_date));
+        let plan = step.incremental.is_some().then(|| {
+            let ledger = ledger.get_or_init(|| super::incremental::Ledger::read(warehouse_root));
+            super::incremental::plan(warehouse_root, ledger, pipeline, step, report_date)
+        });
         let df = match (&step.incremental, plan.as_ref().and_then(|p| p.previous)) {
             (Some(inc), Some(previous)) => {
                 tracing::info!(step = %step.name, %previous, "built on its mart of an earlier date");

@@ -25,10 +25,11 @@ pub struct LedgerIndex {
     /// again when the forms change). A run with nothing new learns this from the index alone,
     /// without reading each day's ledger again (a year of history: 366 reads).
     settled: HashSet<String>,
-    /// The entries of the ledger files read last. A day's ledger is one file, and the inbox is
-    /// listed day by day, so the files of one folder find their entries here (over a year of
-    /// history, reading a day's ledger again for each of its files took 16 s of a run).
-    recent: RefCell<Vec<(PathBuf, Arc<Vec<LedgerEntry>>)>>,
+    /// The entries of the ledger files read last, by sha256. A month's ledger is one file, and
+    /// the inbox is listed day by day, so the files of one folder find their entries here (over
+    /// a year of history, reading a day's ledger again for each of its files took 16 s of a
+    /// run; looking through a month's entries for each file, a tenth of a run with nothing new).
+    recent: RefCell<Vec<(PathBuf, Arc<HashMap<String, Vec<LedgerEntry>>>)>>,
 }
 
 const RECENT: usize = 8;
@@ -107,9 +108,11 @@ impl Warehouse {
             let all = match cached {
                 Some(all) => all,
                 None => {
-                    let mut all = Vec::new();
-                    for batch in super::dated::read(path, &[])? {
-                        all.extend(entries(&batch));
+                    let mut all: HashMap<String, Vec<LedgerEntry>> = HashMap::new();
+                    for batch in super::dated::read(path, ENTRY_COLUMNS)? {
+                        for e in entries(&batch) {
+                            all.entry(e.sha256.clone()).or_default().push(e);
+                        }
                     }
                     let all = Arc::new(all);
                     let mut recent = index.recent.borrow_mut();
@@ -120,7 +123,7 @@ impl Warehouse {
                     all
                 }
             };
-            out.extend(all.iter().filter(|e| e.sha256 == sha256).cloned());
+            out.extend(all.get(sha256).into_iter().flatten().cloned());
         }
         Ok(out)
     }
@@ -248,7 +251,22 @@ pub fn batch(file: &FileResult, report_date: &str, file_date: &str, forms_sha256
     RecordBatch::try_new(schema(), columns).expect("ledger columns match the schema")
 }
 
-/// Ledger entries from a batch read back.
+/// The columns `entries` reads (not the long texts: messages, header labels).
+pub const ENTRY_COLUMNS: &[&str] = &[
+    "path",
+    "sha256",
+    "sheet",
+    "form",
+    "community_code",
+    "status",
+    "forms_sha256",
+    "rows_read",
+    "accepted",
+    "rejected",
+    "skipped",
+];
+
+/// Ledger entries from a batch read back (`ENTRY_COLUMNS` and `report_date`).
 pub fn entries(batch: &RecordBatch) -> Vec<LedgerEntry> {
     let dates = super::dated::row_dates(batch);
     let col = |name: &str| batch.column_by_name(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned());

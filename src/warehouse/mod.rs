@@ -169,7 +169,7 @@ impl Warehouse {
     fn ledger_entries(files: Vec<PathBuf>) -> Result<Vec<LedgerEntry>, WarehouseError> {
         let mut entries = Vec::new();
         for path in files {
-            for batch in dated::read(&path, &[])? {
+            for batch in dated::read(&path, ledger::ENTRY_COLUMNS)? {
                 entries.extend(ledger::entries(&batch));
             }
         }
