@@ -154,9 +154,7 @@ fn main() {
     let table_rows: Vec<String> = tables
         .iter()
         .filter(|(name, _)| name.as_str() != "marts")
-        .map(|(name, (n, b))| {
-            format!("| `{name}` | {n} | {:.1} | {:.1} |", *b as f64 / 1048576.0, *n as f64 / days as f64)
-        })
+        .map(|(name, (n, b))| format!("| `{name}` | {n} | {:.1} |", *b as f64 / 1048576.0))
         .collect();
     let mut daily_rows: Vec<String> =
         daily.iter().map(|(d, s, m)| format!("| day {d} | {s:.2} s | {m:.0} MiB |")).collect();
@@ -176,7 +174,7 @@ fn main() {
         .iter()
         .map(|(name, s)| {
             let (s, f) = (s.as_f64().unwrap(), q["floor"][name].as_f64().unwrap());
-            format!("| {name} | {} | {s:.2} s | {f:.3} s | {:.0}× |", q["rows"][name], s / f)
+            format!("| {name} | {} | {s:.4} s | {f:.4} s | {:.1}× |", q["rows"][name], s / f)
         })
         .collect();
     let mut sorted = ingest_seconds.clone();
@@ -189,17 +187,20 @@ median {median:.2} s a day, {brought_in:.0} s for the {days} days), with the who
 ingest, the daily pipeline, every unit's reports, delivery to `.eml`) on the 9th and 10th, the 99th and 100th and the last two days (timed, best of three, on \
 the 10th, the 100th and the last: the morning before leaves the marts the incremental steps build on, as a daily cron does; by the 100th the \
 92-day windows of the fire-safety and visit steps are full, so what still grows after it grows with the history). Then an analyst's \
-first queries in DuckDB, each in a fresh connection, on the warehouse (`read_parquet` over its hive partitions) and on \
-one Parquet file per table (the floor). The warehouse is compacted as it is written: one file per table and day \
+first queries in DuckDB, each in a fresh connection (the median of five), on the warehouse (`read_parquet` over its hive partitions, with `union_by_name`) and on \
+one Parquet file per table (the floor). The warehouse is compacted as it is written: one file per table and month, each row carrying its report date \
 (docs/warehouse.md). Before compaction (commit 46a0bc3, the same year and machine) it was 82,568 files in 713 MiB; \
 `wangge daily` took 36.8 s and 602 MiB on day 366; an ingest with nothing new 16.0 s; the three queries 3.81 s, \
-3.98 s and 5.56 s. What is left between the warehouse and the floor is opening one file per day: DuckDB opens 366 \
-files in about 0.05 s, 0.09 s with `union_by_name` (which reads every footer first). Before the incremental steps (commit 4d46c1b, measured on an earlier machine) day 366 took 11.37 s against 5.49 s on day 10; \
+3.98 s and 5.56 s. With one file per table and day (commit cffaab4) it was 3,298 files in 213 MiB (files under 5,000 rows are written uncompressed, and a day's were), \
+and the three queries took 0.12, 0.13 and 0.15 s, 32×, 21× and 12× the floor: DuckDB opened 366 files a table. \
+What is left between the warehouse and the floor is opening 13 files a table instead of one (about 0.25 ms each) when the floor itself is a few milliseconds: \
+the sample district's year is small, and on a bigger warehouse the same dozen files weigh less against reading the rows. Before the incremental steps (commit 4d46c1b, measured on an earlier machine) day 366 took 11.37 s against 5.49 s on day 10; \
 with them, but with the sample's orders left open for ever (40,000 standing after a year) and every inbox file hashed on every run, 7.47 s against 4.83 s \
 (commit 0c7c584); with the orders closed late instead (commit a202fc7, the year below), 7.92 s against 4.13 s, of which 0.9 s was hashing the \
-inbox's 19,052 files to find nothing new (now remembered by size, modification and change time in `runs/inbox-hashes.tsv`). This VM's speed moves between runs: compare rows of one run. The previous stop's run gave day 10, 100 and 366 in 3.25, 3.56 and 4.01 s with a median ingest of 0.60 s a day; in this stop's three runs the same machine's median ingest was 0.91–1.01 s a day, and three identical `wangge daily` runs of one day spent 2.7 to 3.7 s in their reports alone (`durations_ms` in `runs/<date>/*.json`). The SQL timed back to back is steadier: making `stg_registry` and `stg_fire_places` marts (ten and two steps read them, and a view is computed again by each) took day 366's SQL alone from 2.29–2.71 s to 1.68–1.77 s, run back to back. A layout of one file per table and month (13 a year; an experiment with DuckDB's `partition_by`, not what wangge writes) gave the three queries in 0.011, 0.020 and 0.027 s, 2–3× the floor.\n\n\
+inbox's 19,052 files to find nothing new (now remembered by size, modification and change time in `runs/inbox-hashes.tsv`). This VM's speed moves between runs: compare rows of one run, \
+and the stages' own times (`durations_ms` in `runs/<date>/*.json`): identical `wangge daily` runs of one day have spent from 2.3 to 5 s in their reports alone.\n\n\
 | | `wangge daily` | peak |\n|---|---|---|\n{}\n\n\
-| table | Parquet files | MiB | files a day |\n|---|---|---|---|\n{}\n\n\
+| table | Parquet files | MiB |\n|---|---|---|\n{}\n\n\
 | query | result | warehouse | one file per table | ratio |\n|---|---|---|---|---|\n{}\n",
         daily_rows.join("\n"),
         table_rows.join("\n"),

@@ -128,12 +128,18 @@ fn runs(text: &str) -> Vec<Vec<Group>> {
     let mut runs: Vec<Vec<Group>> = Vec::new();
     let mut current: Vec<Group> = Vec::new();
     let mut i = 0;
+    // The hex tokens are in order and apart: the next one that may hold `i`. (Looking through
+    // all of them at every character took 1.9 s of a year's run, on its 1.2 MB manifest.)
+    let mut next = 0;
     while i < chars.len() {
-        if hashes.iter().any(|(a, b)| (*a..*b).contains(&i)) {
+        while hashes.get(next).is_some_and(|(_, b)| *b <= i) {
+            next += 1;
+        }
+        if let Some((_, b)) = hashes.get(next).filter(|(a, _)| *a <= i) {
             if !current.is_empty() {
                 runs.push(std::mem::take(&mut current));
             }
-            i = hashes.iter().find(|(a, b)| (*a..*b).contains(&i)).map_or(i + 1, |(_, b)| *b);
+            i = *b;
             continue;
         }
         let Some(_) = digit(chars[i].1) else {

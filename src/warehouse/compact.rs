@@ -34,7 +34,7 @@ use arrow::row::{RowConverter, SortField};
 use sha2::{Digest, Sha256};
 
 use super::columns::SOURCE_SHA;
-use super::dated::{self, REPORT_DATE};
+use super::dated::{self, DAY_FOLDER, REPORT_DATE, folder_date};
 use super::{WarehouseError, journal, parquet_io, short};
 
 /// The name of a compacted file starts with this.
@@ -45,7 +45,6 @@ const LEAVE_FROM_BYTES: u64 = 64 << 20;
 /// Columns a partition is sorted by first, those of them the table has: the source of each row.
 const SOURCE_ORDER: &[&str] =
     &[REPORT_DATE, "source_file", "path", SOURCE_SHA, "sha256", "source_sheet", "sheet_index", "sheet", "source_row"];
-use super::dated::{DAY_FOLDER, folder_date};
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WarehouseError + '_ {
     move |source| WarehouseError::Io { path: path.to_path_buf(), source }
@@ -507,6 +506,35 @@ mod tests {
         }
         assert!(!root.join(PENDING).exists());
         assert_eq!(recover(root).unwrap(), Vec::<PathBuf>::new());
+    }
+
+    #[test]
+    fn day_folders_whose_files_disagree_on_a_type_still_move_into_their_month_file_by_file() {
+        use arrow::array::Int64Array;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let write = |day: &str, name: &str, column: ArrayRef| {
+            let batch = RecordBatch::try_from_iter([("x", column)]).unwrap();
+            let path = root.join("t").join(format!("{DAY_FOLDER}{day}")).join(name);
+            parquet_io::write(&path, batch.schema(), &batch).unwrap();
+        };
+        write("2022-05-10", "aaaa.parquet", Arc::new(Int64Array::from(vec![1, 2])));
+        write("2022-05-11", "bbbb.parquet", Arc::new(StringArray::from(vec!["1"])));
+        let month = root.join("t/report_month=2022-05");
+        assert_eq!(partitions(root, "t"), [month.clone()]);
+        let done = compact(root, std::slice::from_ref(&month), &|_| None).unwrap();
+        assert_eq!(done.conflicts.len(), 1, "{done:?}");
+        assert_eq!((done.files_in, done.files_out), (2, 2));
+        assert!(!has_day_folders(root, "t"), "the day folders are gone");
+        for (name, day, rows) in
+            [("2022-05-10-aaaa.parquet", "2022-05-10", 2), ("2022-05-11-bbbb.parquet", "2022-05-11", 1)]
+        {
+            let batches = parquet_io::read(&month.join(name), &[]).unwrap();
+            let dates: Vec<_> = batches.iter().flat_map(dated::row_dates).map(|d| d.unwrap().to_string()).collect();
+            assert_eq!(dates, vec![day.to_string(); rows], "{name}");
+        }
+        // Nothing left to do, and the files stay apart.
+        assert_eq!(compact(root, &[month], &|_| None).unwrap().files_out, 0);
     }
 
     #[test]
