@@ -276,12 +276,9 @@ fn merged(
 ) -> Result<Option<RecordBatch>, WarehouseError> {
     let mut batches = Vec::new();
     for (path, _) in files {
-        for batch in parquet_io::read(path, &[])? {
-            let mut batch = with_source_sha(batch, path, sha_of).map_err(arrow_err(path))?;
-            if let Some(date) = folder_date(path) {
-                batch = dated::stamp(&batch, &date).map_err(arrow_err(path))?;
-            }
-            batches.push(batch);
+        // A day folder's rows get its date (`dated::read`).
+        for batch in dated::read(path, &[])? {
+            batches.push(with_source_sha(batch, path, sha_of).map_err(arrow_err(path))?);
         }
     }
     // The union of the files' columns, in order of first appearance (files by name).

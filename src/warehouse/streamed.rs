@@ -85,8 +85,9 @@ impl AcceptedRows for StreamedTables<'_> {
         if !self.open.contains_key(&key) {
             let final_path = self.warehouse.file(&form.form, &date, sha256);
             let columns = columns::columns(form, self.privacy);
-            let schema = super::dated::schema(&columns::schema(&columns));
-            let (tmp, writer) = parquet_io::create(&final_path, schema.clone(), ROW_GROUP_ROWS)?;
+            let schema = columns::schema(&columns);
+            // The file's rows carry their report date (`dated::stamp` in `accept`).
+            let (tmp, writer) = parquet_io::create(&final_path, super::dated::schema(&schema), ROW_GROUP_ROWS)?;
             let open = Open { table: form.form.clone(), tmp, path: final_path, columns, schema, writer, rows: 0 };
             self.open.insert(key.clone(), open);
         }
@@ -104,11 +105,10 @@ impl AcceptedRows for StreamedTables<'_> {
                 registry_scope: None,
             })
             .collect();
-        let mut arrays: Vec<arrow::array::ArrayRef> =
-            open.columns.iter().map(|c| columns::build(c, &refs, self.privacy)).collect();
-        let days = (report_date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("epoch")).num_days() as i32;
-        arrays.push(std::sync::Arc::new(arrow::array::Date32Array::from(vec![days; refs.len()])));
+        let arrays = open.columns.iter().map(|c| columns::build(c, &refs, self.privacy)).collect();
         let batch = RecordBatch::try_new(open.schema.clone(), arrays).expect("columns match the schema");
+        let batch = super::dated::stamp(&batch, &report_date.to_string())
+            .map_err(|source| WarehouseError::Arrow { path: open.tmp.clone(), source })?;
         open.writer.write(&batch).map_err(|source| WarehouseError::Parquet { path: open.tmp.clone(), source })?;
         open.rows += rows.len() as u64;
         crate::failpoint::hit("warehouse.rows");
