@@ -17,6 +17,8 @@ pub struct DistrictIdentity {
     pub name: String,
     pub short_name: String,
     pub code: String,
+    /// A city's counties and districts (区县): code and name; empty for one district.
+    pub counties: Vec<(String, String)>,
 }
 
 impl Default for DistrictIdentity {
@@ -26,6 +28,7 @@ impl Default for DistrictIdentity {
             name: "唐山高新技术产业开发区".into(),
             short_name: "唐山高新区".into(),
             code: "130273".into(),
+            counties: Vec::new(),
         }
     }
 }
@@ -123,6 +126,21 @@ fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), InitError> {
     file.write_all(bytes).map_err(io)
 }
 
+/// The `counties` of a city's `[district]`: each gets its own daily report.
+fn counties_text(counties: &[(String, String)]) -> String {
+    if counties.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from(
+        "# The city's counties and districts (区县): each has its own daily report (reports/<date>/county/).\ncounties = [\n",
+    );
+    for (code, name) in counties {
+        out.push_str(&format!("  {{ code = \"{code}\", name = \"{name}\" }},\n"));
+    }
+    out.push_str("]\n");
+    out
+}
+
 fn config_text(d: &DistrictIdentity) -> String {
     format!(
         r#"# wangge workspace configuration. Unknown keys are errors; `wangge validate` checks this file.
@@ -131,7 +149,7 @@ fn config_text(d: &DistrictIdentity) -> String {
 name = "{name}"
 short_name = "{short}"   # used in report titles
 code = "{code}"              # 6-digit statistical code, kept as text
-
+{counties}
 [paths]                      # relative to this folder unless absolute
 inbox = "inbox"              # drop what the communities send here
 warehouse = "warehouse"      # partitioned Parquet, for analysts too
@@ -182,5 +200,6 @@ memory_mib = 1024            # the local engine's sorts, joins and groups spill 
         name = d.name,
         short = d.short_name,
         code = d.code,
+        counties = counties_text(&d.counties),
     )
 }

@@ -155,6 +155,28 @@ pub struct DistrictConfig {
     pub short_name: Option<String>,
     /// 6-digit NBS/GB 2260 code, e.g. 130273. Kept as text.
     pub code: Spanned<String>,
+    /// A city's (or province's) counties and districts (区县) when one workspace holds several:
+    /// the names of their reports (the county scope lists the counties its data has; one not
+    /// named here is named by its code).
+    #[serde(default)]
+    pub counties: Vec<CountyConfig>,
+}
+
+/// One county or district (区县) of a city's workspace.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CountyConfig {
+    /// Its 6-digit code, the first six of its towns' (130202).
+    pub code: String,
+    /// Its name in report titles and file names (路南区).
+    pub name: String,
+}
+
+impl DistrictConfig {
+    /// The counties' names by code.
+    pub fn county_names(&self) -> std::collections::BTreeMap<String, String> {
+        self.counties.iter().map(|c| (c.code.clone(), c.name.clone())).collect()
+    }
 }
 
 /// Folder layout of a workspace.
@@ -319,6 +341,18 @@ impl Workspace {
                 config.district.code.span().start,
                 format!("`district.code` must be a 6-digit statistical code such as \"130273\", got \"{code}\""),
             ));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for county in &config.district.counties {
+            let c = &county.code;
+            if c.len() != 6 || !c.bytes().all(|b| b.is_ascii_digit()) || county.name.trim().is_empty() {
+                errors.push(ConfigError::whole_file(
+                    &file,
+                    format!("each of `district.counties` needs a 6-digit `code` and a `name`, got code \"{c}\""),
+                ));
+            } else if !seen.insert(c) {
+                errors.push(ConfigError::whole_file(&file, format!("`district.counties` lists {c} twice")));
+            }
         }
         if config.delivery.mode == DeliveryMode::Smtp && config.delivery.smtp.is_none() {
             errors.push(ConfigError::whole_file(&file, "`delivery.mode = \"smtp\"` needs a `[delivery.smtp]` table"));

@@ -123,7 +123,7 @@ fn recipient(name: &str, address: &str, scope: &str, mut formats: Vec<Format>) -
         }
         other => {
             return Err(format!(
-                "scope `{other}` of {name} must be `district` or the code of a town, community or grid (e.g. \"130273101\")"
+                "scope `{other}` of {name} must be `district` or the code of a unit with reports: a county, town, community, grid… (e.g. \"130273101\")"
             ));
         }
     };

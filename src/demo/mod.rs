@@ -112,6 +112,7 @@ pub fn generate(dir: &Path, options: &DemoOptions) -> Result<DemoSummary, DemoEr
             name: city::CITY_NAME.into(),
             short_name: city::CITY_NAME.into(),
             code: city::CITY_CODE.into(),
+            counties: territories.iter().map(|t| (t.code.clone(), t.short_name.clone())).collect(),
         }
     };
     init::init_workspace(dir, &identity, KeySource::Fixed(key))?;

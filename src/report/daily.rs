@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
 
-use super::definition::{DISTRICT, INDEX, ReportDefinition};
+use super::definition::{DISTRICT, INDEX, ReportDefinition, ScopeDef};
 use super::table::Table;
 use super::{html, safe_file_component, view, xlsx};
 
@@ -38,8 +38,9 @@ pub enum ReportError {
     },
 }
 
-/// Row numbers of a step's table by (step, scope column) and the unit code in that column.
-type RowGroups<'a> = HashMap<(&'a str, &'a str), HashMap<&'a str, Vec<usize>>>;
+/// Row numbers of a step's table by (step, scope column, prefix length or 0) and the unit code
+/// in that column (or its prefix of that length).
+type RowGroups<'a> = HashMap<(&'a str, &'a str, usize), HashMap<&'a str, Vec<usize>>>;
 
 /// One unit a report is made for.
 #[derive(Debug, Clone)]
@@ -57,6 +58,8 @@ pub struct DailyReports<'a> {
     /// Each section step's rows for the report date.
     pub tables: &'a BTreeMap<String, Table>,
     pub district: Unit,
+    /// Names of units whose step gives none, by code (a city's counties from `wangge.toml`).
+    pub unit_names: &'a BTreeMap<String, String>,
     pub report_date: NaiveDate,
     /// `reports/<date>/`.
     pub out_dir: &'a Path,
@@ -69,7 +72,12 @@ pub struct DailyReports<'a> {
 /// The district, then the units of each declared scope, as its step lists them for the day. A
 /// row with no code (未定网格: orders whose grid is unknown) is no unit's: the district's
 /// report shows it, no town's.
-pub fn units(district: &Unit, definition: &ReportDefinition, tables: &BTreeMap<String, Table>) -> Vec<Unit> {
+pub fn units(
+    district: &Unit,
+    definition: &ReportDefinition,
+    tables: &BTreeMap<String, Table>,
+    unit_names: &BTreeMap<String, String>,
+) -> Vec<Unit> {
     let mut out = vec![district.clone()];
     for scope in &definition.scopes {
         let Some(t) = tables.get(&scope.step) else { continue };
@@ -81,11 +89,24 @@ pub fn units(district: &Unit, definition: &ReportDefinition, tables: &BTreeMap<S
             if code.is_empty() || !seen.insert(code.clone()) {
                 continue;
             }
-            let name = names.iter().map(|i| view::label(&r[*i])).collect::<String>();
+            let mut name = names.iter().map(|i| view::label(&r[*i])).collect::<String>();
+            if name.is_empty() {
+                name = unit_names.get(&code).cloned().unwrap_or_else(|| code.clone());
+            }
             out.push(Unit { scope: scope.name.clone(), code, name });
         }
     }
     out
+}
+
+/// The column a section's table is cut on for a unit of `scope` whose code is `length` bytes,
+/// and the prefix length (0: the whole value): the scope's code column where the table has
+/// it, else its `prefix_of` column (a county's rows by its towns' codes).
+fn cut<'s>(scope: &'s ScopeDef, table: &Table, length: usize) -> (&'s str, usize) {
+    match &scope.prefix_of {
+        Some(column) if table.index(&scope.code).is_none() => (column.as_str(), length),
+        _ => (scope.code.as_str(), 0),
+    }
 }
 
 fn chinese_date(d: NaiveDate) -> String {
@@ -123,8 +144,8 @@ impl DailyReports<'_> {
                 let table = self.tables.get(&s.step).unwrap_or(&empty);
                 // Only the unit's own rows.
                 let rows = self.definition.scope(&unit.scope).map(|scope| {
-                    let column = scope.code.as_str();
-                    let rows = groups.get(&(s.step.as_str(), column)).and_then(|g| g.get(unit.code.as_str()));
+                    let (column, prefix) = cut(scope, table, unit.code.len());
+                    let rows = groups.get(&(s.step.as_str(), column, prefix)).and_then(|g| g.get(unit.code.as_str()));
                     rows.map_or(&[][..], Vec::as_slice)
                 });
                 view::section(s, table, rows)
@@ -154,8 +175,8 @@ impl DailyReports<'_> {
 
     /// Writes every unit's reports (in parallel) and the index; returns every path written.
     pub fn write_all(&self) -> Result<Vec<PathBuf>, ReportError> {
-        let units = units(&self.district, self.definition, self.tables);
-        let groups = self.row_groups();
+        let units = units(&self.district, self.definition, self.tables, self.unit_names);
+        let groups = self.row_groups(&units);
         let groups = &groups;
         // Each thread takes the next unit as it finishes one: the district and town reports are
         // much larger than a grid's, so fixed shares would leave a thread idle at the end.
@@ -187,13 +208,21 @@ impl DailyReports<'_> {
         Ok(written)
     }
 
-    /// Each section step's rows grouped by each scope column it is cut on.
-    fn row_groups(&self) -> RowGroups<'_> {
+    /// Each section step's rows grouped by each scope column it is cut on (and prefix length,
+    /// for the units' codes of a scope cut by prefix).
+    fn row_groups(&self, units: &[Unit]) -> RowGroups<'_> {
         let mut groups = RowGroups::new();
         for section in &self.definition.sections {
             let Some(table) = self.tables.get(&section.step) else { continue };
-            for column in section.scopes.iter().filter_map(|s| self.definition.scope(s)).map(|s| s.code.as_str()) {
-                groups.entry((section.step.as_str(), column)).or_insert_with(|| table.row_groups(column));
+            for scope in section.scopes.iter().filter_map(|s| self.definition.scope(s)) {
+                let lengths: std::collections::BTreeSet<usize> =
+                    units.iter().filter(|u| u.scope == scope.name).map(|u| u.code.len()).collect();
+                for length in lengths {
+                    let (column, prefix) = cut(scope, table, length);
+                    groups
+                        .entry((section.step.as_str(), column, prefix))
+                        .or_insert_with(|| table.row_groups(column, prefix));
+                }
             }
         }
         groups

@@ -57,8 +57,16 @@ pub struct ScopeDef {
     /// The column holding a unit's code, in that step and in every section shown for it: a
     /// unit's report holds only the rows whose column equals its code.
     pub code: String,
-    /// The columns whose values, joined, are a unit's name (`["community", "grid_name"]`).
+    /// The columns whose values, joined, are a unit's name (`["community", "grid_name"]`). A unit
+    /// whose step gives no name takes it from `wangge.toml` (a city's `district.counties`), or
+    /// its code.
+    #[serde(default)]
     pub names: Vec<String>,
+    /// For a section whose step has no `code` column: the column of codes that nest under a
+    /// unit's (administrative codes do: a county's 6 digits begin each of its towns' 9), so a
+    /// unit's report holds the rows whose column begins with its code (`town_code` for a county).
+    #[serde(default)]
+    pub prefix_of: Option<String>,
 }
 
 /// Town and grid reports, for a `reports.toml` that declares no `[[scopes]]`.
@@ -69,6 +77,7 @@ fn default_scopes() -> Vec<ScopeDef> {
         step: step.into(),
         code: code.into(),
         names: names.iter().map(|n| n.to_string()).collect(),
+        prefix_of: None,
     };
     vec![
         scope("town", "镇(街道)", "daily_town", "town_code", &["town"]),
@@ -233,7 +242,8 @@ pub fn load(dir: &Path) -> Result<Option<ReportDefinition>, Vec<ConfigError>> {
     if errors.is_empty() { Ok(Some(definition)) } else { Err(errors) }
 }
 
-/// Scope names are folder names, each declared once, and every section's scope is declared.
+/// Scope names are folder names, each declared once, and every section's scope is declared (a
+/// scope without `names` names its units from `wangge.toml` or by their codes).
 fn check_scopes(path: &Path, text: &str, definition: &ReportDefinition) -> Vec<ConfigError> {
     let mut errors = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -254,14 +264,6 @@ fn check_scopes(path: &Path, text: &str, definition: &ReportDefinition) -> Vec<C
         }
         if !seen.insert(scope.name.as_str()) {
             errors.push(ConfigError::at(path, text, at, format!("scope `{}` is declared twice", scope.name)));
-        }
-        if scope.names.is_empty() {
-            errors.push(ConfigError::at(
-                path,
-                text,
-                at,
-                format!("scope `{}` needs at least one `names` column", scope.name),
-            ));
         }
     }
     for section in &definition.sections {

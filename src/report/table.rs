@@ -46,12 +46,14 @@ impl Table {
     }
 
     /// The row numbers of each value of `column`, in row order: one pass to scope a table to
-    /// every unit, instead of one scan per unit (784 grids).
-    pub fn row_groups(&self, column: &str) -> HashMap<&str, Vec<usize>> {
+    /// every unit, instead of one scan per unit (784 grids). With `prefix` not 0, by the value's
+    /// first `prefix` bytes (a value shorter than that is in no group).
+    pub fn row_groups(&self, column: &str, prefix: usize) -> HashMap<&str, Vec<usize>> {
         let mut groups: HashMap<&str, Vec<usize>> = HashMap::new();
         if let Some(i) = self.index(column) {
             for (r, row) in self.rows.iter().enumerate() {
-                if let Some(value) = row[i].as_text() {
+                let value = row[i].as_text().and_then(|v| if prefix == 0 { Some(v) } else { v.get(..prefix) });
+                if let Some(value) = value {
                     groups.entry(value).or_default().push(r);
                 }
             }

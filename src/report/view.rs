@@ -69,7 +69,9 @@ pub fn section(def: &Section, table: &Table, rows: Option<&[usize]>) -> SectionV
         total[0] = Value::Text("合计".into());
         total
     });
-    let chart = def.chart.as_ref().map(|chart| {
+    // No rows, no chart: a workbook's chart over an empty range is an error, and an empty
+    // chart says nothing the empty table does not.
+    let chart = def.chart.as_ref().filter(|_| !picked.is_empty()).map(|chart| {
         let x = table.index(&chart.x);
         let mut by_x: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         for r in &picked {
@@ -191,5 +193,22 @@ mod tests {
         assert_eq!(names(&section(&above, &table, Some(&[0, 2, 3]))), ["a", "d"]);
         let missing = def("filter = [{ column = \"no_such_column\", below = 100 }]");
         assert!(section(&missing, &table, None).rows.is_empty());
+    }
+
+    #[test]
+    fn a_unit_with_no_rows_for_a_charted_section_gets_no_chart_and_its_workbook_is_written() {
+        let table = Table {
+            columns: vec!["name".into(), "day".into(), "visits".into()],
+            rows: vec![vec![Value::Text("a".into()), Value::Text("2022-05-10".into()), Value::Int(3)]],
+        };
+        let trend = def("chart = { x = \"day\", series = [\"visits\"] }");
+        assert_eq!(section(&trend, &table, None).chart.map(|c| c.labels.len()), Some(1));
+        let none = section(&trend, &table, Some(&[]));
+        assert!(none.chart.is_none(), "no rows, no chart");
+        let dir = tempfile::tempdir().unwrap();
+        let options = crate::report::xlsx::Options { constant_memory_from_rows: 5_000, temp_dir: dir.path() };
+        let date = chrono::NaiveDate::from_ymd_opt(2022, 5, 10).unwrap();
+        crate::report::xlsx::write(&dir.path().join("u.xlsx"), "t", &[none], date, &options)
+            .expect("a workbook whose charted section is empty");
     }
 }

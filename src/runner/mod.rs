@@ -383,6 +383,7 @@ pub fn render_reports(
         .unwrap_or_default();
     returns.sort();
     let district = &ws.config.district;
+    let unit_names = district.county_names();
     let reports = crate::report::daily::DailyReports {
         definition: &definition,
         tables: &tables,
@@ -391,6 +392,7 @@ pub fn render_reports(
             code: district.code.get_ref().clone(),
             name: district.short_name.clone().unwrap_or_else(|| district.name.clone()),
         },
+        unit_names: &unit_names,
         report_date,
         out_dir: &out_dir,
         templates: &templates,

@@ -1,11 +1,13 @@
 //! A city of several districts in one workspace (`demo-data --districts`): the first district is
 //! the sample district's files unchanged, every row meets the fate the city's truth.json gives
 //! it, and the daily pipeline covers every district's towns and grids. And the local engine's
-//! memory limit, when a step cannot fit under it, is named with the setting that raises it.
+//! memory limit, when a step cannot fit under it, is named with the setting that raises it. Each
+//! county (区县) of a city gets its own daily report, holding only its own towns.
 
 use chrono::NaiveDate;
 
 use crate::common::{query_csv, scratch, text, tree, truth, wangge, wangge_expect};
+use crate::reports::{data_rows, files};
 use crate::warehouse::{ingest, sample_copy};
 
 #[test]
@@ -68,4 +70,49 @@ fn a_step_that_does_not_fit_the_local_memory_limit_names_the_setting() {
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("[engine] memory_mib = 1 in wangge.toml: raise it"), "{stderr}");
+}
+
+#[test]
+fn a_city_gets_a_report_per_county_holding_only_its_own_towns() {
+    let dir = scratch();
+    let city = dir.path().join("city");
+    wangge_expect(&["demo-data", city.to_str().unwrap(), "--districts", "2", "--days", "1"], 0);
+    let config = std::fs::read_to_string(city.join("wangge.toml")).unwrap();
+    assert!(config.contains("{ code = \"130202\", name = \"路南区\" }"), "the counties are named: {config}");
+    ingest(&city);
+    let run = wangge(&["--workspace", city.to_str().unwrap(), "run", "daily", "--date", "2022-05-10"]);
+    assert!(run.status.code().is_some_and(|c| c <= 1), "{}", text(&run.stderr));
+
+    let day = city.join("reports/2022-05-10");
+    let workbooks = files(&day.join("county"), "xlsx");
+    let stems: Vec<String> = workbooks.iter().map(|p| p.file_stem().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(stems, ["130202-路南区", "130273-高新区"], "one report per county, named from wangge.toml");
+    assert_eq!(files(&day.join("county"), "html").len(), 2);
+    let page = std::fs::read_to_string(day.join("county/130202-路南区.html")).unwrap();
+    assert!(page.contains("唐山市路南区网格化管理日报"), "the title names the city and the county");
+
+    // Each county's towns, and their new returnees, as the pipeline has them.
+    let towns = query_csv(
+        &city,
+        "SELECT substr(town_code, 1, 6) AS county, town, returnees_new FROM daily_town \
+         WHERE report_date = DATE '2022-05-10' AND town_code IS NOT NULL ORDER BY 1, 2",
+    );
+    let towns: Vec<Vec<&str>> = towns.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    for (workbook, code) in workbooks.iter().zip(["130202", "130273"]) {
+        let own: Vec<&str> = towns.iter().filter(|t| t[0] == code).map(|t| t[1]).collect();
+        assert!(own.len() >= 3, "{code}: {own:?}");
+        // The table of towns (a step with no county_code: cut by the towns' codes) and the
+        // communities' table hold exactly this county's towns.
+        let rows = data_rows(workbook, "各镇街汇总", 2);
+        let mut shown: Vec<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+        shown.sort();
+        assert_eq!(shown, own, "{}: 各镇街汇总", workbook.display());
+        let communities = data_rows(workbook, "各村(社区)汇总", 2);
+        assert!(!communities.is_empty() && communities.iter().all(|r| own.contains(&r[0].as_str())));
+        // Its key figures are its own: new returnees are its towns' sum.
+        let new: f64 = towns.iter().filter(|t| t[0] == code).map(|t| t[2].parse::<f64>().unwrap()).sum();
+        let headline = data_rows(workbook, "今日要点", 1);
+        let figure = headline.iter().find(|r| r[0] == "新增来返人员").expect("新增来返人员 in 今日要点");
+        assert_eq!(figure[1].parse::<f64>().unwrap(), new, "{}: {headline:?}", workbook.display());
+    }
 }

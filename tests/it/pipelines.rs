@@ -24,6 +24,7 @@ const MARTS: &[&str] = &[
     "daily_grid",
     "daily_community",
     "daily_town",
+    "daily_county",
     "work_orders_breakdown",
     "stg_special_visits",
     "special_overdue",
@@ -293,7 +294,7 @@ fn validate_reports_every_problem_of_broken_pipelines_at_once() {
     let ws = clean.path().join("ws");
     wangge_expect(&["init", ws.to_str().unwrap()], 0);
     let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "validate"], 0);
-    assert!(text(&out.stderr).contains("Planned 35 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Planned 36 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
 }
 
 #[test]

@@ -13,7 +13,7 @@ use crate::warehouse::{ingest, sample_copy};
 
 const DATE: &str = "2022-05-10";
 
-fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
+pub fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| d.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == ext)).collect())
         .unwrap_or_default();
@@ -22,7 +22,7 @@ fn files(dir: &Path, ext: &str) -> Vec<PathBuf> {
 }
 
 /// The cells of a sheet as text, rows below the header rows, without the 合计 row.
-fn data_rows(path: &Path, sheet: &str, header_rows: usize) -> Vec<Vec<String>> {
+pub fn data_rows(path: &Path, sheet: &str, header_rows: usize) -> Vec<Vec<String>> {
     let mut wb = open_workbook_auto(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let range = wb.worksheet_range(sheet).unwrap_or_else(|e| panic!("{}: {sheet}: {e}", path.display()));
     range
@@ -80,6 +80,7 @@ fn run_writes_every_report_each_with_only_its_own_rows_and_the_same_bytes_twice(
         assert_eq!(files(&day.join(scope), "xlsx").len(), n, "{scope} workbooks");
         assert_eq!(files(&day.join(scope), "html").len(), n, "{scope} pages");
     }
+    assert!(!day.join("county").exists(), "a district alone has no county (区县) reports: its own is that");
     // (tera escapes `/` in attributes as `&#x2F;`, which browsers read as `/`)
     let index = std::fs::read_to_string(day.join("index.html")).unwrap().replace("&#x2F;", "/");
     assert!(index.contains("town/130273101-老庄子镇.xlsx") && index.contains("grid/13027300100100100-"), "{index}");
