@@ -359,9 +359,9 @@ fn district_counts(districts: &[district::District], files: &[SampleFile]) -> BT
     counts
 }
 
-/// The sample's recipients: the district's (or city's) office, each town's leader, and in the
-/// first district a community's secretary and two grid workers, at invented addresses
-/// (`wangge daily` writes their messages to the outbox).
+/// The sample's recipients: the district's (or city's) office, a city's county offices, each
+/// town's leader, and in the first district a community's secretary and two grid workers, at
+/// invented addresses (`wangge daily` writes their messages to the outbox).
 fn recipients_toml(districts: &[district::District]) -> String {
     let district = &districts[0];
     let mut out = String::from(
@@ -375,6 +375,17 @@ fn recipients_toml(districts: &[district::District]) -> String {
     };
     let office = if districts.len() > 1 { "市网格化服务管理中心" } else { "区网格化管理办公室" };
     out.push_str(&entry(office, "wgb@gxq.example.cn", "district", "[\"html\", \"xlsx\"]"));
+    // A city's counties and districts (区县): each office receives its own report.
+    if districts.len() > 1 {
+        for d in districts {
+            out.push_str(&entry(
+                &format!("{}网格化管理办公室", d.short_name),
+                &format!("county{}@gxq.example.cn", d.code),
+                &d.code,
+                "[\"html\", \"xlsx\"]",
+            ));
+        }
+    }
     for town in districts.iter().flat_map(|d| d.towns.iter()) {
         let Some(first) = town.communities.first() else { continue };
         let code = &first.code[..9];

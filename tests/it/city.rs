@@ -7,6 +7,7 @@
 use chrono::NaiveDate;
 
 use crate::common::{query_csv, scratch, text, tree, truth, wangge, wangge_expect};
+use crate::daily::eml_summaries;
 use crate::reports::{data_rows, files};
 use crate::warehouse::{ingest, sample_copy};
 
@@ -115,4 +116,14 @@ fn a_city_gets_a_report_per_county_holding_only_its_own_towns() {
         let figure = headline.iter().find(|r| r[0] == "新增来返人员").expect("新增来返人员 in 今日要点");
         assert_eq!(figure[1].parse::<f64>().unwrap(), new, "{}: {headline:?}", workbook.display());
     }
+
+    // The county's office (a recipient whose scope is its code) gets its report, and only it.
+    wangge_expect(&["--workspace", city.to_str().unwrap(), "deliver", "--date", "2022-05-10"], 0);
+    let mail = eml_summaries(&city.join("outbox/2022-05-10/county130202@gxq.example.cn"));
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    let message = mail.values().next().unwrap();
+    let attached: Vec<&str> =
+        message["attachments"].as_array().unwrap().iter().map(|a| a["filename"].as_str().unwrap()).collect();
+    assert_eq!(attached, ["130202-路南区.xlsx"], "{message}");
+    assert_eq!(message["report"].as_str(), Some("130202-路南区"), "{message}");
 }
