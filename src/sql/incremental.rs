@@ -169,28 +169,30 @@ fn closure(pipeline: &Pipeline, step: &Step) -> (String, BTreeSet<String>) {
 /// What the ledger says the warehouse holds, day by day: read once for all of a run's
 /// incremental steps (reading it for each took 0.2 s a step over a year).
 pub struct Ledger {
-    /// (form, report date, the entry's identity and counts, rows read) of every entry.
-    entries: Vec<(Option<String>, NaiveDate, String, u64)>,
+    /// (form, report date, the entry's identity and counts, rows read) of every entry, or why
+    /// the ledger could not be read.
+    entries: Result<Vec<(Option<String>, NaiveDate, String, u64)>, String>,
 }
 
 impl Ledger {
     pub fn read(warehouse_root: &Path) -> Ledger {
         let warehouse = crate::warehouse::Warehouse::new(warehouse_root.to_path_buf());
-        let entries = match warehouse.ledger() {
-            Ok(ledger) => ledger
-                .into_iter()
-                .filter_map(|e| {
-                    let date = NaiveDate::parse_from_str(&e.report_date, "%Y-%m-%d").ok()?;
-                    let name = format!(
-                        "{} {:?} {} {} {}/{}/{}",
-                        e.sha256, e.sheet, e.status, e.forms_sha256, e.accepted, e.rejected, e.skipped
-                    );
-                    Some((e.form, date, name, e.rows_read.max(0) as u64))
-                })
-                .collect(),
-            // Nothing is built on what cannot be checked.
-            Err(e) => vec![(Some("!".into()), NaiveDate::MIN, format!("the ledger cannot be read: {e}"), 0)],
-        };
+        let entries = warehouse
+            .ledger()
+            .map(|ledger| {
+                ledger
+                    .into_iter()
+                    .filter_map(|e| {
+                        let date = NaiveDate::parse_from_str(&e.report_date, "%Y-%m-%d").ok()?;
+                        let name = format!(
+                            "{} {:?} {} {} {}/{}/{}",
+                            e.sha256, e.sheet, e.status, e.forms_sha256, e.accepted, e.rejected, e.skipped
+                        );
+                        Some((e.form, date, name, e.rows_read.max(0) as u64))
+                    })
+                    .collect()
+            })
+            .map_err(|e| e.to_string());
         Ledger { entries }
     }
 }
@@ -202,12 +204,15 @@ impl Ledger {
 /// entries of the days before do not), and changes when a late or corrected file comes.
 fn list_inputs(ledger: &Ledger, tables: &BTreeSet<String>) -> Vec<Input> {
     use crate::warehouse::{LEDGER, REJECTS};
+    let entries = match &ledger.entries {
+        Ok(entries) => entries,
+        // Nothing is built on what cannot be checked.
+        Err(e) => return vec![("!".into(), NaiveDate::MIN, format!("the ledger cannot be read: {e}"), 0)],
+    };
     let mut inputs = Vec::new();
     for table in tables {
-        let fills = |form: Option<&str>| {
-            table == REJECTS || table == LEDGER || form == Some(table.as_str()) || form == Some("!")
-        };
-        for (_, date, name, size) in ledger.entries.iter().filter(|e| fills(e.0.as_deref())) {
+        let fills = |form: Option<&str>| table == REJECTS || table == LEDGER || form == Some(table.as_str());
+        for (_, date, name, size) in entries.iter().filter(|e| fills(e.0.as_deref())) {
             inputs.push((table.clone(), *date, name.clone(), *size));
         }
     }
