@@ -27,4 +27,4 @@ SELECT
     END AS hazard_place,
     CASE WHEN fix_way = '当场整改' OR fixed THEN 1 ELSE 0 END AS fixed
 FROM fire_safety
-WHERE report_date <= $report_date AND $report_date - report_date <= 92
+WHERE report_date <= $report_date AND report_date >= $report_date - 92

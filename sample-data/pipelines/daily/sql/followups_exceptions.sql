@@ -11,7 +11,7 @@ WITH latest AS (
         WHERE report_date <= $report_date AND $report_date - push_date < $followup_days
           -- A list is reported on or after its push date: the bound on report_date (the partition)
           -- reads only the last `followup_days` days of files, however long the history.
-          AND $report_date - report_date < $followup_days
+          AND report_date > $report_date - $followup_days
     ) ranked
     WHERE nth = 1
 )

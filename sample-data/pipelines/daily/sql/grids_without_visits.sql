@@ -5,7 +5,7 @@
 WITH last_visit AS (
     SELECT grid_code, max(visit_date) AS last_visit
     FROM visits
-    WHERE report_date <= $report_date AND $report_date - report_date <= 92 AND visit_date <= $report_date
+    WHERE report_date <= $report_date AND report_date >= $report_date - 92 AND visit_date <= $report_date
     GROUP BY grid_code
 ),
 roster AS (

@@ -4,20 +4,20 @@
 -- not counted as zero). Reports open with these rows, one unit's at a time.
 WITH window_days AS (
     SELECT * FROM daily_grid
-    WHERE report_date <= $report_date AND $report_date - report_date <= 7
+    WHERE report_date <= $report_date AND report_date >= $report_date - 7
 ),
 community_days AS (
     SELECT * FROM daily_community
-    WHERE report_date <= $report_date AND $report_date - report_date <= 7
+    WHERE report_date <= $report_date AND report_date >= $report_date - 7
 ),
 county_days AS (
     SELECT * FROM daily_county
-    WHERE report_date <= $report_date AND $report_date - report_date <= 7
+    WHERE report_date <= $report_date AND report_date >= $report_date - 7
 ),
 town_days AS (
     -- Towns, and the 未定网格 row of orders whose grid could not be told (no town_code).
     SELECT * FROM daily_town
-    WHERE report_date <= $report_date AND $report_date - report_date <= 7
+    WHERE report_date <= $report_date AND report_date >= $report_date - 7
 ),
 levels AS (
     SELECT

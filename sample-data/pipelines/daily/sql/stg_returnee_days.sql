@@ -21,7 +21,7 @@ FROM (
             person_key, report_date, town_code, grid_code,
             row_number() OVER (PARTITION BY person_key, report_date ORDER BY source_file, source_row) AS nth
         FROM returnees
-        WHERE report_date <= $report_date AND $report_date - report_date < $trend_days + $new_window_days
+        WHERE report_date <= $report_date AND report_date > $report_date - ($trend_days + $new_window_days)
     ) listed
     WHERE nth = 1
 ) days

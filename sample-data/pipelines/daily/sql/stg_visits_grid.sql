@@ -11,7 +11,7 @@ WITH window_visits AS (
              THEN concat(coalesce(address, ''), '|', household_head) END AS household
     FROM visits
     -- Only the reports that can hold visits of the window (and only their files are read).
-    WHERE report_date <= $report_date AND $report_date - report_date <= $coverage_days
+    WHERE report_date <= $report_date AND report_date >= $report_date - $coverage_days
 ),
 per_grid AS (
     SELECT grid_code, count(CASE WHEN report_date = $report_date THEN 1 END) AS visits

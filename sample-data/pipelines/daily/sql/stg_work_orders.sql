@@ -16,7 +16,7 @@ WITH ranked AS (
             PARTITION BY order_id ORDER BY report_date DESC, source_file DESC, source_row DESC
         ) AS appearance
     FROM work_orders
-    WHERE $report_date - report_date < $trend_days
+    WHERE report_date > $report_date - $trend_days
 )
 SELECT
     order_id, channel, category, content, town_code, community_code, grid_code, assignee,

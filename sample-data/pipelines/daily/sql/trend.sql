@@ -11,18 +11,18 @@ towns AS (SELECT DISTINCT town_code, town FROM stg_registry WHERE report_date = 
 returnees_by_day AS (
     -- People new that day, by the same rule as 新增 (stg_returnee_days).
     SELECT town_code, report_date AS day, count(*) AS n FROM stg_returnee_days
-    WHERE is_new AND $report_date - report_date < $trend_days
+    WHERE is_new AND report_date > $report_date - $trend_days
     GROUP BY town_code, report_date
 ),
 followups_by_day AS (
     -- People (row_key: their ID's or phone's key) in that day's follow-up lists.
     SELECT town_code, report_date AS day, count(DISTINCT row_key) AS n FROM followups
-    WHERE report_date <= $report_date AND $report_date - report_date < $trend_days
+    WHERE report_date <= $report_date AND report_date > $report_date - $trend_days
     GROUP BY town_code, report_date
 ),
 visits_by_day AS (
     SELECT town_code, report_date AS day, count(*) AS n FROM visits
-    WHERE report_date <= $report_date AND $report_date - report_date < $trend_days
+    WHERE report_date <= $report_date AND report_date > $report_date - $trend_days
     GROUP BY town_code, report_date
 ),
 orders_by_day AS (
