@@ -72,8 +72,10 @@ fn main() {
     let first = end - Duration::days(days - 1);
     let w = ws.to_str().unwrap().to_string();
     let ws10 = root.join("ws-day10");
+    let ws100 = root.join("ws-day100");
     let mut daily = Vec::new();
     let mut ingest_seconds = Vec::new();
+    let mut ingest_peak = (String::new(), 0.0, 0.0);
     // Timed: the 10th day, the 100th (the 92-day windows of the fire-safety and visit steps
     // are full by then: what is left to grow is the history itself) and the last.
     let mut timed_days = vec![10, 100, days];
@@ -94,10 +96,11 @@ fn main() {
             let (s, m) = best_of_3(|| timed(Command::new(&bin).args(["--workspace", &w, "daily", "--date", &day])));
             println!("day {}: wangge daily {s:.2} s, peak {m:.0} MiB", i + 1);
             daily.push((i + 1, s, m));
-            if i + 1 == 10 {
-                // Kept to run day 10 again beside the last day at the end (see below).
-                let _ = std::fs::remove_dir_all(&ws10);
-                run(Command::new("cp").arg("-a").arg(&ws).arg(&ws10));
+            if i + 1 == 10 || i + 1 == 100 {
+                // Kept to run the day again beside the last day at the end (see below).
+                let copy = if i + 1 == 10 { &ws10 } else { &ws100 };
+                let _ = std::fs::remove_dir_all(copy);
+                run(Command::new("cp").arg("-a").arg(&ws).arg(copy));
             }
         } else {
             let mut cmd = Command::new(&bin);
@@ -106,26 +109,74 @@ fn main() {
                 cmd.arg(ws.join("inbox/台账"));
             }
             cmd.arg(ws.join("inbox").join(&day));
-            let (s, _) = timed(&mut cmd);
+            let (s, m) = timed(&mut cmd);
             ingest_seconds.push(s);
+            // The slowest and largest days: a month's first, when the month before closes into
+            // its year's part.
+            if m > ingest_peak.1 {
+                ingest_peak = (day.clone(), m, s);
+            }
         }
     }
     let brought_in = start.elapsed().as_secs_f64();
-    // Day 10 and the last day again, in turns, five times each: this VM's speed drifts by up to
-    // 2× within the hour, so a day timed in the first minutes and one timed 15 minutes later
-    // differ by the machine as much as by the history. In turns, the drift falls on both.
+    // Day 10, day 100 and the last day again, in turns, five times each: this VM's speed drifts
+    // by up to 2× within the hour, so a day timed in the first minutes and one timed 15 minutes
+    // later differ by the machine as much as by the history. In turns, the drift falls on all.
     let day10 = (first + Duration::days(9)).to_string();
-    let (mut tenth, mut last) = (Vec::new(), Vec::new());
+    let day100 = (first + Duration::days(99)).to_string();
+    let turns: Vec<(i64, PathBuf, String)> =
+        vec![(10, ws10.clone(), day10), (100, ws100.clone(), day100), (days, ws.clone(), END.to_string())]
+            .into_iter()
+            .filter(|(_, w, _)| w.exists())
+            .collect();
+    let mut in_turns: Vec<Vec<(f64, f64)>> = vec![Vec::new(); turns.len()];
     for _ in 0..5 {
-        tenth.push(timed(Command::new(&bin).args(["--workspace", ws10.to_str().unwrap(), "daily", "--date", &day10])));
-        last.push(timed(Command::new(&bin).args(["--workspace", &w, "daily", "--date", END])));
+        for ((_, w, d), runs) in turns.iter().zip(in_turns.iter_mut()) {
+            runs.push(timed(Command::new(&bin).args(["--workspace", w.to_str().unwrap(), "daily", "--date", d])));
+        }
     }
     let median = |runs: &mut Vec<(f64, f64)>| {
         runs.sort_by(|a, b| a.0.total_cmp(&b.0));
         runs[runs.len() / 2]
     };
-    let ((t_s, t_m), (l_s, l_m)) = (median(&mut tenth), median(&mut last));
-    println!("in turns, median of 5: day 10 {t_s:.2} s {t_m:.0} MiB, day {days} {l_s:.2} s {l_m:.0} MiB");
+    // Each day's stages (`durations_ms` of its five runs' manifests), medians: where a gap is.
+    let stages = |w: &Path, d: &str| -> BTreeMap<String, u64> {
+        let mut manifests: Vec<PathBuf> = std::fs::read_dir(w.join("runs").join(d))
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        manifests.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        let mut by: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+        for m in manifests.iter().rev().take(5) {
+            let v: serde_json::Value = serde_json::from_slice(&std::fs::read(m).unwrap()).unwrap();
+            for (k, ms) in v["durations_ms"].as_object().into_iter().flatten() {
+                by.entry(k.clone()).or_default().push(ms.as_u64().unwrap_or(0));
+            }
+        }
+        by.into_iter()
+            .map(|(k, mut v)| {
+                v.sort();
+                (k, v[v.len() / 2])
+            })
+            .collect()
+    };
+    let mut turn_rows = Vec::new();
+    let first_median = median(&mut in_turns[0].clone()).0;
+    for ((day, w, d), runs) in turns.iter().zip(in_turns.iter_mut()) {
+        let (s, m) = median(runs);
+        let st = stages(w, d);
+        let ms = |k: &str| st.get(k).copied().unwrap_or(0) as f64 / 1000.0;
+        println!("in turns, median of 5: day {day} {s:.2} s {m:.0} MiB, stages {st:?}");
+        turn_rows.push(format!(
+            "| day {day} again, in turns (median of 5, on a copy of the workspace as it was that day; {:.2}× day 10) | {s:.2} s | {m:.0} MiB | {:.2} s | {:.2} s | {:.2} s |",
+            s / first_median,
+            ms("ingest"),
+            ms("pipeline"),
+            ms("reports")
+        ));
+    }
     // The last day's SQL alone, built on the day before's marts and then from the whole history
     // (no state): the incremental steps' saving, and the same bytes both ways.
     let sql_only = || {
@@ -177,23 +228,20 @@ fn main() {
         .filter(|(name, _)| name.as_str() != "marts")
         .map(|(name, (n, b))| format!("| `{name}` | {n} | {:.1} |", *b as f64 / 1048576.0))
         .collect();
-    let mut daily_rows: Vec<String> =
+    let daily_rows: Vec<String> =
         daily.iter().map(|(d, s, m)| format!("| day {d} | {s:.2} s | {m:.0} MiB |")).collect();
+    let daily_rows: Vec<String> = daily_rows.into_iter().map(|r| format!("{r} | | | |")).collect();
+    let mut daily_rows = daily_rows;
+    daily_rows.extend(turn_rows);
     daily_rows.push(format!(
-        "| day 10 again, in turns with day {days} (median of 5, on a copy of the workspace as it was that day) | {t_s:.2} s | {t_m:.0} MiB |"
+        "| day {days}, `wangge ingest` again with nothing new | {again:.2} s | {again_peak:.0} MiB | | | |"
     ));
     daily_rows.push(format!(
-        "| day {days} again, in turns with day 10 (median of 5; {:.2}× day 10) | {l_s:.2} s | {l_m:.0} MiB |",
-        l_s / t_s
-    ));
-    daily_rows
-        .push(format!("| day {days}, `wangge ingest` again with nothing new | {again:.2} s | {again_peak:.0} MiB |"));
-    daily_rows.push(format!(
-        "| day {days}, `wangge run daily --no-reports` (the SQL alone), built on day {}'s marts | {inc_s:.2} s | {inc_m:.0} MiB |",
+        "| day {days}, `wangge run daily --no-reports` (the SQL alone), built on day {}'s marts | {inc_s:.2} s | {inc_m:.0} MiB | | | |",
         days - 1
     ));
     daily_rows.push(format!(
-        "| day {days}, the same from the whole history (`warehouse/_state` removed; the same {} mart files, byte for byte) | {full_s:.2} s | {full_m:.0} MiB |",
+        "| day {days}, the same from the whole history (`warehouse/_state` removed; the same {} mart files, byte for byte) | {full_s:.2} s | {full_m:.0} MiB | | | |",
         inc_marts.len()
     ));
     let query_rows: Vec<String> = q["warehouse"]
@@ -208,26 +256,28 @@ fn main() {
     let mut sorted = ingest_seconds.clone();
     sorted.sort_by(f64::total_cmp);
     let median = sorted[sorted.len() / 2];
+    let (peak_day, peak_mib, peak_s) = &ingest_peak;
+    println!("ingest: median {median:.2} s; largest peak {peak_mib:.0} MiB on {peak_day} ({peak_s:.2} s)");
     let section = format!(
         "## A year, day by day\n\n`cargo run --example bench_year -- {days}`: `wangge demo-data --days {days}` (ending {END}), \
 brought in as cron would: each day's folder arrives in the inbox that morning and is ingested (`wangge ingest --date D`; \
-median {median:.2} s a day, {brought_in:.0} s for the {days} days), with the whole morning job (`wangge daily --date D`: \
+median {median:.2} s a day, {brought_in:.0} s for the {days} days; the largest peak {peak_mib:.0} MiB, on {peak_day}, in {peak_s:.2} s), with the whole morning job (`wangge daily --date D`: \
 ingest, the daily pipeline, every unit's reports, delivery to `.eml`) on the 9th and 10th, the 99th and 100th and the last two days (timed, best of three, on \
 the 10th, the 100th and the last: the morning before leaves the marts the incremental steps build on, as a daily cron does; by the 100th the \
 92-day windows of the fire-safety and visit steps are full, so what still grows after it grows with the history). Then an analyst's \
-first queries in DuckDB, each in a fresh connection (the median of five), on the warehouse (`read_parquet` over its hive partitions, with `union_by_name`) and on \
-one Parquet file per table (the floor). The warehouse is compacted as it is written: one file per table and month, each row carrying its report date \
-(docs/warehouse.md). Before compaction (commit 46a0bc3, the same year and machine) it was 82,568 files in 713 MiB; \
+first queries in DuckDB, each in a fresh connection (the median of fifteen, warehouse and floor in turns), on the warehouse (`read_parquet` over its hive partitions, with `union_by_name`) and on \
+one Parquet file per table (the floor). The warehouse is compacted as it is written, in tiers: a table's year folder holds its open month's part and \
+one part of the year's other months, a past year one file, each row carrying its report date (docs/warehouse.md). Before compaction (commit 46a0bc3, the same year and machine) it was 82,568 files in 713 MiB; \
 `wangge daily` took 36.8 s and 602 MiB on day 366; an ingest with nothing new 16.0 s; the three queries 3.81 s, \
 3.98 s and 5.56 s. With one file per table and day (commit cffaab4) it was 3,298 files in 213 MiB (files under 5,000 rows are written uncompressed, and a day's were), \
 and the three queries took 0.12, 0.13 and 0.15 s, 32×, 21× and 12× the floor: DuckDB opened 366 files a table. \
-What is left between the warehouse and the floor is opening 13 files a table instead of one (about 0.25 ms each) when the floor itself is a few milliseconds: \
-the sample district's year is small, and on a bigger warehouse the same dozen files weigh less against reading the rows. Before the incremental steps (commit 4d46c1b, measured on an earlier machine) day 366 took 11.37 s against 5.49 s on day 10; \
+With one file per table and month (commit 923cbd2) it was 13 files a table, and the three queries 2.2×, 2.0× and 1.5× the floor (a median of 15 by hand): \
+opening a file costs about 0.25 ms when the floor itself is a few milliseconds. What is left between the warehouse and the floor is opening three files a table instead of one. Before the incremental steps (commit 4d46c1b, measured on an earlier machine) day 366 took 11.37 s against 5.49 s on day 10; \
 with them, but with the sample's orders left open for ever (40,000 standing after a year) and every inbox file hashed on every run, 7.47 s against 4.83 s \
 (commit 0c7c584); with the orders closed late instead (commit a202fc7, the year below), 7.92 s against 4.13 s, of which 0.9 s was hashing the \
 inbox's 19,052 files to find nothing new (now remembered by size, modification and change time in `runs/inbox-hashes.tsv`). This VM's speed moves between runs: compare rows of one run, \
 and the stages' own times (`durations_ms` in `runs/<date>/*.json`): identical `wangge daily` runs of one day have spent from 2.3 to 5 s in their reports alone.\n\n\
-| | `wangge daily` | peak |\n|---|---|---|\n{}\n\n\
+| | `wangge daily` | peak | ingest | pipeline | reports |\n|---|---|---|---|---|---|\n{}\n\n\
 | table | Parquet files | MiB |\n|---|---|---|\n{}\n\n\
 | query | result | warehouse | one file per table | ratio |\n|---|---|---|---|---|\n{}\n",
         daily_rows.join("\n"),

@@ -1,8 +1,9 @@
 """An analyst's first queries on a wangge warehouse, with DuckDB, each in a fresh connection (so
 each pays for opening the files, as a first query does), then the same queries on one Parquet
 file per table (the floor: what the data costs to read when file opening costs nothing). Each is
-timed five times, a fresh connection each time, and the median kept: the queries take
-milliseconds, and a single timing of one is mostly this VM's noise.
+timed fifteen times on each, a fresh connection each time, warehouse and floor in turns so that
+this VM's drift falls on both, and the median kept: the queries take milliseconds, and a single
+timing of one is mostly noise (five gave the count's ratio anywhere from 2.5x to 4.1x).
 
 usage: bench_year_duckdb.py WAREHOUSE FLOOR_DIR
 Prints JSON: {"warehouse": {query: seconds}, "floor": {query: seconds}, "rows": {query: result}}.
@@ -33,19 +34,27 @@ QUERIES = {
 }
 
 
-def run(compacted):
-    out, rows = {}, {}
+def once(query, compacted):
+    con = duckdb.connect()
+    start = time.perf_counter()
+    result = con.sql(query(lambda t: source(t, compacted))).fetchall()
+    seconds = time.perf_counter() - start
+    con.close()
+    return seconds, (len(result) if len(result) > 1 else result[0][0])
+
+
+def run():
+    times = {False: {}, True: {}}
+    rows = {False: {}, True: {}}
     for name, query in QUERIES.items():
-        times = []
-        for _ in range(5):
-            con = duckdb.connect()
-            start = time.perf_counter()
-            result = con.sql(query(lambda t: source(t, compacted))).fetchall()
-            times.append(time.perf_counter() - start)
-            con.close()
-        out[name] = sorted(times)[2]
-        rows[name] = len(result) if len(result) > 1 else result[0][0]
-    return out, rows
+        runs = {False: [], True: []}
+        for _ in range(15):
+            for compacted in (False, True):
+                seconds, rows[compacted][name] = once(query, compacted)
+                runs[compacted].append(seconds)
+        for compacted in (False, True):
+            times[compacted][name] = sorted(runs[compacted])[7]
+    return times, rows
 
 
 if not os.path.exists(f"{floor}/visits.parquet"):
@@ -57,7 +66,6 @@ if not os.path.exists(f"{floor}/visits.parquet"):
         )
     con.close()
 
-on_warehouse, rows = run(False)
-on_floor, floor_rows = run(True)
-assert rows == floor_rows, (rows, floor_rows)
-print(json.dumps({"warehouse": on_warehouse, "floor": on_floor, "rows": rows}, ensure_ascii=False, default=str))
+times, rows = run()
+assert rows[False] == rows[True], rows
+print(json.dumps({"warehouse": times[False], "floor": times[True], "rows": rows[False]}, ensure_ascii=False, default=str))

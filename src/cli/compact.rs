@@ -1,7 +1,8 @@
-//! `wangge compact`: rewrite the warehouse in the compacted layout, one Parquet file per table
-//! and month. Ingest compacts what it writes, and the first run on a warehouse of an earlier
-//! version (a folder per day, or a file per source file and day) moves it into months; this
-//! does the same on its own, says what it did, and is safe to run again.
+//! `wangge compact`: rewrite the warehouse in the compacted layout, a few Parquet files per
+//! table and year (its open month's, its other months'). Ingest compacts what it writes, and
+//! the first run on a warehouse of an earlier version (a folder per month or per day, or a file
+//! per source file and day) moves it into years; this does the same on its own, says what it
+//! did, and is safe to run again.
 
 use std::path::Path;
 

@@ -136,8 +136,8 @@ enum Command {
     Daily(daily::DailyArgs),
     /// Deliver the reports already rendered for a date (email, or `.eml` files in the outbox).
     Deliver(deliver::DeliverArgs),
-    /// Rewrite the warehouse as one Parquet file per table and month (ingest does this for what
-    /// it writes, and the first run on a warehouse of an earlier version moves it into months).
+    /// Rewrite the warehouse as a few Parquet files per table and year (ingest does this for what
+    /// it writes, and the first run on a warehouse of an earlier version moves it into years).
     Compact(compact::CompactArgs),
     /// Run a role of an Apache Ballista cluster (scheduler or executor), for the pipelines of
     /// a city that outgrows one PC (`[engine] kind = "ballista"` or `--engine`).

@@ -273,7 +273,7 @@ fn find_pipeline(ws: &Workspace, forms: &[FormConfig], name: &str) -> Result<cra
     })
 }
 
-/// Rewrites the workspace's warehouse in the compacted layout, one file per table and month
+/// Rewrites the workspace's warehouse in the compacted layout, a few files per table and year
 /// (`wangge compact`), after finishing what a killed run left; idempotent.
 pub fn compact(ws: &Workspace) -> Result<(Vec<PathBuf>, crate::warehouse::compact::Compacted), RunError> {
     let warehouse = Warehouse::new(ws.path(&ws.config.paths.warehouse));

@@ -202,9 +202,9 @@ pub fn partitioned_parquet(ctx: &SessionContext) -> ListingOptions {
         .with_table_partition_cols(vec![(PARTITION.to_string(), DataType::Date32)])
 }
 
-/// Registers a warehouse table's folder (`report_month=YYYY-MM/*.parquet`, `report_date` in the
+/// Registers a warehouse table's folder (`report_year=YYYY/*.parquet`, `report_date` in the
 /// files: see `warehouse::dated`) as a table. No partition column is declared: the engine lists
-/// the month folders and skips row groups by the files' `report_date` statistics. The folder is
+/// the year folders and skips row groups by the files' `report_date` statistics. The folder is
 /// created if missing, so that a table with no files yet is an empty table, not an error.
 pub async fn register_parquet_table(
     ctx: &SessionContext,

@@ -1,22 +1,26 @@
-//! Compaction: each table's month (`<table>/report_month=YYYY-MM/`) holds one file,
-//! `part-<first 16 hex of its sha256>.parquet`, instead of one file per source file and day. Opening
-//! files is what a year of history cost (82,568 files: an analyst's first DuckDB query took
-//! seconds, the daily run five times longer on day 366 than on day 10), not reading rows.
+//! Compaction: each table's year (`<table>/report_year=YYYY/`) holds a few files, in tiers
+//! (`tiers`): the open month's part, the part of the year's other months, instead of one file
+//! per source file and day. Opening files is what a year of history cost (82,568 files: an
+//! analyst's first DuckDB query took seconds, the daily run five times longer on day 366 than
+//! on day 10), not reading rows.
 //!
 //! Ingest still writes one file per source file and day (its unit of commit, see `journal`);
-//! at the end of each batch the months it touched are compacted. A month's rows come out
-//! sorted by report date (so that a reader of one day skips the rest by the row groups' and
-//! pages' statistics), source (file, sha256, sheet, row) and then every column, so the same rows
-//! give the same bytes whichever history of files they arrived in. Rows keep their source in
+//! at the end of each batch the years it touched are compacted: the day files of the open
+//! month merge into its part, those of another month (a late file) into the year's part, and
+//! an open part whose month has closed into its year's part. A part's rows come out sorted by
+//! report date (so that a reader of one day skips the rest by the row groups' and pages'
+//! statistics), source (file, sha256, sheet, row) and then every column, so the same rows give
+//! the same bytes whichever history of files they arrived in. Rows keep their source in
 //! `source_sha256`, so a corrected sheet replaces rows, not files (`replace`).
 //!
-//! Files of `LEAVE_FROM_BYTES` or more (a streamed workbook of a few hundred thousand rows)
-//! are left as they are: they are already big enough that opening them costs nothing next to
-//! reading them, and merging them would hold them in memory.
+//! Files of `LEAVE_FROM_BYTES` or more (a streamed workbook of a few hundred thousand rows, a
+//! year's part grown that big) are left as they are: they are already big enough that opening
+//! them costs nothing next to reading them, and merging them would hold them in memory.
 //!
-//! A warehouse of an earlier layout has a folder per day (`report_date=YYYY-MM-DD/`, no
-//! `report_date` column): compacting a month takes in its days' folders too, each row given
-//! the date of its folder, and removes them (`migrate`).
+//! A warehouse of an earlier layout has a folder per month (`report_month=YYYY-MM/`) or per day
+//! (`report_date=YYYY-MM-DD/`, no `report_date` column): compacting a year takes in its
+//! months' and days' folders too, each row of a day folder given the date of its folder, and
+//! removes them (`migrate`).
 //!
 //! Crash safety: the new files are written under temporary names and synced; then
 //! `_compact_pending` lists each new file with the files it replaces (synced); then the new
@@ -28,29 +32,30 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, StringArray, UInt32Array, new_null_array};
+use arrow::array::{ArrayRef, RecordBatch, UInt32Array, new_null_array};
 use arrow::datatypes::{Field, Schema};
 use arrow::row::{RowConverter, SortField};
-use sha2::{Digest, Sha256};
 
 use super::columns::SOURCE_SHA;
-use super::dated::{self, DAY_FOLDER, REPORT_DATE, folder_date};
-use super::{WarehouseError, journal, parquet_io, short};
+use super::dated::{self, REPORT_DATE};
+use super::legacy::{big_legacy_files, legacy_folders, moved, remove_empty_legacy_folders, with_source_sha};
+use super::tiers::{self, Kind};
+use super::{WarehouseError, journal, parquet_io};
 
-/// The name of a compacted file starts with this.
-pub const PART: &str = "part-";
+pub use super::legacy::{has_legacy_folders, partitions, sha_lookup};
+pub use super::tiers::PART;
 const PENDING: &str = "_compact_pending";
 /// Files this big are left as they are (see the module comment).
-const LEAVE_FROM_BYTES: u64 = 64 << 20;
+pub(super) const LEAVE_FROM_BYTES: u64 = 64 << 20;
 /// Columns a partition is sorted by first, those of them the table has: the source of each row.
 const SOURCE_ORDER: &[&str] =
     &[REPORT_DATE, "source_file", "path", SOURCE_SHA, "sha256", "source_sheet", "sheet_index", "sheet", "source_row"];
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WarehouseError + '_ {
+pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WarehouseError + '_ {
     move |source| WarehouseError::Io { path: path.to_path_buf(), source }
 }
 
-fn arrow_err(path: &Path) -> impl FnOnce(arrow::error::ArrowError) -> WarehouseError + '_ {
+pub(super) fn arrow_err(path: &Path) -> impl FnOnce(arrow::error::ArrowError) -> WarehouseError + '_ {
     move |source| WarehouseError::Arrow { path: path.to_path_buf(), source }
 }
 
@@ -85,144 +90,115 @@ pub fn is_part(path: &Path) -> bool {
     path.file_name().is_some_and(|n| n.to_string_lossy().starts_with(PART))
 }
 
-/// The files of a month folder that compaction merges (finished Parquet files under
-/// `LEAVE_FROM_BYTES`, and every file of the month's day folders of an earlier layout), by
-/// name, if they need it: two or more, or one that is not yet a part file (a file of a single
-/// source) or no longer holds the bytes its name says (a correction took rows out of it).
-fn inputs(dir: &Path) -> Vec<(PathBuf, u64)> {
-    let finished = |dir: &Path| -> Vec<(PathBuf, u64)> {
-        let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
-        entries
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| parquet_io::is_finished(p))
-            .filter_map(|p| std::fs::metadata(&p).ok().map(|m| (p, m.len())))
-            .collect()
-    };
-    let mut files: Vec<(PathBuf, u64)> = finished(dir);
-    let days = day_folders(dir);
-    for day in &days {
-        files.extend(finished(day));
-    }
-    files.retain(|(_, len)| *len < LEAVE_FROM_BYTES);
-    files.sort();
-    let needed = match files.as_slice() {
-        [] => false,
-        _ if !days.is_empty() => true,
-        [(only, _)] => !is_part(only) || !named_by_content(only),
-        _ => true,
-    };
-    if needed { files } else { Vec::new() }
+/// Files merged into one part: the open month's (`open`), or the year's others'.
+struct Group {
+    open: Option<String>,
+    files: Vec<(PathBuf, u64)>,
 }
 
-/// The files of the month folder `dir`'s day folders (an earlier layout) too big to merge:
-/// they move on their own.
-fn big_day_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for day in day_folders(dir) {
-        let Ok(entries) = std::fs::read_dir(&day) else { continue };
-        out.extend(
-            entries.flatten().map(|e| e.path()).filter(|p| {
-                parquet_io::is_finished(p) && std::fs::metadata(p).is_ok_and(|m| m.len() >= LEAVE_FROM_BYTES)
-            }),
-        );
+/// The finished Parquet files of a folder, with their sizes.
+pub(super) fn finished(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| parquet_io::is_finished(p))
+        .filter_map(|p| std::fs::metadata(&p).ok().map(|m| (p, m.len())))
+        .collect()
+}
+
+/// The groups of the year folder `dir` that need merging (see `tiers`), given its table's open
+/// month: the files of the open month, and those of the year's other months, each with the
+/// folders of an earlier layout's months and days of the year. A group needs it when it has two
+/// or more files, or one that is not yet its part, or (`verify`) a part that no longer holds the
+/// bytes its name says (a correction took rows out of it: reading a year's part to tell is
+/// left to the runs that made corrections, and to `wangge compact`).
+fn groups(dir: &Path, open: Option<&str>, verify: bool) -> Vec<Group> {
+    let year = tiers::year_of(dir).unwrap_or_default();
+    let open = open.filter(|m| m.get(..4) == Some(year.as_str()));
+    let mut files: Vec<(PathBuf, u64, Option<String>)> =
+        finished(dir).into_iter().map(|(p, len)| (tiers::named_month(&p), p, len)).map(|(m, p, l)| (p, l, m)).collect();
+    for (folder, month) in legacy_folders(dir) {
+        files.extend(finished(&folder).into_iter().map(|(p, len)| (p, len, Some(month.clone()))));
     }
-    out.sort();
+    files.retain(|(_, len, _)| *len < LEAVE_FROM_BYTES);
+    files.sort();
+    let (of_open, others): (Vec<_>, Vec<_>) =
+        files.into_iter().partition(|(_, _, m)| open.is_some() && m.as_deref() == open);
+    let mut out = Vec::new();
+    for (files, open) in [(of_open, open), (others, None)] {
+        let is_part = |p: &Path| {
+            p.parent() == Some(dir)
+                && match open {
+                    Some(m) => tiers::kind_of(p) == Kind::Open(m.to_string()),
+                    None => tiers::kind_of(p) == Kind::Year,
+                }
+        };
+        let needed = match files.as_slice() {
+            [] => false,
+            [(only, _, _)] => !is_part(only) || (verify && !named_by_content(only, open)),
+            _ => true,
+        };
+        if needed {
+            out.push(Group {
+                open: open.map(String::from),
+                files: files.into_iter().map(|(p, l, _)| (p, l)).collect(),
+            });
+        }
+    }
     out
 }
 
-/// A file of a day folder (an earlier layout) rewritten on its own into its month folder
-/// `dir`, batch by batch, each row given the folder's date: a file too big to merge, or one
-/// that disagrees with the others on a column's type.
-fn moved(dir: &Path, path: &Path, sha_of: &dyn Fn(&str) -> Option<String>) -> Result<Pending, WarehouseError> {
-    let date = folder_date(path).unwrap_or_default();
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let name = match stem.strip_prefix(PART) {
-        Some(rest) => format!("{PART}{date}-{rest}.parquet"),
-        None => format!("{date}-{stem}.parquet"),
-    };
-    let target = dir.join(name);
-    let file = std::fs::File::open(path).map_err(io(path))?;
-    let pq = |source| WarehouseError::Parquet { path: path.to_path_buf(), source };
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(pq)?
-        .with_batch_size(16_384)
-        .build()
-        .map_err(pq)?;
-    let mut writer = None;
-    for batch in reader {
-        let batch = batch.map_err(arrow_err(path))?;
-        let batch = with_source_sha(batch, path, sha_of).map_err(arrow_err(path))?;
-        let batch = dated::stamp(&batch, &date).map_err(arrow_err(path))?;
-        if writer.is_none() {
-            writer = Some(parquet_io::create(&target, batch.schema(), 131_072)?);
-        }
-        let (tmp, w) = writer.as_mut().expect("opened above");
-        w.write(&batch).map_err(|source| WarehouseError::Parquet { path: tmp.clone(), source })?;
-    }
-    let Some((tmp, w)) = writer else {
-        // No rows: nothing to move; the empty file goes with its folder.
-        return Ok(Pending { tmp: PathBuf::new(), part: PathBuf::new(), inputs: vec![path.to_path_buf()] });
-    };
-    w.into_inner().map_err(|source| WarehouseError::Parquet { path: tmp.clone(), source })?;
-    Ok(Pending { tmp, part: target, inputs: vec![path.to_path_buf()] })
-}
-
-/// The day folders of an earlier layout that belong to the month folder `dir`.
-fn day_folders(dir: &Path) -> Vec<PathBuf> {
-    let (Some(table), Some(name)) = (dir.parent(), dir.file_name()) else { return Vec::new() };
-    let Some(month) = name.to_string_lossy().strip_prefix(&format!("{}=", dated::REPORT_MONTH)).map(String::from)
-    else {
-        return Vec::new();
-    };
-    let Ok(entries) = std::fs::read_dir(table) else { return Vec::new() };
-    let mut days: Vec<PathBuf> = entries
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().strip_prefix(DAY_FOLDER).is_some_and(|d| d.starts_with(&month)))
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    days.sort();
-    days
-}
-
-fn named_by_content(path: &Path) -> bool {
+fn named_by_content(path: &Path, open: Option<&str>) -> bool {
     let Ok(bytes) = std::fs::read(path) else { return true };
-    path.file_name().is_some_and(|n| n.to_string_lossy() == part_name(&bytes))
-}
-
-/// The name of a part file holding `bytes`: the first 16 hex digits of their sha256.
-fn part_name(bytes: &[u8]) -> String {
-    format!("{PART}{}.parquet", short(&crate::digest::hex(&Sha256::digest(bytes))))
+    path.file_name().is_some_and(|n| n.to_string_lossy() == tiers::part_name(open, &bytes))
 }
 
 /// A new file in waiting: its temporary path, where it goes, and the files it replaces.
-struct Pending {
-    tmp: PathBuf,
-    part: PathBuf,
-    inputs: Vec<PathBuf>,
+pub(super) struct Pending {
+    pub(super) tmp: PathBuf,
+    pub(super) part: PathBuf,
+    pub(super) inputs: Vec<PathBuf>,
 }
 
-/// Compacts each partition folder in `dirs` that needs it. `sha_of` gives the full sha256 of
-/// a source file from the 16 hex digits an earlier layout named its files by (rows written
-/// before `source_sha256` existed get it from their file's name).
+/// Compacts each year folder in `dirs` that needs it, and any other year folder of their
+/// tables whose open part's month has closed (a year ends when the next one's rows arrive).
+/// `verify`: whether a part that is alone in its tier is read to tell if a correction changed
+/// it (see `groups`). `sha_of` gives the full sha256 of a source file from the 16 hex digits an
+/// earlier layout named its files by (rows written before `source_sha256` existed get it from
+/// their file's name).
 pub fn compact(
     root: &Path,
     dirs: &[PathBuf],
+    verify: bool,
     sha_of: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Compacted, WarehouseError> {
     let mut done = Compacted::default();
     let mut pending = Vec::new();
+    let mut open_of: HashMap<PathBuf, Option<String>> = HashMap::new();
+    let mut all: Vec<PathBuf> = dirs.to_vec();
     for dir in dirs {
-        let files = inputs(dir);
-        let mut alone = big_day_files(dir);
-        if !files.is_empty() {
+        let Some(table) = dir.parent() else { continue };
+        if !open_of.contains_key(table) {
+            let open = tiers::open_month(table);
+            all.extend(closed_open_parts(table, open.as_deref()));
+            open_of.insert(table.to_path_buf(), open);
+        }
+    }
+    all.sort();
+    all.dedup();
+    for dir in &all {
+        let open = dir.parent().and_then(|t| open_of.get(t)).cloned().flatten();
+        let mut alone = big_legacy_files(dir);
+        for group in groups(dir, open.as_deref(), verify) {
+            let files = group.files;
             match merged(dir, &files, sha_of, &mut done.conflicts)? {
                 Some(batch) => {
-                    let template = dir.join(format!("{PART}.parquet"));
+                    // Each tier its own temporary name: both of a year may be written at once.
+                    let template = dir.join(format!("{PART}{}.parquet", group.open.as_deref().unwrap_or("year")));
                     let tmp = parquet_io::write_temporary(&template, batch.schema(), &batch)?;
                     let bytes = std::fs::read(&tmp).map_err(io(&tmp))?;
-                    let part = dir.join(part_name(&bytes));
+                    let part = dir.join(tiers::part_name(group.open.as_deref(), &bytes));
                     done.partitions += 1;
                     done.files_in += files.len();
                     done.files_out += 1;
@@ -231,8 +207,8 @@ pub fn compact(
                     done.rows += batch.num_rows() as u64;
                     pending.push(Pending { tmp, part, inputs: files.into_iter().map(|(p, _)| p).collect() });
                 }
-                // Files that disagree stay apart; those of day folders still move.
-                None => alone.extend(files.into_iter().map(|(p, _)| p).filter(|p| folder_date(p).is_some())),
+                // Files that disagree stay apart; those of an earlier layout's folders still move.
+                None => alone.extend(files.into_iter().map(|(p, _)| p).filter(|p| p.parent() != Some(dir.as_path()))),
             }
         }
         for path in alone {
@@ -262,7 +238,7 @@ pub fn compact(
         remove_inputs(&p.part, &p.inputs)?;
     }
     journal::remove_list(root, PENDING)?;
-    remove_empty_day_folders(pending.iter().chain(&empty));
+    remove_empty_legacy_folders(pending.iter().chain(&empty));
     Ok(done)
 }
 
@@ -312,28 +288,6 @@ fn merged(
         .map_err(arrow_err(dir))?;
     let all = arrow::compute::concat_batches(&schema, &conformed).map_err(arrow_err(dir))?;
     sorted(&all).map(Some).map_err(arrow_err(dir))
-}
-
-/// A batch of a file written before rows named their source file's sha256 gets the column,
-/// from the file's name (`<16 hex>.parquet`): the full hash where the ledger knows it.
-fn with_source_sha(
-    batch: RecordBatch,
-    path: &Path,
-    sha_of: &dyn Fn(&str) -> Option<String>,
-) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let schema = batch.schema();
-    if schema.column_with_name("source_file").is_none() || schema.column_with_name(SOURCE_SHA).is_some() {
-        return Ok(batch);
-    }
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let stem = dated::source_of_stem(&stem).to_string();
-    let sha = sha_of(&stem).unwrap_or(stem);
-    let index = schema.index_of("source_file")? + 1;
-    let mut fields: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
-    fields.insert(index, Arc::new(Field::new(SOURCE_SHA, arrow::datatypes::DataType::Utf8, true)));
-    let mut columns = batch.columns().to_vec();
-    columns.insert(index, Arc::new(StringArray::from(vec![sha.as_str(); batch.num_rows()])));
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
 
 /// `batch` sorted by its source columns, then by every column: a total order on the rows'
@@ -389,15 +343,22 @@ fn remove_inputs(part: &Path, inputs: &[PathBuf]) -> Result<(), WarehouseError> 
     Ok(())
 }
 
-/// Day folders of an earlier layout left empty go (a folder still holding a file stays).
-fn remove_empty_day_folders<'a>(pending: impl Iterator<Item = &'a Pending>) {
-    let mut folders: Vec<&Path> =
-        pending.flat_map(|p| p.inputs.iter()).filter(|i| folder_date(i).is_some()).filter_map(|i| i.parent()).collect();
-    folders.sort();
-    folders.dedup();
-    for folder in folders {
-        let _ = std::fs::remove_dir(folder);
-    }
+/// The year folders of the table in `table_dir` holding an open part of a month other than
+/// the table's open month: that month has closed, and its part joins its year's.
+fn closed_open_parts(table_dir: &Path, open: Option<&str>) -> Vec<PathBuf> {
+    year_folders(table_dir)
+        .into_iter()
+        .filter(|dir| {
+            finished(dir).iter().any(|(p, _)| matches!(tiers::kind_of(p), Kind::Open(m) if Some(m.as_str()) != open))
+        })
+        .collect()
+}
+
+fn year_folders(table_dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(table_dir) else { return Vec::new() };
+    let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| tiers::year_of(p).is_some()).collect();
+    dirs.sort();
+    dirs
 }
 
 /// Finishes a compaction a killed run left half done (see the module comment). A path in the
@@ -431,45 +392,11 @@ pub fn recover(root: &Path) -> Result<Vec<PathBuf>, WarehouseError> {
     Ok(removed)
 }
 
-/// The month folders of `table` under `root`, by name, with those an earlier layout's day
-/// folders belong to (not yet made).
-pub fn partitions(root: &Path, table: &str) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(root.join(table)) else { return Vec::new() };
-    let month_prefix = format!("{}=", dated::REPORT_MONTH);
-    let mut dirs: Vec<PathBuf> = entries
-        .flatten()
-        .filter(|e| e.path().is_dir())
-        .filter_map(|e| {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(&month_prefix) {
-                Some(e.path())
-            } else {
-                name.strip_prefix(DAY_FOLDER).map(|d| root.join(table).join(dated::month_folder(d)))
-            }
-        })
-        .collect();
-    dirs.sort();
-    dirs.dedup();
-    dirs
-}
-
-/// Whether `table` still has day folders of an earlier layout.
-pub fn has_day_folders(root: &Path, table: &str) -> bool {
-    std::fs::read_dir(root.join(table))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|e| e.file_name().to_string_lossy().starts_with(DAY_FOLDER))
-}
-
-/// Maps 16 hex digits to the full sha256 among `shas`.
-pub fn sha_lookup(shas: impl IntoIterator<Item = String>) -> HashMap<String, String> {
-    shas.into_iter().map(|s| (short(&s).to_string(), s)).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::warehouse::dated::DAY_FOLDER;
+    use arrow::array::StringArray;
 
     #[test]
     fn recovery_removes_only_the_old_files_of_part_files_in_place_in_their_own_table() {
@@ -506,7 +433,7 @@ mod tests {
     }
 
     #[test]
-    fn day_folders_whose_files_disagree_on_a_type_still_move_into_their_month_file_by_file() {
+    fn day_folders_whose_files_disagree_on_a_type_still_move_into_their_year_file_by_file() {
         use arrow::array::Int64Array;
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
@@ -517,12 +444,12 @@ mod tests {
         };
         write("2022-05-10", "aaaa.parquet", Arc::new(Int64Array::from(vec![1, 2])));
         write("2022-05-11", "bbbb.parquet", Arc::new(StringArray::from(vec!["1"])));
-        let month = root.join("t/report_month=2022-05");
+        let month = root.join("t/report_year=2022");
         assert_eq!(partitions(root, "t"), [month.clone()]);
-        let done = compact(root, std::slice::from_ref(&month), &|_| None).unwrap();
+        let done = compact(root, std::slice::from_ref(&month), true, &|_| None).unwrap();
         assert_eq!(done.conflicts.len(), 1, "{done:?}");
         assert_eq!((done.files_in, done.files_out), (2, 2));
-        assert!(!has_day_folders(root, "t"), "the day folders are gone");
+        assert!(!has_legacy_folders(root, "t"), "the day folders are gone");
         for (name, day, rows) in
             [("2022-05-10-aaaa.parquet", "2022-05-10", 2), ("2022-05-11-bbbb.parquet", "2022-05-11", 1)]
         {
@@ -531,7 +458,61 @@ mod tests {
             assert_eq!(dates, vec![day.to_string(); rows], "{name}");
         }
         // Nothing left to do, and the files stay apart.
-        assert_eq!(compact(root, &[month], &|_| None).unwrap().files_out, 0);
+        assert_eq!(compact(root, &[month], true, &|_| None).unwrap().files_out, 0);
+    }
+
+    #[test]
+    fn a_month_closes_into_its_years_part_and_a_late_file_joins_it_too() {
+        use arrow::array::{Date32Array, Int64Array};
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let year = root.join("t/report_year=2022");
+        // Days since 1970: 2022-04-30 is 19112.
+        let write = |date: &str, day: i32, x: i64| {
+            let batch = RecordBatch::try_from_iter([
+                ("x", Arc::new(Int64Array::from(vec![x])) as ArrayRef),
+                (REPORT_DATE, Arc::new(Date32Array::from(vec![day])) as ArrayRef),
+            ])
+            .unwrap();
+            parquet_io::write(&year.join(format!("{date}-{x:016x}.parquet")), batch.schema(), &batch).unwrap();
+        };
+        let tiers = || {
+            let mut kinds: Vec<Kind> = finished(&year).iter().map(|(p, _)| tiers::kind_of(p)).collect();
+            kinds.sort_by_key(|k| format!("{k:?}"));
+            kinds
+        };
+        write("2022-04-29", 19111, 1);
+        write("2022-04-30", 19112, 2);
+        compact(root, std::slice::from_ref(&year), false, &|_| None).unwrap();
+        assert_eq!(tiers(), [Kind::Open("2022-04".into())]);
+        // May's first file: April closes into the year's part.
+        write("2022-05-01", 19113, 3);
+        let done = compact(root, std::slice::from_ref(&year), false, &|_| None).unwrap();
+        assert_eq!((done.files_in, done.files_out), (2, 2), "{done:?}");
+        assert_eq!(tiers(), [Kind::Open("2022-05".into()), Kind::Year]);
+        let year_part = finished(&year).into_iter().find(|(p, _)| tiers::kind_of(p) == Kind::Year).unwrap().0;
+        let d = |n: i64| chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap() + chrono::Duration::days(n);
+        assert_eq!(tiers::date_range(&year_part), Some((d(19111), d(19112))));
+        // A day of May leaves the year's part alone; a late file of April rewrites it.
+        write("2022-05-02", 19114, 4);
+        compact(root, std::slice::from_ref(&year), false, &|_| None).unwrap();
+        assert!(year_part.exists(), "the year's part is not rewritten for a day of the open month");
+        write("2022-04-28", 19110, 5);
+        compact(root, std::slice::from_ref(&year), false, &|_| None).unwrap();
+        assert!(!year_part.exists());
+        assert_eq!(tiers(), [Kind::Open("2022-05".into()), Kind::Year]);
+        let rows = |kind: Kind| {
+            let (path, _) = finished(&year).into_iter().find(|(p, _)| tiers::kind_of(p) == kind).unwrap();
+            let batches = parquet_io::read(&path, &["x"]).unwrap();
+            batches
+                .iter()
+                .flat_map(|b| b.column(0).as_any().downcast_ref::<Int64Array>().unwrap().values().to_vec())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(rows(Kind::Year), [5, 1, 2], "by report date");
+        assert_eq!(rows(Kind::Open("2022-05".into())), [3, 4]);
+        // Nothing left to do, even when told to read the parts.
+        assert_eq!(compact(root, std::slice::from_ref(&year), true, &|_| None).unwrap().files_out, 0);
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! The report date of every row, kept in the row itself (`report_date`, the last column of
-//! every table): a table's files are per month (`report_month=YYYY-MM/`), so that a year of
-//! history is a dozen files per table, not 366 (an analyst's first DuckDB query opened every
-//! file: 0.09 s over a year of daily files, 0.006 s over monthly ones, 0.003 s over one file).
-//! Readers in Rust take each row's date from the column; SQL sees the same column it saw as a
-//! partition column before.
+//! every table): a table's files are per year (`report_year=YYYY/`, see `tiers`), so that a
+//! year of history is a few files per table, not 366 (an analyst's first DuckDB query opened
+//! every file: 0.09 s over a year of daily files, 0.006 s over monthly ones, 0.003 s over one
+//! file). Readers in Rust take each row's date from the column; SQL sees the same column it saw
+//! as a partition column before.
 
 use std::sync::Arc;
 
@@ -13,6 +13,8 @@ use chrono::NaiveDate;
 
 pub const REPORT_DATE: &str = "report_date";
 /// The partition key of the warehouse's tables (marts keep `report_date=`: one file a day).
+pub const REPORT_YEAR: &str = "report_year";
+/// The partition key of an earlier layout: a folder per month.
 pub const REPORT_MONTH: &str = "report_month";
 
 fn epoch() -> NaiveDate {
@@ -54,9 +56,14 @@ pub fn row_dates(batch: &RecordBatch) -> Vec<Option<NaiveDate>> {
     }
 }
 
-/// The month folder's name of a report date (`YYYY-MM-DD`): `report_month=YYYY-MM`.
-pub fn month_folder(report_date: &str) -> String {
-    format!("{REPORT_MONTH}={}", report_date.get(..7).unwrap_or(report_date))
+/// The year folder's name of a report date (`YYYY-MM-DD`): `report_year=YYYY`.
+pub fn year_folder(report_date: &str) -> String {
+    format!("{REPORT_YEAR}={}", report_date.get(..4).unwrap_or(report_date))
+}
+
+/// The month (`YYYY-MM`) of a report date (`YYYY-MM-DD`).
+pub fn month_of(report_date: &str) -> &str {
+    report_date.get(..7).unwrap_or(report_date)
 }
 
 /// The report date a file's name starts with (`YYYY-MM-DD-<sha16>.parquet`, how ingest names
@@ -112,7 +119,8 @@ mod tests {
         assert_eq!(row_dates(&batch), vec![None, None]);
         assert_eq!(stamp(&stamped, "2022-05-11").unwrap().num_columns(), 2, "stamped once");
         assert!(stamp(&batch, "2022-05").is_err());
-        assert_eq!(month_folder("2022-05-10"), "report_month=2022-05");
+        assert_eq!(year_folder("2022-05-10"), "report_year=2022");
+        assert_eq!(month_of("2022-05-10"), "2022-05");
         assert_eq!(split_name("2022-05-10-0123abcd"), Some((d, "0123abcd")));
         assert_eq!(split_name("part-0123abcd"), None);
         assert_eq!(split_name("2022-13-10-x"), None);

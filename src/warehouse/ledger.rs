@@ -14,7 +14,7 @@ use super::{LEDGER, Warehouse, WarehouseError, compact, short};
 use crate::ingest::FileResult;
 
 /// Where the ledger rows of each source file are: (report date, ledger file) by the first 16
-/// hex digits of its sha256 (a month's file once for each of the file's days in it). A run learns what is already ingested from this and reads only
+/// hex digits of its sha256 (a part file once for each of the file's days in it). A run learns what is already ingested from this and reads only
 /// the entries of the files it is given (profiled: reading the whole ledger, three times, was
 /// three quarters of a day's ingest over 30 days of history).
 #[derive(Debug, Default)]
@@ -25,7 +25,7 @@ pub struct LedgerIndex {
     /// again when the forms change). A run with nothing new learns this from the index alone,
     /// without reading each day's ledger again (a year of history: 366 reads).
     settled: HashSet<String>,
-    /// The entries of the ledger files read last, by sha256. A month's ledger is one file, and
+    /// The entries of the ledger files read last, by sha256. A month's ledger is in one file, and
     /// the inbox is listed day by day, so the files of one folder find their entries here (over
     /// a year of history, reading a day's ledger again for each of its files took 16 s of a
     /// run; looking through a month's entries for each file, a tenth of a run with nothing new).
@@ -99,7 +99,7 @@ impl Warehouse {
     /// The ledger entries of one source file, by its SHA-256 (none if it was never ingested).
     pub fn ledger_of(&self, index: &LedgerIndex, sha256: &str) -> Result<Vec<LedgerEntry>, WarehouseError> {
         let mut out = Vec::new();
-        // A month's file is listed once for each day it holds the source file on.
+        // A part file is listed once for each day it holds the source file on.
         let mut paths: Vec<&PathBuf> = index.files.get(short(sha256)).into_iter().flatten().map(|(_, p)| p).collect();
         paths.sort();
         paths.dedup();

@@ -1,25 +1,27 @@
 //! The warehouse: partitioned Parquet that analysts read directly (docs/warehouse.md).
 //!
-//! Layout: `warehouse/<table>/report_month=YYYY-MM/part-<16 hex>.parquet`, one file per table
-//! and month (`compact`), every row carrying its `report_date` (`dated`). Ingest writes one
-//! file per source file and report date (`<date>-<first 16 hex of the source file's
-//! sha256>.parquet`), the unit a batch commits, and compacts the months it touched once the
-//! batch's ledger is written. Rosters are dated snapshots. Every file is written under a
+//! Layout: `warehouse/<table>/report_year=YYYY/`, a few files per table and year in tiers (the
+//! open month's part, the year's other months' part: `tiers`, `compact`), every row carrying
+//! its `report_date` (`dated`). Ingest writes one file per source file and report date
+//! (`<date>-<first 16 hex of the source file's sha256>.parquet`), the unit a batch commits, and
+//! compacts the years it touched once the batch's ledger is written. Rosters are dated snapshots. Every file is written under a
 //! temporary name and renamed; the ledger (`ingest_files`) is written last, and a data file
 //! whose source is not in the ledger is an orphan of an interrupted run, removed by `reconcile`
 //! before the next run writes anything. A warehouse of an earlier layout (a folder per day) is
-//! moved into months by the first run (`migrate`). This module knows nothing of SQL steps.
+//! moved into years by the first run (`migrate`). This module knows nothing of SQL steps.
 
 pub mod columns;
 pub mod compact;
 pub mod dated;
 mod journal;
 pub mod ledger;
+mod legacy;
 pub mod parquet_io;
 mod registry;
 mod rejects;
 pub mod replace;
 pub mod streamed;
+pub mod tiers;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -102,9 +104,9 @@ impl Warehouse {
         out.into_iter().map(|(t, s)| (t, dated::schema(&s))).collect()
     }
 
-    /// The folder of a table's rows of a report date's month.
+    /// The folder of a table's rows of a report date's year.
     pub fn partition(&self, table: &str, report_date: &str) -> PathBuf {
-        self.root.join(table).join(dated::month_folder(report_date))
+        self.root.join(table).join(dated::year_folder(report_date))
     }
 
     /// The file of one source file's rows of one report date, until compaction merges it.
@@ -112,16 +114,15 @@ impl Warehouse {
         self.partition(table, report_date).join(format!("{report_date}-{}.parquet", short(sha256)))
     }
 
-    /// Every Parquet file of a table, by path: its months', and those of an earlier layout's
-    /// day folders not yet moved into months (see `migrate`).
+    /// Every Parquet file of a table, by path: its years', and those of an earlier layout's
+    /// month and day folders not yet moved into years (see `migrate`).
     pub fn table_files(&self, table: &str) -> Vec<PathBuf> {
         let Ok(entries) = std::fs::read_dir(self.root.join(table)) else { return Vec::new() };
-        let month = format!("{}=", dated::REPORT_MONTH);
         let mut dirs: Vec<PathBuf> = entries
             .flatten()
             .filter(|e| {
                 let name = e.file_name().to_string_lossy().into_owned();
-                name.starts_with(&month) || name.starts_with(dated::DAY_FOLDER)
+                tiers::year_of(&e.path()).is_some() || tiers::legacy_month(&name).is_some()
             })
             .map(|e| e.path())
             .collect();
@@ -129,18 +130,26 @@ impl Warehouse {
         dirs.iter().flat_map(|d| list_finished(d)).collect()
     }
 
-    /// The Parquet files of a table that may hold rows of some report dates: those of their
-    /// months alone are listed, so a run's cost does not grow with the history (a backlog is
-    /// written in batches, each looking up its own dates). Rows of other days of those months
-    /// come with them: readers keep the dates they need.
+    /// The Parquet files of a table that may hold rows of some report dates: of their years,
+    /// those whose name (a day's file, the open month's part) or footer (a year's part) says
+    /// they may, so that a run's cost does not grow with the history (a backlog is written in
+    /// batches, each looking up its own dates). Rows of other days come with them: readers keep
+    /// the dates they need.
     fn files_on(&self, table: &str, dates: &BTreeSet<NaiveDate>) -> Vec<PathBuf> {
-        let months: BTreeSet<String> = dates.iter().map(|d| dated::month_folder(&d.to_string())).collect();
-        months.iter().flat_map(|m| list_finished(&self.root.join(table).join(m))).collect()
+        let years: BTreeSet<String> = dates.iter().map(|d| dated::year_folder(&d.to_string())).collect();
+        years
+            .iter()
+            .flat_map(|y| list_finished(&self.root.join(table).join(y)))
+            .filter(|p| tiers::may_hold(p, dates))
+            .collect()
     }
 
-    /// The Parquet files of the month of `date`, by name.
+    /// The Parquet files that may hold rows of `date` (see `files_on`), by name.
     pub(crate) fn partition_files(&self, table: &str, date: &str) -> Vec<PathBuf> {
-        list_finished(&self.partition(table, date))
+        match NaiveDate::parse_from_str(date, "%Y-%m-%d") {
+            Ok(d) => self.files_on(table, &BTreeSet::from([d])),
+            Err(_) => list_finished(&self.partition(table, date)),
+        }
     }
 
     /// The tables of the warehouse: its folders, but for the marts' and hidden ones.
@@ -190,14 +199,14 @@ impl Warehouse {
     /// Returns the files removed and the ledger's index.
     pub fn recover(&self) -> Result<(Vec<PathBuf>, LedgerIndex), WarehouseError> {
         let (removed, index) = self.recover_in_place()?;
-        // Orphans are gone: what is left of an earlier layout's day folders moves into months.
+        // Orphans are gone: what is left of an earlier layout's folders moves into years.
         if self.migrate()?.files_in > 0 {
             return Ok((removed, self.ledger_index()));
         }
         Ok((removed, index))
     }
 
-    /// `recover`, but an earlier layout's day folders stay where they are (`wangge compact`
+    /// `recover`, but an earlier layout's folders stay where they are (`wangge compact`
     /// moves them itself, and counts them).
     pub fn recover_in_place(&self) -> Result<(Vec<PathBuf>, LedgerIndex), WarehouseError> {
         let mut removed = self.undo_unfinished_batch()?;
@@ -207,27 +216,27 @@ impl Warehouse {
     }
 
     /// Makes the warehouse fit to read (a pipeline, a query): finishes a compaction a killed
-    /// run left half done (it would show rows twice), and moves an earlier layout's day folders
-    /// into months (`recover`), as SQL reads each row's date from the row.
+    /// run left half done (it would show rows twice), and moves an earlier layout's folders
+    /// into years (`recover`), as SQL reads each row's date from the row.
     pub fn ready_to_read(&self) -> Result<(), WarehouseError> {
         compact::recover(&self.root)?;
-        if self.tables().iter().any(|t| compact::has_day_folders(&self.root, t)) {
+        if self.tables().iter().any(|t| compact::has_legacy_folders(&self.root, t)) {
             self.recover()?;
         }
         Ok(())
     }
 
-    /// Moves the day folders of an earlier layout (`report_date=YYYY-MM-DD/`) into month
-    /// folders (see `compact`): the ledger first, as the other tables' rows of a still earlier
+    /// Moves the month and day folders of an earlier layout (`report_month=YYYY-MM/`,
+    /// `report_date=YYYY-MM-DD/`) into year folders (see `compact`): the ledger first, as the other tables' rows of a still earlier
     /// layout look up their source's whole sha256 in it.
     fn migrate(&self) -> Result<compact::Compacted, WarehouseError> {
         let mut tables: Vec<String> =
-            self.tables().into_iter().filter(|t| compact::has_day_folders(&self.root, t)).collect();
+            self.tables().into_iter().filter(|t| compact::has_legacy_folders(&self.root, t)).collect();
         tables.sort_by_key(|t| t != LEDGER);
         let mut total = compact::Compacted::default();
         for table in tables {
-            for chunk in compact::partitions(&self.root, &table).chunks(4) {
-                total.absorb(self.compact_dirs(chunk)?);
+            for chunk in compact::partitions(&self.root, &table).chunks(1) {
+                total.absorb(self.compact_dirs(chunk, true)?);
             }
         }
         Ok(total)
@@ -330,7 +339,7 @@ impl Warehouse {
                     let sha = text(columns::SOURCE_SHA);
                     let sha = |i: usize| sha.as_ref().filter(|a| !a.is_null(i)).map_or(stem.as_str(), |a| a.value(i));
                     for (i, report_date) in dated::row_dates(&batch).into_iter().enumerate() {
-                        // A month's file holds other days too.
+                        // A part file holds other days too.
                         let Some(report_date) = report_date.filter(|d| dates.contains(d)) else { continue };
                         if key.is_null(i) {
                             continue;
@@ -483,19 +492,23 @@ impl Warehouse {
         parquet_io::sync_written(&self.root, &ledger_files)?;
         journal::finish(&self.root)?;
 
-        // The batch is committed: each partition it wrote or corrected becomes one file again.
-        let mut dirs: BTreeSet<PathBuf> =
+        // The batch is committed: the years it wrote become their tiers again, and those it
+        // corrected are checked for parts the correction changed.
+        let dirs: BTreeSet<PathBuf> =
             written.iter().chain(&ledger_files).filter_map(|p| p.parent().map(PathBuf::from)).collect();
         let replaced_dates: BTreeSet<&str> = superseded.iter().map(|r| r.report_date.as_str()).collect();
+        let mut corrected = BTreeSet::new();
         for table in self.tables() {
-            dirs.extend(replaced_dates.iter().filter(|d| !d.is_empty()).map(|d| self.partition(&table, d)));
+            corrected.extend(replaced_dates.iter().filter(|d| !d.is_empty()).map(|d| self.partition(&table, d)));
         }
-        summary.compacted = self.compact_dirs(&dirs.into_iter().collect::<Vec<_>>())?;
+        let dirs: Vec<PathBuf> = dirs.difference(&corrected).cloned().collect();
+        summary.compacted = self.compact_dirs(&dirs, false)?;
+        summary.compacted.absorb(self.compact_dirs(&corrected.into_iter().collect::<Vec<_>>(), true)?);
         Ok(summary)
     }
 
-    /// Compacts the given partition folders (see `compact`).
-    fn compact_dirs(&self, dirs: &[PathBuf]) -> Result<compact::Compacted, WarehouseError> {
+    /// Compacts the given year folders (see `compact`).
+    fn compact_dirs(&self, dirs: &[PathBuf], verify: bool) -> Result<compact::Compacted, WarehouseError> {
         // Files of an earlier layout name their source by 16 hex digits; the ledger has the
         // whole hash. Read only if such a file is met.
         let shas: std::cell::OnceCell<HashMap<String, String>> = std::cell::OnceCell::new();
@@ -507,22 +520,22 @@ impl Warehouse {
             .get(sha16)
             .cloned()
         };
-        compact::compact(&self.root, dirs, &sha_of)
+        compact::compact(&self.root, dirs, verify, &sha_of)
     }
 
-    /// Rewrites every month of every table in the compacted layout (`wangge compact`): a
-    /// warehouse written by an earlier version, one file per source file or one per day,
-    /// becomes one file per table and month. Idempotent: a compacted month is left alone.
+    /// Rewrites every year of every table in the compacted layout (`wangge compact`): a
+    /// warehouse written by an earlier version, one file per source file, per day or per
+    /// month, becomes a few files per table and year. Idempotent: a compacted year is left alone.
     pub fn compact_all(&self) -> Result<compact::Compacted, WarehouseError> {
         let mut dirs = Vec::new();
         for table in self.tables() {
             dirs.extend(compact::partitions(&self.root, &table));
         }
         let mut total = compact::Compacted::default();
-        // A few months at a time: memory stays that of the largest months, and a run stopped
+        // A year at a time: memory stays that of the largest year's tier, and a run stopped
         // half-way keeps what it finished.
-        for chunk in dirs.chunks(4) {
-            total.absorb(self.compact_dirs(chunk)?);
+        for chunk in dirs.chunks(1) {
+            total.absorb(self.compact_dirs(chunk, true)?);
         }
         Ok(total)
     }

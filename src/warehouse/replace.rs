@@ -60,7 +60,7 @@ pub fn apply(warehouse: &Warehouse, replaced: &BTreeSet<Replaced>) -> Result<(),
         }
     }
     let tables: Vec<String> = warehouse.tables().into_iter().filter(|t| t != LEDGER && t != REJECTS).collect();
-    // A month's file once, whichever of its days are named.
+    // A part file once, whichever of its days are named.
     let files = |table: &str| -> BTreeSet<std::path::PathBuf> {
         dates.iter().flat_map(|d| warehouse.partition_files(table, d)).collect()
     };

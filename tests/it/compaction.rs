@@ -74,7 +74,7 @@ fn a_warehouse_of_the_earlier_layout_keeps_working_and_compacts_to_the_bytes_of_
     ingest(&ws);
     let warehouse = ws.join("warehouse");
     let compacted = files(&warehouse);
-    assert!(compacted.keys().all(|f| f.to_string_lossy().contains("/report_month=")), "months only");
+    assert!(compacted.keys().all(|f| f.to_string_lossy().contains("/report_year=2022/part-2022-05-")), "years only");
     let count = |ws: &Path| query_csv(ws, "SELECT count(*) AS n, count(DISTINCT source_file) AS f FROM visits");
     let counted = count(&ws);
     let old = uncompact(&warehouse);
@@ -108,6 +108,35 @@ fn a_warehouse_of_the_earlier_layout_keeps_working_and_compacts_to_the_bytes_of_
     let again = ingest(&by_ingest);
     assert!(text(&again.stderr).contains("Skipped 156 file(s) already ingested"), "{}", text(&again.stderr));
     same_as_fresh(&by_ingest);
+}
+
+/// The month layout of the version before years (`report_month=YYYY-MM/part-<16 hex>.parquet`)
+/// becomes the year layout, with the bytes of a fresh ingest, by `wangge compact` or by the
+/// first query.
+#[test]
+fn a_warehouse_of_month_folders_moves_into_years_with_the_bytes_of_a_fresh_ingest() {
+    let dir = scratch();
+    let ws = sample_copy(&dir.path().join("fresh"));
+    ingest(&ws);
+    let warehouse = ws.join("warehouse");
+    let fresh = files(&warehouse);
+    let count = |ws: &Path| query_csv(ws, "SELECT count(*) AS n, count(DISTINCT source_file) AS f FROM visits");
+    let counted = count(&ws);
+    for file in fresh.keys() {
+        let (table, name) = (file.components().next().unwrap(), file.file_name().unwrap().to_string_lossy());
+        let rest = name.strip_prefix("part-2022-05-").unwrap();
+        let month = warehouse.join(table).join("report_month=2022-05");
+        std::fs::create_dir_all(&month).unwrap();
+        std::fs::rename(warehouse.join(file), month.join(format!("part-{rest}"))).unwrap();
+        std::fs::remove_dir(warehouse.join(file).parent().unwrap()).unwrap();
+    }
+    let by_query = dir.path().join("by-query");
+    crate::common::copy_dir(&ws, &by_query);
+    let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "compact"], 0);
+    assert!(text(&out.stderr).contains(&format!("{} file(s)", fresh.len())), "{}", text(&out.stderr));
+    assert!(files(&warehouse) == fresh, "not the files and bytes of a fresh ingest");
+    assert_eq!(count(&by_query), counted);
+    assert!(files(&by_query.join("warehouse")) == fresh, "the first query moves them too");
 }
 
 #[test]

@@ -164,14 +164,16 @@ fn a_month_of_backlog_in_one_call_reproduces_truth_json() {
 }
 
 /// The same backlog ingested in one call and day by day, each day's folder on its own as the
-/// daily job would, leaves byte-identical warehouses and 退回修改 workbooks.
+/// daily job would, leaves byte-identical warehouses and 退回修改 workbooks. The eight days
+/// cross a new year: day by day, December is the open month until January's files arrive, then
+/// 2021 closes into one part; in one call it is that part from the start.
 #[test]
 fn a_backlog_in_one_call_writes_what_day_by_day_writes() {
     let dir = crate::common::scratch();
     let (batched, daily) = (dir.path().join("batched"), dir.path().join("daily"));
     for ws in [&batched, &daily] {
         crate::common::wangge_expect(
-            &["demo-data", ws.to_str().unwrap(), "--days", "8", "--end-date", "2021-06-09"],
+            &["demo-data", ws.to_str().unwrap(), "--days", "8", "--end-date", "2022-01-03"],
             0,
         );
     }
@@ -193,9 +195,11 @@ fn a_backlog_in_one_call_writes_what_day_by_day_writes() {
     for sub in ["warehouse", "reports"] {
         let (a, b) = (crate::common::tree(&batched.join(sub)), crate::common::tree(&daily.join(sub)));
         assert_eq!(a, b, "{sub}: the same files");
-        // The warehouse is one file per table and month: the 8 days are in one month.
         let least = if sub == "warehouse" { 10 } else { 100 };
         assert!(a.len() > least, "{sub}: {} files", a.len());
+        if sub == "warehouse" {
+            assert_tiers(&batched.join(sub), "2022-01");
+        }
         for file in a.iter().filter(|f| batched.join(sub).join(f).is_file()) {
             assert!(
                 std::fs::read(batched.join(sub).join(file)).unwrap()
@@ -205,6 +209,43 @@ fn a_backlog_in_one_call_writes_what_day_by_day_writes() {
             );
         }
     }
+}
+
+/// Each table's year folder holds one file: the open month's part (`open`) in its year, one
+/// part of a past year's months, or the open part of a table that had no rows since.
+fn assert_tiers(warehouse: &std::path::Path, open: &str) {
+    let mut years = 0;
+    for table in std::fs::read_dir(warehouse).unwrap().flatten().filter(|e| e.path().is_dir()) {
+        if table.file_name() == "marts" {
+            continue;
+        }
+        let mut latest = true;
+        let mut folders: Vec<PathBuf> = std::fs::read_dir(table.path()).unwrap().flatten().map(|e| e.path()).collect();
+        folders.sort();
+        for folder in folders.iter().rev() {
+            let name = folder.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(name.starts_with("report_year="), "{}: not a year folder", folder.display());
+            let files: Vec<String> = std::fs::read_dir(folder)
+                .unwrap()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            assert_eq!(files.len(), 1, "{}: {files:?}", folder.display());
+            let kind = wangge::warehouse::tiers::kind(&files[0]);
+            if latest {
+                assert!(matches!(kind, wangge::warehouse::tiers::Kind::Open(_)), "{}: {files:?}", folder.display());
+            } else {
+                assert_eq!(kind, wangge::warehouse::tiers::Kind::Year, "{}: a closed year", folder.display());
+                years += 1;
+            }
+            latest = false;
+        }
+        if folders.len() == 2 {
+            let files = std::fs::read_dir(&folders[1]).unwrap().flatten().next().unwrap().file_name();
+            assert!(files.to_string_lossy().starts_with(&format!("part-{open}-")), "{files:?}");
+        }
+    }
+    assert!(years >= 5, "the tables with rows in both years: {years}");
 }
 
 /// Every file, sheet and row of `outcome` has the fate `t` (truth.json) gives it, and the

@@ -103,14 +103,14 @@ fn a_second_ingest_changes_nothing_and_a_fresh_one_gives_the_same_bytes() {
     let ws = sample_copy(dir.path());
     ingest(&ws);
     let first = snapshot(&ws);
-    // One file per table and month: the sample's 156 files, eight days of May 2022, compacted
-    // into one per table.
+    // The sample's 156 files, eight days of May 2022, compacted into one per table: the open
+    // month's part of its year.
     assert!(first.len() >= 10, "{} warehouse files", first.len());
     let mut per_partition: BTreeMap<String, usize> = BTreeMap::new();
     for name in first.keys() {
         let (partition, file) = name.rsplit_once('/').unwrap();
-        assert!(partition.ends_with("/report_month=2022-05"), "{name}: not in its month's folder");
-        assert!(file.starts_with("part-") && file.ends_with(".parquet"), "{name}: not a compacted file");
+        assert!(partition.ends_with("/report_year=2022"), "{name}: not in its year's folder");
+        assert!(file.starts_with("part-2022-05-") && file.ends_with(".parquet"), "{name}: not the open month's part");
         *per_partition.entry(partition.to_string()).or_default() += 1;
     }
     assert!(per_partition.values().all(|n| *n == 1), "{per_partition:?}");
