@@ -230,7 +230,7 @@ fn main() {
         .collect();
     let daily_rows: Vec<String> =
         daily.iter().map(|(d, s, m)| format!("| day {d} | {s:.2} s | {m:.0} MiB |")).collect();
-    let daily_rows: Vec<String> = daily_rows.into_iter().map(|r| format!("{r} | | | |")).collect();
+    let daily_rows: Vec<String> = daily_rows.into_iter().map(|r| format!("{r} | | |")).collect();
     let mut daily_rows = daily_rows;
     daily_rows.extend(turn_rows);
     daily_rows.push(format!(

@@ -287,22 +287,38 @@ fn merged(
         .collect::<Result<Vec<_>, _>>()
         .map_err(arrow_err(dir))?;
     let all = arrow::compute::concat_batches(&schema, &conformed).map_err(arrow_err(dir))?;
-    sorted(&all).map(Some).map_err(arrow_err(dir))
+    // The files' rows are in `all` now: a year's part is hundreds of thousands of rows, and
+    // each copy of them held at once is hundreds of MiB (a year's close peaked at 977 MiB).
+    drop(conformed);
+    drop(batches);
+    sorted(all).map(Some).map_err(arrow_err(dir))
 }
 
 /// `batch` sorted by its source columns, then by every column: a total order on the rows'
-/// content, so the bytes do not depend on the order the files were read in.
-fn sorted(batch: &RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
+/// content, so the bytes do not depend on the order the files were read in. The source
+/// columns alone tell rows apart nearly always (a sheet's row is read once), so they are
+/// compared first, and every column only when two rows share them: the same order, without
+/// encoding every column of a year's rows at once.
+fn sorted(batch: RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
     let schema = batch.schema();
-    let mut order: Vec<usize> = SOURCE_ORDER.iter().filter_map(|c| schema.index_of(c).ok()).collect();
-    let rest: Vec<usize> = (0..schema.fields().len()).filter(|i| !order.contains(i)).collect();
-    order.extend(rest);
-    let converter =
-        RowConverter::new(order.iter().map(|i| SortField::new(schema.field(*i).data_type().clone())).collect())?;
-    let rows = converter.convert_columns(&order.iter().map(|i| batch.column(*i).clone()).collect::<Vec<_>>())?;
-    let mut indices: Vec<u32> = (0..batch.num_rows() as u32).collect();
-    indices.sort_by(|a, b| rows.row(*a as usize).cmp(&rows.row(*b as usize)));
-    arrow::compute::take_record_batch(batch, &UInt32Array::from(indices))
+    let source: Vec<usize> = SOURCE_ORDER.iter().filter_map(|c| schema.index_of(c).ok()).collect();
+    let mut every = source.clone();
+    every.extend((0..schema.fields().len()).filter(|i| !source.contains(i)));
+    // The rows' order by `columns`, and whether no two rows tie on them.
+    let order_by = |columns: &[usize]| -> Result<(Vec<u32>, bool), arrow::error::ArrowError> {
+        let fields = columns.iter().map(|i| SortField::new(schema.field(*i).data_type().clone())).collect();
+        let rows = RowConverter::new(fields)?
+            .convert_columns(&columns.iter().map(|i| batch.column(*i).clone()).collect::<Vec<_>>())?;
+        let mut indices: Vec<u32> = (0..batch.num_rows() as u32).collect();
+        indices.sort_by(|a, b| rows.row(*a as usize).cmp(&rows.row(*b as usize)));
+        let distinct = indices.windows(2).all(|w| rows.row(w[0] as usize) != rows.row(w[1] as usize));
+        Ok((indices, distinct))
+    };
+    let indices = match (!source.is_empty()).then(|| order_by(&source)).transpose()? {
+        Some((indices, true)) => indices,
+        _ => order_by(&every)?.0,
+    };
+    arrow::compute::take_record_batch(&batch, &UInt32Array::from(indices))
 }
 
 fn relative(root: &Path, path: &Path) -> String {
@@ -536,7 +552,7 @@ mod tests {
         };
         let a = batch(vec![Some("乙"), None, Some("甲")], vec!["b.xlsx", "a.xlsx", "a.xlsx"], vec![4, 10, 9]);
         let b = batch(vec![Some("甲"), Some("乙"), None], vec!["a.xlsx", "b.xlsx", "a.xlsx"], vec![9, 4, 10]);
-        let (a, b) = (sorted(&a).unwrap(), sorted(&b).unwrap());
+        let (a, b) = (sorted(a).unwrap(), sorted(b).unwrap());
         assert_eq!(a, b);
         let files = a.column(1).as_any().downcast_ref::<StringArray>().unwrap();
         let rows = a.column(2).as_any().downcast_ref::<Int64Array>().unwrap();
