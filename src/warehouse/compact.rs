@@ -116,8 +116,13 @@ pub(super) fn finished(dir: &Path) -> Vec<(PathBuf, u64)> {
 fn groups(dir: &Path, open: Option<&str>, verify: bool) -> Vec<Group> {
     let year = tiers::year_of(dir).unwrap_or_default();
     let open = open.filter(|m| m.get(..4) == Some(year.as_str()));
-    let mut files: Vec<(PathBuf, u64, Option<String>)> =
-        finished(dir).into_iter().map(|(p, len)| (tiers::named_month(&p), p, len)).map(|(m, p, l)| (p, l, m)).collect();
+    let mut files: Vec<(PathBuf, u64, Option<String>)> = finished(dir)
+        .into_iter()
+        .map(|(p, len)| {
+            let month = tiers::named_month(&p);
+            (p, len, month)
+        })
+        .collect();
     for (folder, month) in legacy_folders(dir) {
         files.extend(finished(&folder).into_iter().map(|(p, len)| (p, len, Some(month.clone()))));
     }

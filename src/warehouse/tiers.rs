@@ -86,8 +86,9 @@ pub fn named_month(path: &Path) -> Option<String> {
     }
 }
 
+/// The first 16 hex digits of the sha256 of `bytes`.
 fn short_hash(bytes: &[u8]) -> String {
-    crate::digest::hex(&Sha256::digest(bytes)).chars().take(16).collect()
+    super::short(&crate::digest::hex(&Sha256::digest(bytes))).to_string()
 }
 
 /// The name of a part file holding `bytes`: of the open month `open`, or of a year's others.
