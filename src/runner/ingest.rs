@@ -24,7 +24,7 @@ use crate::config::forms::FormConfig;
 use crate::ingest::{self, FileResult, IngestOutcome, IngestRequest};
 use crate::normalize::grid::Registry;
 use crate::privacy::Privacy;
-use crate::warehouse::{Replaced, Warehouse, WriteSummary};
+use crate::warehouse::{Known, Replaced, Warehouse, WriteSummary};
 
 /// A batch closes once it has this many files or bytes, at the next change of date. Measured
 /// on the sample district: about 40 files and 2 MiB a day, so a batch is about a week, and the
@@ -136,19 +136,15 @@ pub fn ingest_each(
             files.push(Candidate { path, relative, bytes });
             continue;
         };
-        if index.is_settled(&sha) {
-            already_ingested.push(relative);
-            continue;
-        }
-        let entries = warehouse.ledger_of(&index, &sha)?;
-        let retry = entries
-            .iter()
-            .find(|e| (e.status == "error" || e.status == "unrecognised") && e.forms_sha256 != fingerprint);
-        if let Some(e) = retry {
-            unfinished.insert(sha.clone(), e.path.clone());
-        } else if !entries.is_empty() {
-            already_ingested.push(relative);
-            continue;
+        match warehouse.known(&index, &sha, &fingerprint)? {
+            Known::Done => {
+                already_ingested.push(relative);
+                continue;
+            }
+            Known::Retry(path_then) => {
+                unfinished.insert(sha.clone(), path_then);
+            }
+            Known::New => {}
         }
         shas.insert(sha);
         files.push(Candidate { path, relative, bytes });

@@ -81,7 +81,7 @@ pub struct Warehouse {
     pub root: PathBuf,
 }
 
-pub use ledger::LedgerIndex;
+pub use ledger::{Known, LedgerIndex};
 
 /// The first 16 hex digits of a sha256, the whole text if it is shorter (or not hex: a ledger
 /// file is read back, and a byte index must not split a character).
