@@ -179,12 +179,7 @@ fn main() {
             ]));
             run(Command::new(&bin).args(["--workspace", ws.to_str().unwrap(), "ingest", "--date", END, "--brief"]));
         }
-        // The pipeline files of this checkout, not those the workspace was made with.
-        let _ = std::fs::remove_dir_all(ws.join("pipelines/daily"));
-        run(Command::new("cp")
-            .arg("-r")
-            .arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pipelines/daily"))
-            .arg(ws.join("pipelines/")));
+        common::with_current_pipelines(&ws);
         let (t, m) = ours(&ws);
         let (dt, dm) = duckdb(&ws);
         let line = format!("| {days} days | {t:.2} s | {m:.0} MiB | {dt:.2} s | {dm:.0} MiB | {:.2}× |", t / dt);

@@ -68,6 +68,7 @@ fn main() {
         }
     }
     run(Command::new("cp").arg("-r").arg(generated.join("inbox/台账")).arg(ws.join("inbox/")));
+    common::with_current_pipelines(&ws);
     let end = NaiveDate::parse_from_str(END, "%Y-%m-%d").unwrap();
     let first = end - Duration::days(days - 1);
     let w = ws.to_str().unwrap().to_string();

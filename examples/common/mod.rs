@@ -84,3 +84,22 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+/// Gives a workspace made earlier (a benchmark keeps its generated data between runs) this
+/// build's pipelines and report templates: the generated copy is those of the build that made
+/// it, and a benchmark measures the SQL it is built with (one year's run timed last release's
+/// SQL, whose windows the engine could not prune).
+#[allow(dead_code)] // not every benchmark keeps its data
+pub fn with_current_pipelines(ws: &std::path::Path) {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for folder in ["pipelines", "report-templates"] {
+        let _ = std::fs::remove_dir_all(ws.join(folder));
+        let status = std::process::Command::new("cp")
+            .arg("-r")
+            .arg(repo.join(folder))
+            .arg(ws.join(folder))
+            .status()
+            .expect("cp");
+        assert!(status.success(), "copying {folder} into {}", ws.display());
+    }
+}
