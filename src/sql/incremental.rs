@@ -177,55 +177,8 @@ pub struct Ledger {
 impl Ledger {
     pub fn read(warehouse_root: &Path) -> Ledger {
         let warehouse = crate::warehouse::Warehouse::new(warehouse_root.to_path_buf());
-        let mut entries = Vec::new();
-        for path in warehouse.table_files(crate::warehouse::LEDGER) {
-            match crate::warehouse::dated::read(&path, COLUMNS) {
-                Ok(batches) => batches.iter().for_each(|b| entries.extend(identities(b))),
-                Err(e) => return Ledger { entries: Err(e.to_string()) },
-            }
-        }
-        Ledger { entries: Ok(entries) }
+        Ledger { entries: warehouse.ledger_identities().map_err(|e| e.to_string()) }
     }
-}
-
-/// The ledger's columns that say what a table's rows of a day were made from (the path a file
-/// had does not: a file moved in the inbox gives the same rows).
-const COLUMNS: &[&str] =
-    &["sha256", "sheet", "status", "forms_sha256", "form", "rows_read", "accepted", "rejected", "skipped"];
-
-/// (form, report date, identity and counts, rows read) of each entry of a ledger batch. Built
-/// with pushes, not `format!` of each field (over a year's 56,387 entries, formatting was half
-/// of the time it took to read them); a text is prefixed by its length, so that no sheet name
-/// can pass for two fields.
-fn identities(batch: &arrow::array::RecordBatch) -> Vec<(Option<String>, NaiveDate, String, u64)> {
-    use crate::warehouse::ledger::value;
-    use arrow::array::{Array, Int64Array, StringArray};
-    let text = |n: &str| batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<StringArray>());
-    let count = |n: &str| batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<Int64Array>());
-    let number = |a: Option<&Int64Array>, i: usize| a.filter(|a| !a.is_null(i)).map_or(0, |a| a.value(i));
-    let dates = crate::warehouse::dated::row_dates(batch);
-    let (sha, sheet, status, forms, form) =
-        (text("sha256"), text("sheet"), text("status"), text("forms_sha256"), text("form"));
-    let (rows_read, accepted, rejected, skipped) =
-        (count("rows_read"), count("accepted"), count("rejected"), count("skipped"));
-    let mut out = Vec::with_capacity(batch.num_rows());
-    for i in 0..batch.num_rows() {
-        let Some(date) = dates[i] else { continue };
-        let mut name = String::with_capacity(160);
-        for field in [value(sha, i), value(sheet, i), value(status, i), value(forms, i)] {
-            let field = field.unwrap_or_default();
-            name.push_str(&field.len().to_string());
-            name.push(':');
-            name.push_str(field);
-            name.push(' ');
-        }
-        for (n, sep) in [(number(accepted, i), '/'), (number(rejected, i), '/'), (number(skipped, i), ' ')] {
-            name.push_str(&n.to_string());
-            name.push(sep);
-        }
-        out.push((value(form, i).map(str::to_string), date, name, number(rows_read, i).max(0) as u64));
-    }
-    out
 }
 
 /// What the warehouse holds of `tables`, day by day, in order: the ledger's entries that fill
