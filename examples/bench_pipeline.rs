@@ -23,6 +23,7 @@ const DUCKDB_STEPS: &[&str] = &[
     "stg_work_orders:mart",
     "stg_work_orders_as_of:mart",
     "stg_returnee_days",
+    "stg_returnees_seen:mart",
     "stg_returnees_latest:mart",
     "stg_returnees_grid",
     "stg_followups_people",

@@ -330,7 +330,7 @@ async fn materialise(df: DataFrame, path: &Path, name: &str) -> Result<usize, Sq
         .collect::<Result<Vec<_>, _>>()
         .map_err(arrow_error)?;
     let batch = arrow::compute::concat_batches(&schema, &batches).map_err(arrow_error)?;
-    parquet_io::write(path, schema, &batch)?;
+    parquet_io::write_mart(path, schema, &batch)?;
     Ok(batch.num_rows())
 }
 

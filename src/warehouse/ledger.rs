@@ -205,26 +205,31 @@ impl Warehouse {
 
 impl Warehouse {
     /// What each ledger entry says a table's rows of its day were made from, for the
-    /// incremental steps' fingerprints: (form, report date, the entry's identity and counts,
-    /// rows read). Only the columns that say so are read (the path a file had does not: a file
+    /// incremental steps' fingerprints: `each(form, report date, the entry's identity and
+    /// counts, rows read)`, entry by entry (a year holds tens of thousands: no string is kept
+    /// for each). Only the columns that say so are read (the path a file had does not: a file
     /// moved in the inbox gives the same rows).
-    pub fn ledger_identities(&self) -> Result<Vec<(Option<String>, NaiveDate, String, u64)>, WarehouseError> {
+    pub fn ledger_identities(
+        &self,
+        each: &mut dyn FnMut(Option<&str>, NaiveDate, &str, u64),
+    ) -> Result<(), WarehouseError> {
         const COLUMNS: &[&str] =
             &["sha256", "sheet", "status", "forms_sha256", "form", "rows_read", "accepted", "rejected", "skipped"];
-        let mut out = Vec::new();
+        let mut name = String::with_capacity(256);
         for path in self.table_files(LEDGER) {
             for batch in super::dated::read(&path, COLUMNS)? {
-                out.extend(identities(&batch));
+                identities(&batch, &mut name, each);
             }
         }
-        Ok(out)
+        Ok(())
     }
 }
 
-/// `ledger_identities` of one batch. Built with pushes, not `format!` of each field (over a
-/// year's 56,387 entries, formatting was half of the time it took to read them); a text is
-/// prefixed by its length, so that no sheet name can pass for two fields.
-fn identities(batch: &RecordBatch) -> Vec<(Option<String>, NaiveDate, String, u64)> {
+/// `ledger_identities` of one batch. Built with pushes into one buffer, not `format!` of each
+/// field (over a year's 56,387 entries, formatting was half of the time it took to read them);
+/// a text is prefixed by its length, so that no sheet name can pass for two fields.
+fn identities(batch: &RecordBatch, name: &mut String, each: &mut dyn FnMut(Option<&str>, NaiveDate, &str, u64)) {
+    use std::fmt::Write;
     let count = |n: &str| batch.column_by_name(n).and_then(|c| c.as_any().downcast_ref::<Int64Array>());
     let dates = super::dated::row_dates(batch);
     let (sha, sheet, status, forms, form) = (
@@ -236,24 +241,16 @@ fn identities(batch: &RecordBatch) -> Vec<(Option<String>, NaiveDate, String, u6
     );
     let (rows_read, accepted, rejected, skipped) =
         (count("rows_read"), count("accepted"), count("rejected"), count("skipped"));
-    let mut out = Vec::with_capacity(batch.num_rows());
     for i in 0..batch.num_rows() {
         let Some(date) = dates[i] else { continue };
-        let mut name = String::with_capacity(160);
+        name.clear();
         for field in [value(sha, i), value(sheet, i), value(status, i), value(forms, i)] {
             let field = field.unwrap_or_default();
-            name.push_str(&field.len().to_string());
-            name.push(':');
-            name.push_str(field);
-            name.push(' ');
+            let _ = write!(name, "{}:{field} ", field.len());
         }
-        for (n, sep) in [(number(accepted, i), '/'), (number(rejected, i), '/'), (number(skipped, i), ' ')] {
-            name.push_str(&n.to_string());
-            name.push(sep);
-        }
-        out.push((value(form, i).map(str::to_string), date, name, number(rows_read, i).max(0) as u64));
+        let _ = write!(name, "{}/{}/{} ", number(accepted, i), number(rejected, i), number(skipped, i));
+        each(value(form, i), date, name, number(rows_read, i).max(0) as u64);
     }
-    out
 }
 
 /// A ledger row, as far as later runs (and run manifests) need it.

@@ -17,6 +17,7 @@ const MARTS: &[&str] = &[
     "completeness",
     "stg_registry",
     "stg_fire_places",
+    "stg_returnees_seen",
     "stg_returnees_latest",
     "stg_work_orders",
     "stg_work_orders_as_of",
@@ -140,6 +141,7 @@ fn the_daily_pipeline_matches_truth_completeness_duckdb_and_its_snapshots() {
         "stg_work_orders:mart",
         "stg_work_orders_as_of:mart",
         "stg_returnee_days",
+        "stg_returnees_seen:mart",
         "stg_returnees_latest:mart",
         "stg_returnees_grid",
         "stg_followups_people",
@@ -294,7 +296,7 @@ fn validate_reports_every_problem_of_broken_pipelines_at_once() {
     let ws = clean.path().join("ws");
     wangge_expect(&["init", ws.to_str().unwrap()], 0);
     let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "validate"], 0);
-    assert!(text(&out.stderr).contains("Planned 36 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Planned 37 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
 }
 
 #[test]
