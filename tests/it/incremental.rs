@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::common::{query_csv, scratch, text, wangge, wangge_expect};
+use crate::common::{copy_dir, query_csv, scratch, text, wangge, wangge_expect};
 use crate::compaction::files;
 use crate::warehouse::{ingest, sample_copy};
 
@@ -76,7 +76,7 @@ fn marts_built_day_by_day_equal_the_full_history_s_and_a_late_file_rebuilds_from
 
     // The same warehouse without any state: every step from its full SQL, the same bytes.
     let full = dir.path().join("full");
-    assert!(std::process::Command::new("cp").arg("-a").arg(&ws).arg(&full).status().unwrap().success());
+    copy_dir(&ws, &full);
     std::fs::remove_dir_all(full.join("warehouse/_state")).unwrap();
     let stderr = run(&full, DAYS[2]);
     assert_eq!(built_from(&stderr, "stg_returnees_latest"), None, "{stderr}");
@@ -193,7 +193,7 @@ for community, day in (("三女河社区", 27), ("建华社区", 20)):
 
     // The same warehouse without state: each date's marts from the full history.
     let full = dir.path().join("full");
-    assert!(std::process::Command::new("cp").arg("-a").arg(&ws).arg(&full).status().unwrap().success());
+    copy_dir(&ws, &full);
     for day in ["2021-06-09", "2021-05-27"] {
         std::fs::remove_dir_all(full.join("warehouse/_state")).unwrap();
         let stderr = run(&full, day);
