@@ -164,10 +164,12 @@ fn session_parts(
     let parquet = &mut config.options_mut().execution.parquet;
     parquet.enable_page_index = false;
     parquet.bloom_filter_on_read = false;
-    // Fair shares between the operators that can spill (sorts, aggregations), so that one
-    // sort cannot take the whole limit and leave the next with nothing (DataFusion's greedy
-    // pool failed the daily pipeline of a 14-district city at 64 MiB that way); the five
-    // largest consumers are named when a query still does not fit.
+    // First come, first served (DataFusion's greedy pool), the five largest consumers named
+    // when a query does not fit. The fair pool, which splits the limit among the operators
+    // that can spill, failed the daily pipeline of a 14-district city even at 96 MiB: each sort
+    // of a plan holds back 10 MiB to merge its spills, and `stg_returnees_latest`'s sorts ran
+    // out of their shares. The greedy pool runs it at 96 MiB, and fails at 64 MiB in
+    // `special_overdue`, whose hash joins (37 MiB) cannot spill (`bench_city`'s workspace).
     let pool = TrackConsumersPool::new(
         GreedyMemoryPool::new(settings.memory_limit),
         std::num::NonZeroUsize::new(5).expect("5 is not zero"),
