@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use super::hash_cache::HashCache;
-use super::{RunError, forms_fingerprint, list_files, load_forms, privacy};
+use super::{Listed, RunError, forms_fingerprint, list_files, load_forms, privacy};
 use crate::config::Workspace;
 use crate::config::forms::FormConfig;
 use crate::ingest::{self, FileResult, IngestOutcome, IngestRequest};
@@ -111,7 +111,7 @@ pub fn ingest_each(
     } else {
         let mut all = Vec::new();
         for p in paths {
-            if p.is_dir() { all.extend(list_files(p)?) } else { all.push(p.clone()) }
+            if p.is_dir() { all.extend(list_files(p)?) } else { all.push(Listed { path: p.clone(), metadata: None }) }
         }
         all
     };
@@ -123,7 +123,7 @@ pub fn ingest_each(
     let mut unfinished: HashMap<String, String> = HashMap::new();
     let mut shas = BTreeSet::new();
     let mut hashes = HashCache::load(ws.path(&ws.config.paths.runs).join("inbox-hashes.tsv"));
-    for path in listed {
+    for Listed { path, metadata } in listed {
         let inside = path.strip_prefix(&inbox).ok();
         let relative = inside.unwrap_or(&path).to_string_lossy().replace('\\', "/");
         // Remembered by its path in the inbox, or outside it by its full path.
@@ -131,7 +131,7 @@ pub fn ingest_each(
             Some(_) => relative.clone(),
             None => std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone()).to_string_lossy().into_owned(),
         };
-        let (sha, bytes) = hashes.hashed(&path, &key);
+        let (sha, bytes) = hashes.hashed(&path, &key, metadata.as_ref());
         let Some(sha) = sha else {
             files.push(Candidate { path, relative, bytes });
             continue;
