@@ -1,7 +1,7 @@
 //! Incremental steps (`incremental = true`: stg_returnees_seen, stg_returnees_latest,
-//! stg_work_orders_as_of, stg_special_visits): a day's mart built from the day before's and the
-//! rows reported since equals, byte for byte, the mart the full SQL makes from the whole
-//! history; a late file for an earlier day makes the next run build from the last mart still
+//! stg_work_orders_as_of, stg_special_visits, stg_fire_places): a day's mart built from the day
+//! before's and the rows reported since equals, byte for byte, the mart the full SQL makes from
+//! the whole history (or its window's); a late file for an earlier day makes the next run build from the last mart still
 //! true to the warehouse, and the bytes are still those of a full run.
 
 use std::collections::BTreeMap;
@@ -51,7 +51,13 @@ fn marts_built_day_by_day_equal_the_full_history_s_and_a_late_file_rebuilds_from
     for (i, day) in DAYS.iter().enumerate() {
         let stderr = run(&ws, day);
         let want = (i > 0).then(|| DAYS[i - 1].to_string());
-        for step in ["stg_returnees_seen", "stg_returnees_latest", "stg_work_orders_as_of", "stg_special_visits"] {
+        for step in [
+            "stg_returnees_seen",
+            "stg_returnees_latest",
+            "stg_work_orders_as_of",
+            "stg_special_visits",
+            "stg_fire_places",
+        ] {
             assert_eq!(built_from(&stderr, step), want, "{day} {step}: {stderr}");
         }
     }
@@ -64,7 +70,7 @@ fn marts_built_day_by_day_equal_the_full_history_s_and_a_late_file_rebuilds_from
     };
     let stderr = arrive(LATE[1]);
     assert_eq!(built_from(&stderr, "stg_work_orders_as_of").as_deref(), Some(DAYS[0]), "{stderr}");
-    for step in ["stg_returnees_seen", "stg_returnees_latest", "stg_special_visits"] {
+    for step in ["stg_returnees_seen", "stg_returnees_latest", "stg_special_visits", "stg_fire_places"] {
         assert_eq!(built_from(&stderr, step).as_deref(), Some(DAYS[1]), "{step}: {stderr}");
     }
     // Then the community's workbook (returnees and visits among its sheets): every step
@@ -103,6 +109,52 @@ fn marts_built_day_by_day_equal_the_full_history_s_and_a_late_file_rebuilds_from
             assert!(bytes == expected[&path], "{} differs after a tampered mart", path.display());
         }
     }
+}
+
+/// `stg_fire_places` carries each place's latest check of a window of days (92 in the sample's
+/// pipeline), and its incremental SQL drops the places whose check left the window. The
+/// sample's three days never leave 92, so the window is made one day long here (the SQL does
+/// not depend on its length): built day by day, places leave the mart, and each day's mart
+/// equals the one its full SQL makes, byte for byte.
+#[test]
+fn fire_places_whose_check_left_the_window_leave_the_incremental_mart_as_the_full_sql_says() {
+    let dir = scratch();
+    let ws = sample_copy(&dir.path().join("daily"));
+    let sql = ws.join("pipelines/daily/sql");
+    for file in [sql.join("stg_fire_safety.sql"), sql.join("incremental/stg_fire_places.sql")] {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(text.contains("$report_date - 92"), "{}", file.display());
+        std::fs::write(&file, text.replace("$report_date - 92", "$report_date - 1")).unwrap();
+    }
+    ingest(&ws);
+    for (i, day) in DAYS.iter().enumerate() {
+        let stderr = run(&ws, day);
+        assert_eq!(built_from(&stderr, "stg_fire_places"), (i > 0).then(|| DAYS[i - 1].to_string()), "{stderr}");
+    }
+    // Places checked on the 8th only have left by the 10th.
+    let mart = |date: &str| {
+        format!(
+            "SELECT count(*) FROM stg_fire_places WHERE report_date = DATE '{date}' AND reported_on < DATE '{date}' - 1"
+        )
+    };
+    let left = count(
+        &ws,
+        "SELECT count(*) FROM (SELECT DISTINCT grid_code, address FROM fire_safety WHERE report_date = DATE '2022-05-08' \
+         EXCEPT SELECT DISTINCT grid_code, address FROM fire_safety WHERE report_date > DATE '2022-05-08')",
+    );
+    assert!(left > 0, "no place checked on the 8th alone: the window is never left");
+    assert_eq!(count(&ws, &mart(DAYS[2])), 0);
+
+    let full = dir.path().join("full");
+    copy_dir(&ws, &full);
+    std::fs::remove_dir_all(full.join("warehouse/_state")).unwrap();
+    let stderr = run(&full, DAYS[2]);
+    assert_eq!(built_from(&stderr, "stg_fire_places"), None, "{stderr}");
+    let mart = |ws: &Path| {
+        std::fs::read(ws.join(format!("warehouse/marts/stg_fire_places/report_date={}/part-0.parquet", DAYS[2])))
+            .unwrap()
+    };
+    assert!(mart(&ws) == mart(&full), "the 10th's stg_fire_places differs from its full SQL's");
 }
 
 /// The one number a `SELECT count(*) …` gives.
