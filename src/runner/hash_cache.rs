@@ -121,22 +121,22 @@ impl HashCache {
     /// some folders, not the whole inbox) the others it knew too; a run over the whole inbox
     /// forgets the files gone from it.
     pub fn save(self, complete: bool) -> std::io::Result<()> {
-        let mut written: HashSet<&str> = HashSet::with_capacity(self.seen.len());
-        let mut lines: Vec<(&str, &(Stamp, String))> = Vec::with_capacity(self.seen.len());
+        let mut text = String::with_capacity(self.seen.len() * 160);
+        let mut line = |path: &str, (s, sha): &(Stamp, String)| {
+            let _ = writeln!(text, "{sha}\t{}\t{}\t{}\t{}\t{path}", s.len, s.modified_ns, s.changed_ns, s.inode);
+        };
+        // A path asked for twice is written twice; `load` keeps the later line, as it should.
         for (path, entry) in &self.seen {
-            if written.insert(path) {
-                lines.push((path, entry));
-            }
+            line(path, entry);
         }
         if !complete {
+            let seen: HashSet<&str> = self.seen.iter().map(|(path, _)| path.as_str()).collect();
             let mut others: Vec<(&String, &(Stamp, String))> =
-                self.known.iter().filter(|(path, _)| !written.contains(path.as_str())).collect();
+                self.known.iter().filter(|(path, _)| !seen.contains(path.as_str())).collect();
             others.sort_by(|a, b| a.0.cmp(b.0));
-            lines.extend(others.into_iter().map(|(path, entry)| (path.as_str(), entry)));
-        }
-        let mut text = String::with_capacity(lines.len() * 160);
-        for (path, (s, sha)) in lines {
-            let _ = writeln!(text, "{sha}\t{}\t{}\t{}\t{}\t{path}", s.len, s.modified_ns, s.changed_ns, s.inode);
+            for (path, entry) in others {
+                line(path, entry);
+            }
         }
         if let Some(parent) = self.file.parent() {
             std::fs::create_dir_all(parent)?;
