@@ -9,7 +9,8 @@ WITH fresh AS (
         s.*,
         s.report_date AS reported_on,
         row_number() OVER (
-            PARTITION BY grid_code, address ORDER BY report_date DESC, check_date DESC, source_file, source_row
+            PARTITION BY grid_code, address
+            ORDER BY report_date DESC, check_date DESC, source_file, source_sheet, source_row
         ) AS nth
     FROM stg_fire_safety s
     WHERE s.report_date > $previous_date
@@ -20,8 +21,8 @@ WHERE nth = 1
 UNION ALL
 SELECT
     p.reported_on AS report_date, p.check_date, p.town_code, p.community_code, p.grid_code, p.address, p.place,
-    p.place_kind, p.inspector, p.fix_way, p.fix_deadline, p.source_file, p.source_row, p.hazard, p.ebike,
-    p.exit_blocked, p.hazard_place, p.fixed, p.reported_on, p.nth
+    p.place_kind, p.inspector, p.fix_way, p.fix_deadline, p.source_file, p.source_sheet, p.source_row,
+    p.hazard, p.ebike, p.exit_blocked, p.hazard_place, p.fixed, p.reported_on, p.nth
 FROM stg_fire_places p
 WHERE p.report_date = $previous_date
     AND p.reported_on >= $report_date - 92

@@ -5,7 +5,7 @@
 -- unreadable says nothing. A hazard is fixed when fixed on the spot or 是否整改完成 says so.
 SELECT
     report_date, check_date, town_code, community_code, grid_code, address, place, place_kind, inspector,
-    fix_way, fix_deadline, source_file, source_row,
+    fix_way, fix_deadline, source_file, source_sheet, source_row,
     -- What was found, in the sheet's words, or from its items or its count where it has no
     -- such column.
     coalesce(
