@@ -7,20 +7,19 @@
 -- day it is closed, so an order seen only before the window counts in none of them (and a
 -- year's history is not ranked every day to find them).
 -- Materialised: the steps that count from it read the history once, not once each.
-WITH ranked AS (
-    SELECT
-        order_id, channel, category, content, town_code, community_code, grid_code, assignee,
-        received_at, dispatched_at, closed_at, deadline, time_limit_hours, status, status_stage,
-        report_date AS last_report_date,
-        row_number() OVER (
-            PARTITION BY order_id ORDER BY report_date DESC, source_file DESC, source_row DESC
-        ) AS appearance
-    FROM work_orders
-    WHERE report_date > $report_date - $trend_days
+-- By an aggregate, not by ranking: the form keeps one appearance per order and report date
+-- (dedup = "order_id"; if a form changes that, the unique check in pipeline.toml fails), so
+-- the last seen is the one on the order's last date. DataFusion's window operator keeps a
+-- slice of every column it carries for each order in a batch (see stg_returnees_latest).
+WITH seen AS (
+    SELECT * FROM work_orders WHERE report_date > $report_date - $trend_days
+),
+last_seen AS (
+    SELECT order_id, max(report_date) AS last_report_date FROM seen GROUP BY order_id
 )
 SELECT
-    order_id, channel, category, content, town_code, community_code, grid_code, assignee,
-    received_at, dispatched_at, closed_at, deadline, time_limit_hours, status, status_stage,
-    last_report_date
-FROM ranked
-WHERE appearance = 1
+    s.order_id, s.channel, s.category, s.content, s.town_code, s.community_code, s.grid_code, s.assignee,
+    s.received_at, s.dispatched_at, s.closed_at, s.deadline, s.time_limit_hours, s.status, s.status_stage,
+    l.last_report_date
+FROM seen s
+JOIN last_seen l ON l.order_id = s.order_id AND l.last_report_date = s.report_date
