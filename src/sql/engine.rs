@@ -167,9 +167,9 @@ fn session_parts(
     // First come, first served (DataFusion's greedy pool), the five largest consumers named
     // when a query does not fit. The fair pool, which splits the limit among the operators
     // that can spill, failed the daily pipeline of a 14-district city even at 96 MiB: each sort
-    // of a plan holds back 10 MiB to merge its spills, and `stg_returnees_latest`'s sorts ran
-    // out of their shares. The greedy pool runs it at 96 MiB, and fails at 64 MiB in
-    // `special_overdue`, whose hash joins (37 MiB) cannot spill (`bench_city`'s workspace).
+    // of a plan holds back 10 MiB to merge its spills, and `trend`'s sorts ran out of their
+    // shares. The greedy pool runs it at 96 MiB, and fails at 64 MiB in `special_overdue`,
+    // whose hash joins cannot spill and leave its sort too little (`bench_city`'s workspace).
     let pool = TrackConsumersPool::new(
         GreedyMemoryPool::new(settings.memory_limit),
         std::num::NonZeroUsize::new(5).expect("5 is not zero"),
