@@ -134,9 +134,7 @@ fn a_city_gets_a_report_per_county_holding_only_its_own_towns() {
 fn only_data_checks_fail(run: &std::process::Output) {
     let stderr = text(&run.stderr);
     assert!(run.status.code().is_some_and(|c| c <= 1), "{stderr}");
-    let failed: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("check failed:") && !l.contains("on `completeness`"))
-        .collect();
+    let failed: Vec<&str> =
+        stderr.lines().filter(|l| l.starts_with("check failed:") && !l.contains("on `completeness`")).collect();
     assert!(failed.is_empty(), "{failed:?}\n{stderr}");
 }
