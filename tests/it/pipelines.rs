@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::{repo, scratch, text, truth, wangge, wangge_expect, zip_part};
+use crate::common::{repo, scratch, text, tree, truth, wangge, wangge_expect, zip_part};
 use crate::warehouse::{ingest, sample_copy};
 
 const MARTS: &[&str] = &[
@@ -394,4 +394,23 @@ fn a_mart_left_with_only_a_temporary_file_by_a_killed_run_does_not_stop_the_next
     );
     let rows = query_json(&ws, "select count(*) as n from stg_returnees_latest");
     assert!(rows[0]["n"].as_i64().unwrap() > 0, "{rows:?}");
+}
+
+/// The sample workspace's `pipelines/` and `report-templates/` are the bundled ones, which
+/// `wangge init` and `demo-data` write: the quick start runs the SQL a new workspace gets, and
+/// an edit made to one copy alone fails here instead of drifting.
+#[test]
+fn the_sample_workspace_carries_the_bundled_pipelines_and_templates() {
+    let sample = repo().join("sample-data");
+    let bundled: BTreeSet<&str> = wangge::config::init::BUNDLED_FILES.iter().map(|(relative, _)| *relative).collect();
+    for (relative, bytes) in wangge::config::init::BUNDLED_FILES {
+        let copy = std::fs::read(sample.join(relative)).unwrap_or_default();
+        assert!(copy == *bytes, "sample-data/{relative} differs from the bundled {relative}");
+    }
+    for file in tree(&sample) {
+        let relative = file.to_string_lossy().replace('\\', "/");
+        if relative.starts_with("pipelines/") || relative.starts_with("report-templates/") {
+            assert!(bundled.contains(relative.as_str()), "sample-data/{relative} is not bundled");
+        }
+    }
 }

@@ -5,8 +5,8 @@
 -- declares for each status (pipelines/forms/work_orders.toml `[stages.status]`), never from a
 -- status wording: open until closed or cancelled; overdue while still to be handled past the
 -- deadline. Rows written before stages existed have none and count as open.
--- The latest appearance by an aggregate, as in stg_work_orders (one appearance per order and
--- report date; the window operator's per-order slices cost more than the scan).
+-- The latest appearance by an aggregate, as in stg_work_orders: one appearance per order and
+-- report date, so no ranking, whose window operator keeps a slice of every column per order.
 WITH listed AS (
     SELECT * FROM work_orders WHERE report_date <= $report_date
 ),
