@@ -6,22 +6,32 @@
 -- who is new on each day of the trend exactly (an earlier registration is more than the window
 -- before any of them), and days before the trend are not asked for (trend reads this; each
 -- returnee's latest registration is stg_returnees_latest, over the whole history).
+--
+-- The row before a row is found in one sequence of all rows ordered by person, not by a window
+-- partitioned by person: DataFusion keeps state for every partition key in a batch, and a city
+-- lists thousands of people once each (14 districts: 0.13 s and 130 MB as a query that way,
+-- 0.07 s and 111 MB this way; the same rows).
 SELECT
-    person_key, report_date, town_code, grid_code,
-    lag(report_date) OVER (PARTITION BY person_key ORDER BY report_date) AS previous_on,
-    coalesce(
-        report_date - lag(report_date) OVER (PARTITION BY person_key ORDER BY report_date) > $new_window_days,
-        true
-    ) AS is_new
+    person_key, report_date, town_code, grid_code, previous_on,
+    coalesce(report_date - previous_on > $new_window_days, true) AS is_new
 FROM (
-    -- A person listed twice on one day (two sheets, two grids) counts in the first grid listed.
-    SELECT person_key, report_date, town_code, grid_code
+    SELECT
+        person_key, report_date, town_code, grid_code,
+        CASE WHEN lag(person_key) OVER listed IS NOT DISTINCT FROM person_key THEN lag(report_date) OVER listed END
+            AS previous_on
     FROM (
-        SELECT
-            person_key, report_date, town_code, grid_code,
-            row_number() OVER (PARTITION BY person_key, report_date ORDER BY source_file, source_row) AS nth
-        FROM returnees
-        WHERE report_date <= $report_date AND report_date > $report_date - ($trend_days + $new_window_days)
-    ) listed
-    WHERE nth = 1
+        -- A person listed twice on one day (two sheets, two grids) counts in the first grid
+        -- listed: the first of their rows that day.
+        SELECT person_key, report_date, town_code, grid_code
+        FROM (
+            SELECT
+                person_key, report_date, town_code, grid_code,
+                lag(person_key) OVER listings AS person_before, lag(report_date) OVER listings AS date_before
+            FROM returnees
+            WHERE report_date <= $report_date AND report_date > $report_date - ($trend_days + $new_window_days)
+            WINDOW listings AS (ORDER BY person_key, report_date, source_file, source_sheet, source_row)
+        ) listings
+        WHERE (person_before IS DISTINCT FROM person_key) OR (date_before IS DISTINCT FROM report_date)
+    ) days
+    WINDOW listed AS (ORDER BY person_key, report_date)
 ) days

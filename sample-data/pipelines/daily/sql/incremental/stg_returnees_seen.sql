@@ -2,15 +2,20 @@
 -- it: a person registered since takes the grid of their latest new registration (the same
 -- order as the full SQL), everyone else keeps theirs.
 WITH fresh AS (
-    SELECT
-        person_key, grid_code,
-        row_number() OVER (PARTITION BY person_key ORDER BY report_date DESC, source_file, source_row) AS latest
-    FROM returnees
-    WHERE report_date > $previous_date AND report_date <= $report_date
+    -- (each person's latest new registration: the first of their rows, as in the full SQL)
+    SELECT person_key, grid_code
+    FROM (
+        SELECT
+            person_key, grid_code,
+            lag(report_date) OVER newest_first AS row_before, lag(person_key) OVER newest_first AS person_before
+        FROM returnees
+        WHERE report_date > $previous_date AND report_date <= $report_date
+        WINDOW newest_first AS (ORDER BY person_key, report_date DESC, source_file, source_row)
+    ) r
+    WHERE row_before IS NULL OR (person_before IS DISTINCT FROM person_key)
 )
 SELECT f.person_key, f.grid_code
 FROM fresh f
-WHERE f.latest = 1
 UNION ALL
 SELECT p.person_key, p.grid_code
 FROM stg_returnees_seen p
