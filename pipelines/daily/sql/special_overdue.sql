@@ -18,8 +18,10 @@ latest AS (
         r.*,
         CASE WHEN v.visited_on IS NOT NULL AND (r.last_visit_date IS NULL OR v.visited_on > r.last_visit_date)
             THEN v.visited_on ELSE r.last_visit_date END AS last_visited
-    FROM register r
-    LEFT JOIN visited v ON v.row_key = r.row_key
+    -- (visited on the left: the engine holds a join's left side in memory, and the register is
+    -- the larger, 91,000 people in a 14-district city against 8,000 visited)
+    FROM visited v
+    RIGHT JOIN register r ON v.row_key = r.row_key
 )
 SELECT
     town_code, community_code, grid_code, category, name,

@@ -8,15 +8,24 @@ WITH register AS (
     SELECT row_key, grid_code, name, address, last_visit_date FROM special_population
     WHERE report_date = (SELECT max(report_date) FROM special_population WHERE report_date <= $report_date)
 ),
+visited AS (
+    SELECT grid_code, household_head, address, visit_date FROM visits WHERE report_date <= $report_date
+),
 matched AS (
-    SELECT r.row_key, v.visit_date
+    -- A visit to them by name, and one at their address, as two joins on equal keys: one join
+    -- on the grid with either condition compared every visit of a grid with every person of it
+    -- (0.16 s of a 14-district city's 0.2 s). A visit found both ways counts once below.
+    SELECT r.row_key, r.last_visit_date, v.visit_date
     FROM register r
-    JOIN visits v
-      ON v.grid_code = r.grid_code
-     AND (v.household_head = r.name OR (r.address IS NOT NULL AND v.address = r.address))
-    WHERE v.report_date <= $report_date
-      AND (r.last_visit_date IS NULL OR v.visit_date > r.last_visit_date)
+    JOIN visited v ON v.grid_code = r.grid_code AND v.household_head = r.name
+    UNION ALL
+    SELECT r.row_key, r.last_visit_date, v.visit_date
+    FROM register r
+    JOIN visited v ON v.grid_code = r.grid_code AND v.address = r.address
 )
-SELECT row_key, max(visit_date) AS visit_date FROM matched WHERE visit_date <= $report_date GROUP BY row_key
-UNION ALL
-SELECT DISTINCT row_key, visit_date FROM matched WHERE visit_date > $report_date
+-- Each person's last visit on or before the report date, and each visit dated after it, in one
+-- pass: the later visits are grouped by their own date.
+SELECT row_key, max(visit_date) AS visit_date
+FROM matched
+WHERE last_visit_date IS NULL OR visit_date > last_visit_date
+GROUP BY row_key, CASE WHEN visit_date > $report_date THEN visit_date END
