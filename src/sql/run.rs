@@ -13,6 +13,7 @@ use arrow::array::RecordBatch;
 use chrono::NaiveDate;
 use datafusion::prelude::{DataFrame, SessionContext, col};
 use datafusion::scalar::ScalarValue;
+use futures::StreamExt;
 
 use super::engine::{self, PARTITION};
 use super::pipeline::{self, Materialize, Pipeline};
@@ -311,27 +312,25 @@ async fn materialise(df: DataFrame, path: &Path, name: &str) -> Result<usize, Sq
         })
         .collect();
     let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(fields));
-    let batches = df.collect().await.map_err(SqlError::engine(&context))?;
     let arrow_error = |e| SqlError::Engine {
         context: context.clone(),
         error: datafusion::error::DataFusionError::ArrowError(Box::new(e), None),
     };
-    let batches = batches
-        .iter()
-        .map(|b| {
-            let columns = b
-                .columns()
-                .iter()
-                .zip(schema.fields())
-                .map(|(c, f)| arrow::compute::cast(c, f.data_type()))
-                .collect::<Result<Vec<_>, _>>()?;
-            RecordBatch::try_new(schema.clone(), columns)
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(arrow_error)?;
-    let batch = arrow::compute::concat_batches(&schema, &batches).map_err(arrow_error)?;
-    parquet_io::write_mart(path, schema, &batch)?;
-    Ok(batch.num_rows())
+    // Written as the sorted rows come: holding them all first cost the step's result twice.
+    let mut stream = df.execute_stream().await.map_err(SqlError::engine(&context))?;
+    let mut file = parquet_io::MartWriter::new(path, schema.clone());
+    while let Some(batch) = stream.next().await {
+        let batch = batch.map_err(SqlError::engine(&context))?;
+        let columns = batch
+            .columns()
+            .iter()
+            .zip(schema.fields())
+            .map(|(c, f)| arrow::compute::cast(c, f.data_type()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(arrow_error)?;
+        file.write(RecordBatch::try_new(schema.clone(), columns).map_err(arrow_error)?)?;
+    }
+    Ok(file.finish()?)
 }
 
 /// The first `n` rows of some batches.
