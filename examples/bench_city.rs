@@ -224,7 +224,11 @@ client submitting every step) {b_s:.2} s, the client's peak {b_m:.0} MiB, the cl
 marts equal the local engine's byte for byte. Before `stg_visits_grid` counted distinct households as distinct \
 (grid, household) rows instead of `count(DISTINCT …)` per grid, the 14-district peak under the same limit was 330 MiB \
 (1 district: 135 MiB): heaptrack put 250 MiB of it in per-grid hash sets that DataFusion's memory pool does not \
-bound.\n",
+bound. What is left above 1 district's peak is the largest steps' own work, not memory kept between steps: \
+a test build that had each worker thread's allocator give back its free memory after every step (measured \
+2026-12-04) held 95-107 MiB between steps for 14 districts, and still peaked at 182 MiB in `headline`. The \
+largest steps hold what a hash join or a sort must: `stg_special_visits` the 91,000-person register of the \
+14 districts, twice (its name and address joins), `stg_fire_places` and `headline` their sorted rows.\n",
         rows.join("\n"),
         peak_text.join(", "),
         n = c.districts,
