@@ -316,7 +316,7 @@ async fn materialise(df: DataFrame, path: &Path, name: &str) -> Result<usize, Sq
         context: context.clone(),
         error: datafusion::error::DataFusionError::ArrowError(Box::new(e), None),
     };
-    // Written as the sorted rows come: holding them all first cost the step's result twice.
+    // Written as the sorted rows come, not held whole first (`parquet_io::MartWriter` says why).
     let mut stream = df.execute_stream().await.map_err(SqlError::engine(&context))?;
     let mut file = parquet_io::MartWriter::new(path, schema.clone());
     while let Some(batch) = stream.next().await {
