@@ -90,7 +90,7 @@ pub struct MartWriter {
     path: PathBuf,
     tmp: PathBuf,
     schema: Arc<Schema>,
-    held: Vec<RecordBatch>,
+    held: std::collections::VecDeque<RecordBatch>,
     held_rows: usize,
     writer: Option<ArrowWriter<File>>,
     rows: usize,
@@ -104,13 +104,21 @@ const _: () = assert!(parquet::file::properties::DEFAULT_MAX_ROW_GROUP_ROW_COUNT
 impl MartWriter {
     pub fn new(path: &Path, schema: Arc<Schema>) -> MartWriter {
         let tmp = crate::atomic_file::temporary_name(path);
-        MartWriter { path: path.to_path_buf(), tmp, schema, held: Vec::new(), held_rows: 0, writer: None, rows: 0 }
+        MartWriter {
+            path: path.to_path_buf(),
+            tmp,
+            schema,
+            held: Default::default(),
+            held_rows: 0,
+            writer: None,
+            rows: 0,
+        }
     }
 
     pub fn write(&mut self, batch: RecordBatch) -> Result<(), WarehouseError> {
         self.rows += batch.num_rows();
         self.held_rows += batch.num_rows();
-        self.held.push(batch);
+        self.held.push_back(batch);
         if self.writer.is_none() && self.held_rows >= COMPRESS_FROM_ROWS {
             self.writer = Some(self.open(zstd(MART_ZSTD_LEVEL))?);
         }
@@ -130,20 +138,12 @@ impl MartWriter {
         let rest = self.take(self.held_rows)?;
         self.put(&rest)?;
         let writer = self.writer.take().expect("opened above");
-        let file = writer.into_inner().map_err(pq(&self.tmp))?;
-        file.sync_all().map_err(io(&self.tmp))?;
-        drop(file);
-        std::fs::rename(&self.tmp, &self.path).map_err(io(&self.path))?;
-        crate::failpoint::hit("warehouse.file");
+        close_in_place(writer, &self.tmp, &self.path, true)?;
         Ok(self.rows)
     }
 
     fn open(&self, compression: Compression) -> Result<ArrowWriter<File>, WarehouseError> {
-        let dir = self.path.parent().expect("warehouse files live in a folder");
-        std::fs::create_dir_all(dir).map_err(io(dir))?;
-        let file = File::create(&self.tmp).map_err(io(&self.tmp))?;
-        let properties = properties(&self.schema, compression, None);
-        ArrowWriter::try_new(file, self.schema.clone(), Some(properties)).map_err(pq(&self.tmp))
+        open_temporary(&self.path, &self.tmp, &self.schema, properties(&self.schema, compression, None))
     }
 
     /// The first `n` rows held, as one batch.
@@ -154,7 +154,7 @@ impl MartWriter {
             let first = &self.held[0];
             if first.num_rows() <= left {
                 left -= first.num_rows();
-                parts.push(self.held.remove(0));
+                parts.extend(self.held.pop_front());
             } else {
                 parts.push(first.slice(0, left));
                 self.held[0] = first.slice(left, first.num_rows() - left);
@@ -163,7 +163,7 @@ impl MartWriter {
         }
         self.held_rows -= n;
         arrow::compute::concat_batches(&self.schema, &parts)
-            .map_err(|e| pq(&self.tmp)(parquet::errors::ParquetError::ArrowError(e.to_string())))
+            .map_err(|source| WarehouseError::Arrow { path: self.tmp.clone(), source })
     }
 
     fn put(&mut self, batch: &RecordBatch) -> Result<(), WarehouseError> {
@@ -195,34 +195,42 @@ fn write_file(
     sync: bool,
     level: i32,
 ) -> Result<(), WarehouseError> {
+    let tmp: PathBuf = crate::atomic_file::temporary_name(path);
+    let compression = if batch.num_rows() < COMPRESS_FROM_ROWS { Compression::UNCOMPRESSED } else { zstd(level) };
+    let mut writer = open_temporary(path, &tmp, &schema, properties(&schema, compression, None))?;
+    writer.write(batch).map_err(pq(&tmp))?;
+    close_in_place(writer, &tmp, path, sync)
+}
+
+/// A writer of `path`'s temporary name `tmp`, its folder made if need be.
+fn open_temporary(
+    path: &Path,
+    tmp: &Path,
+    schema: &Arc<Schema>,
+    properties: WriterProperties,
+) -> Result<ArrowWriter<File>, WarehouseError> {
     let dir = path.parent().expect("warehouse files live in a folder");
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let tmp: PathBuf = crate::atomic_file::temporary_name(path);
-    let file = File::create(&tmp).map_err(io(&tmp))?;
-    let compression = if batch.num_rows() < COMPRESS_FROM_ROWS { Compression::UNCOMPRESSED } else { zstd(level) };
-    let properties = properties(&schema, compression, None);
-    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(pq(&tmp))?;
-    writer.write(batch).map_err(pq(&tmp))?;
-    let file = writer.into_inner().map_err(pq(&tmp))?;
+    let file = File::create(tmp).map_err(io(tmp))?;
+    ArrowWriter::try_new(file, schema.clone(), Some(properties)).map_err(pq(tmp))
+}
+
+/// Closes a writer of `tmp` and puts the file in place as `path` (on disk first when `sync`).
+fn close_in_place(writer: ArrowWriter<File>, tmp: &Path, path: &Path, sync: bool) -> Result<(), WarehouseError> {
+    let file = writer.into_inner().map_err(pq(tmp))?;
     if sync {
-        file.sync_all().map_err(io(&tmp))?;
+        file.sync_all().map_err(io(tmp))?;
     }
     drop(file);
-    std::fs::rename(&tmp, path).map_err(io(path))?;
-    crate::failpoint::hit("warehouse.file");
-    Ok(())
+    put_in_place(tmp, path)
 }
 
 /// Writes a batch to the temporary name of `path` and leaves it there, not synced (see
 /// `sync_written`): for a file whose final name is known only from its bytes (`compact`).
 pub fn write_temporary(path: &Path, schema: Arc<Schema>, batch: &RecordBatch) -> Result<PathBuf, WarehouseError> {
     let tmp = crate::atomic_file::temporary_name(path);
-    let dir = path.parent().expect("warehouse files live in a folder");
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let file = File::create(&tmp).map_err(io(&tmp))?;
     let compression = if batch.num_rows() < COMPRESS_FROM_ROWS { Compression::UNCOMPRESSED } else { zstd(ZSTD_LEVEL) };
-    let properties = properties(&schema, compression, Some(ROW_GROUP_ROWS));
-    let mut writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(pq(&tmp))?;
+    let mut writer = open_temporary(path, &tmp, &schema, properties(&schema, compression, Some(ROW_GROUP_ROWS)))?;
     writer.write(batch).map_err(pq(&tmp))?;
     writer.into_inner().map_err(pq(&tmp))?;
     Ok(tmp)
@@ -270,13 +278,9 @@ pub fn create(
     schema: Arc<Schema>,
     row_group_rows: usize,
 ) -> Result<(PathBuf, ArrowWriter<File>), WarehouseError> {
-    let dir = path.parent().expect("warehouse files live in a folder");
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
     let tmp: PathBuf = crate::atomic_file::temporary_name(path);
-    let file = File::create(&tmp).map_err(io(&tmp))?;
-    let level1 = Compression::ZSTD(ZstdLevel::try_new(1).expect("valid zstd level"));
-    let properties = properties(&schema, level1, Some(row_group_rows));
-    let writer = ArrowWriter::try_new(file, schema, Some(properties)).map_err(pq(&tmp))?;
+    let properties = properties(&schema, zstd(1), Some(row_group_rows));
+    let writer = open_temporary(path, &tmp, &schema, properties)?;
     Ok((tmp, writer))
 }
 
