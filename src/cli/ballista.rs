@@ -59,8 +59,6 @@ enum Role {
 }
 
 pub fn run(args: BallistaArgs) -> CommandResult {
-    // A scheduler's and an executor's whole work is queries (`EngineMemory` says why).
-    let _memory = crate::EngineMemory::release_at_once();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

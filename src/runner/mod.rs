@@ -221,7 +221,6 @@ fn on_engine<T>(
     let engine = settings.engine.to_string();
     // The timer is made inside the runtime: tokio's clock exists only there.
     let limit = std::time::Duration::from_secs(minutes * 60);
-    let _memory = crate::EngineMemory::release_at_once();
     match block_on(async move { tokio::time::timeout(limit, work).await })? {
         Err(_) => Err(RunError::EngineTimeout { engine, minutes }),
         Ok(Err(source)) if settings.engine != crate::sql::engine::Engine::Local => {
