@@ -183,9 +183,10 @@ fn main() {
         );
         set_memory(&c.ws, limit);
         let (s, m) = best(3, run(&c.ws, "local"));
-        println!("  local, memory_mib = {limit}: {s:.2} s, peak {m:.0} MiB");
+        let (data, code) = common::sampled_memory(&mut run(&c.ws, "local")());
+        println!("  local, memory_mib = {limit}: {s:.2} s, peak {m:.0} MiB (data {data:.0} MiB, code {code:.0} MiB)");
         rows.push(format!(
-            "| {n} | {} | {} | {:.1} s, {:.0} MiB | {s:.2} s | {m:.0} MiB |",
+            "| {n} | {} | {} | {:.1} s, {:.0} MiB | {s:.2} s | {m:.0} MiB | {data:.0} MiB | {code:.0} MiB |",
             c.rows, c.grids, c.ingest.0, c.ingest.1
         ));
         last = Some(c);
@@ -216,19 +217,31 @@ fn main() {
 districts, each with its own towns, communities, grids, rosters, daily workbooks, patrols and hotline export), ingested \
 in one call; then `wangge run daily --no-reports --date {END}`: every step and check of the daily pipeline, marts \
 written to Parquet, no report files. Best of three, each a fresh process; peak is the process's VmHWM. The local engine \
-runs with `[engine] memory_mib = {limit}` (sorts and groups spill to `runs/spill`).\n\n\
-| districts | rows accepted | grids | ingest | daily pipeline, local | peak |\n|---|---|---|---|---|---|\n{}\n\n\
+runs with `[engine] memory_mib = {limit}` (sorts and groups spill to `runs/spill`). A fourth run is sampled every 2 ms \
+for the two parts of its resident memory at their largest (not always at the same moment): data (anonymous memory: what the queries allocate) and code \
+(file-backed: the binary's pages as it runs them, the same for any input).\n\n\
+| districts | rows accepted | grids | ingest | daily pipeline, local | peak | data | code |\n\
+|---|---|---|---|---|---|---|---|\n{}\n\n\
 For {n} districts: the local engine with `memory_mib = 1024` took {free_s:.2} s with a {free_m:.0} MiB peak; on Apache \
 Ballista (a scheduler and two executors started by `wangge ballista` on 127.0.0.1, one core and {limit} MiB each, the \
 client submitting every step) {b_s:.2} s, the client's peak {b_m:.0} MiB, the cluster's processes' peaks: {}. Ballista's \
 marts equal the local engine's byte for byte. Before `stg_visits_grid` counted distinct households as distinct \
 (grid, household) rows instead of `count(DISTINCT …)` per grid, the 14-district peak under the same limit was 330 MiB \
 (1 district: 135 MiB): heaptrack put 250 MiB of it in per-grid hash sets that DataFusion's memory pool does not \
-bound. What is left above 1 district's peak is the largest steps' own work, not memory kept between steps: \
-a test build that had each worker thread's allocator give back its free memory after every step (measured \
-2026-12-04) held 95-107 MiB between steps for 14 districts, and still peaked at 182 MiB in `headline`. The \
-largest steps hold what a hash join or a sort must: `stg_special_visits` the 91,000-person register of the \
-14 districts, twice (its name and address joins), `stg_fire_places` and `headline` their sorted rows.\n",
+bound. What grows with the districts is data; the code is 92-94 MiB of every peak, for 1 district as for 14 (pages of \
+the binary, which the kernel can drop and read again). The data is the largest steps' own work, measured on 2026-12-04 \
+with each step's SQL run alone as a query on the 14-district city (`wangge query`; `SELECT 1` has 9 MiB of data): \
+`stg_special_visits` 61-64 MiB (the 91,000-person register held by its name join and its address join), `headline` \
+66-68 MiB with its 94,284 rows sorted and collected (39-43 MiB unsorted), `daily_grid` 51-57 MiB and `stg_visits_grid` 42-53 MiB (the window's \
+200,000 distinct households, grouped). The memory limit does not bound it: `stg_visits_grid` had 45, 50 and 46 MiB of \
+data under 96, 32 and 16 MiB (heaptrack: a 30 MiB heap under 16 MiB, DataFusion's group builders growing by doubling \
+past what they reserved, and Parquet's decoding buffers, which its pool does not count), and the whole pipeline under \
+48 MiB peaked at 159-162 MiB against 168-175 MiB under 96 (under 32 MiB, sorts can no longer merge their spills). \
+Tried and not kept: the allocator giving freed memory back at once while queries run (mimalloc's arena purge without \
+delay) took 8-10 MiB off the 14-district peak for 0.25 s more system time; counting the households by one sorted \
+sequence instead of a grouping took more (57-58 MiB) and longer. `stg_fire_places` ranked each place's checks in a \
+window partitioned by place (57 MiB of data as a query on 14 districts); it now takes the first of each place's rows in \
+one sequence ordered by place (23 MiB).\n",
         rows.join("\n"),
         peak_text.join(", "),
         n = c.districts,

@@ -18,6 +18,24 @@ pub fn rss_mib() -> f64 {
     status_mib("self", "VmRSS:")
 }
 
+/// Runs `cmd` (its output dropped) and reads its resident memory every 2 ms: the largest
+/// anonymous part (RssAnon: the data it allocates) and file-backed part (RssFile: mostly the
+/// binary's own code as it runs), in MiB. VmHWM counts both, and the second is the same
+/// whatever the input.
+#[allow(dead_code)] // not every benchmark uses it
+pub fn sampled_memory(cmd: &mut std::process::Command) -> (f64, f64) {
+    use std::process::Stdio;
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("the command starts");
+    let process = child.id().to_string();
+    let (mut anon, mut file) = (0.0f64, 0.0f64);
+    while child.try_wait().expect("waiting for it").is_none() {
+        anon = anon.max(status_mib(&process, "RssAnon:"));
+        file = file.max(status_mib(&process, "RssFile:"));
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    (anon, file)
+}
+
 fn status_mib(process: &str, key: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{process}/status")).unwrap_or_default();
     status
