@@ -228,7 +228,7 @@ client submitting every step) {b_s:.2} s, the client's peak {b_m:.0} MiB, the cl
 marts equal the local engine's byte for byte. Before `stg_visits_grid` counted distinct households as distinct \
 (grid, household) rows instead of `count(DISTINCT …)` per grid, the 14-district peak under the same limit was 330 MiB \
 (1 district: 135 MiB): heaptrack put 250 MiB of it in per-grid hash sets that DataFusion's memory pool does not \
-bound. What grows with the districts is data; the code is 92-94 MiB of every peak, for 1 district as for 14 (pages of \
+bound. What grows with the districts is data; the code is 91-93 MiB of every peak, for 1 district as for 14 (pages of \
 the binary, which the kernel can drop and read again). The data is the largest steps' own work, measured on 2026-12-04 \
 with each step's SQL run alone as a query on the 14-district city (`wangge query`; `SELECT 1` has 9 MiB of data): \
 `stg_special_visits` 61-64 MiB (the 91,000-person register held by its name join and its address join), `headline` \
@@ -239,7 +239,7 @@ past what they reserved, and Parquet's decoding buffers, which its pool does not
 48 MiB peaked at 159-162 MiB against 168-175 MiB under 96 (under 32 MiB, sorts can no longer merge their spills). \
 Tried and not kept: the allocator giving freed memory back at once while queries run (mimalloc's arena purge without \
 delay) took 8-10 MiB off the 14-district peak for 0.25 s more system time; counting the households by one sorted \
-sequence instead of a grouping took more (57-58 MiB) and longer. `stg_fire_places` ranked each place's checks in a \
+sequence instead of a grouping took more (56-58 MiB of data, against 42-53) and longer. `stg_fire_places` ranked each place's checks in a \
 window partitioned by place (57 MiB of data as a query on 14 districts); it now takes the first of each place's rows in \
 one sequence ordered by place (23 MiB).\n",
         rows.join("\n"),
