@@ -12,6 +12,9 @@
 -- the last seen is the one on the order's last date. DataFusion's window operator keeps a
 -- slice of every column it carries for each order in a batch (see stg_returnees_latest).
 WITH seen AS (
+    -- No upper bound on purpose: a day run again once later exports are in counts the orders
+    -- received that day that first appeared in them (truth.json counts them; bounded, the
+    -- sample's 2022-05-08 lost one order of a grid when run after the 9th was ingested).
     SELECT * FROM work_orders WHERE report_date > $report_date - $trend_days
 ),
 last_seen AS (
