@@ -68,6 +68,11 @@ fn zstd(level: i32) -> Compression {
     Compression::ZSTD(ZstdLevel::try_new(level).expect("valid zstd level"))
 }
 
+/// The compression of a file of `rows` rows: none under `COMPRESS_FROM_ROWS`, zstd at `level`.
+fn compression_for(rows: usize, level: i32) -> Compression {
+    if rows < COMPRESS_FROM_ROWS { Compression::UNCOMPRESSED } else { zstd(level) }
+}
+
 /// Writes a batch to `path` atomically (temporary name in the same folder, then rename), on
 /// disk before it returns.
 pub fn write(path: &Path, schema: Arc<Schema>, batch: &RecordBatch) -> Result<(), WarehouseError> {
@@ -120,7 +125,7 @@ impl MartWriter {
         self.held_rows += batch.num_rows();
         self.held.push_back(batch);
         if self.writer.is_none() && self.held_rows >= COMPRESS_FROM_ROWS {
-            self.writer = Some(self.open(zstd(MART_ZSTD_LEVEL))?);
+            self.writer = Some(self.open(compression_for(self.held_rows, MART_ZSTD_LEVEL))?);
         }
         while self.writer.is_some() && self.held_rows >= CHUNK {
             let chunk = self.take(CHUNK)?;
@@ -133,7 +138,7 @@ impl MartWriter {
     pub fn finish(mut self) -> Result<usize, WarehouseError> {
         if self.writer.is_none() {
             // Fewer rows than COMPRESS_FROM_ROWS in all (an empty mart too): one call, as `write`.
-            self.writer = Some(self.open(Compression::UNCOMPRESSED)?);
+            self.writer = Some(self.open(compression_for(self.held_rows, MART_ZSTD_LEVEL))?);
         }
         let rest = self.take(self.held_rows)?;
         self.put(&rest)?;
@@ -196,7 +201,7 @@ fn write_file(
     level: i32,
 ) -> Result<(), WarehouseError> {
     let tmp: PathBuf = crate::atomic_file::temporary_name(path);
-    let compression = if batch.num_rows() < COMPRESS_FROM_ROWS { Compression::UNCOMPRESSED } else { zstd(level) };
+    let compression = compression_for(batch.num_rows(), level);
     let mut writer = open_temporary(path, &tmp, &schema, properties(&schema, compression, None))?;
     writer.write(batch).map_err(pq(&tmp))?;
     close_in_place(writer, &tmp, path, sync)
@@ -229,7 +234,7 @@ fn close_in_place(writer: ArrowWriter<File>, tmp: &Path, path: &Path, sync: bool
 /// `sync_written`): for a file whose final name is known only from its bytes (`compact`).
 pub fn write_temporary(path: &Path, schema: Arc<Schema>, batch: &RecordBatch) -> Result<PathBuf, WarehouseError> {
     let tmp = crate::atomic_file::temporary_name(path);
-    let compression = if batch.num_rows() < COMPRESS_FROM_ROWS { Compression::UNCOMPRESSED } else { zstd(ZSTD_LEVEL) };
+    let compression = compression_for(batch.num_rows(), ZSTD_LEVEL);
     let mut writer = open_temporary(path, &tmp, &schema, properties(&schema, compression, Some(ROW_GROUP_ROWS)))?;
     writer.write(batch).map_err(pq(&tmp))?;
     writer.into_inner().map_err(pq(&tmp))?;
