@@ -15,7 +15,9 @@
 //!
 //! Files of `LEAVE_FROM_BYTES` or more (a streamed workbook of a few hundred thousand rows, a
 //! year's part grown that big) are left as they are: they are already big enough that opening
-//! them costs nothing next to reading them, and merging them would hold them in memory.
+//! them costs nothing next to reading them, and rewriting them at every month's close would
+//! cost more than it saves. The files of a group are merged a bounded part at a time
+//! (`merge`), not held: memory does not grow with a group.
 //!
 //! A warehouse of an earlier layout has a folder per month (`report_month=YYYY-MM/`) or per day
 //! (`report_date=YYYY-MM-DD/`, no `report_date` column): compacting a year takes in its
@@ -30,15 +32,9 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch, UInt32Array, new_null_array};
-use arrow::datatypes::{Field, Schema};
-use arrow::row::{RowConverter, SortField};
-
-use super::columns::SOURCE_SHA;
-use super::dated::{self, REPORT_DATE};
-use super::legacy::{big_legacy_files, legacy_folders, moved, remove_empty_legacy_folders, with_source_sha};
+use super::legacy::{big_legacy_files, legacy_folders, moved, remove_empty_legacy_folders};
+use super::merge::{self, Merged};
 use super::tiers::{self, Kind};
 use super::{WarehouseError, journal, parquet_io};
 
@@ -47,9 +43,6 @@ pub use super::tiers::PART;
 const PENDING: &str = "_compact_pending";
 /// Files this big are left as they are (see the module comment).
 pub(super) const LEAVE_FROM_BYTES: u64 = 64 << 20;
-/// Columns a partition is sorted by first, those of them the table has: the source of each row.
-const SOURCE_ORDER: &[&str] =
-    &[REPORT_DATE, "source_file", "path", SOURCE_SHA, "sha256", "source_sheet", "sheet_index", "sheet", "source_row"];
 
 pub(super) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WarehouseError + '_ {
     move |source| WarehouseError::Io { path: path.to_path_buf(), source }
@@ -155,8 +148,12 @@ fn groups(dir: &Path, open: Option<&str>, verify: bool) -> Vec<Group> {
 }
 
 fn named_by_content(path: &Path, open: Option<&str>) -> bool {
-    let Ok(bytes) = std::fs::read(path) else { return true };
-    path.file_name().is_some_and(|n| n.to_string_lossy() == tiers::part_name(open, &bytes))
+    let Some(sha) = crate::digest::sha256_of(path) else { return true };
+    path.file_name().is_some_and(|n| n.to_string_lossy() == tiers::part_name(open, &sha))
+}
+
+fn unreadable(path: &Path) -> WarehouseError {
+    io(path)(std::io::Error::other("cannot be read back to name it by its content"))
 }
 
 /// A new file in waiting: its temporary path, where it goes, and the files it replaces.
@@ -197,23 +194,25 @@ pub fn compact(
         let mut alone = big_legacy_files(dir);
         for group in groups(dir, open.as_deref(), verify) {
             let files = group.files;
-            match merged(dir, &files, sha_of, &mut done.conflicts)? {
-                Some(batch) => {
-                    // Each tier its own temporary name: both of a year may be written at once.
-                    let template = dir.join(format!("{PART}{}.parquet", group.open.as_deref().unwrap_or("year")));
-                    let tmp = parquet_io::write_temporary(&template, batch.schema(), &batch)?;
-                    let bytes = std::fs::read(&tmp).map_err(io(&tmp))?;
-                    let part = dir.join(tiers::part_name(group.open.as_deref(), &bytes));
+            // Each tier its own temporary name: both of a year may be written at once.
+            let template = dir.join(format!("{PART}{}.parquet", group.open.as_deref().unwrap_or("year")));
+            match merge::merge(dir, &template, &files, sha_of)? {
+                Merged::Written { tmp, rows } => {
+                    let sha = crate::digest::sha256_of(&tmp).ok_or_else(|| unreadable(&tmp))?;
+                    let part = dir.join(tiers::part_name(group.open.as_deref(), &sha));
                     done.partitions += 1;
                     done.files_in += files.len();
                     done.files_out += 1;
                     done.bytes_in += files.iter().map(|(_, len)| len).sum::<u64>();
-                    done.bytes_out += bytes.len() as u64;
-                    done.rows += batch.num_rows() as u64;
+                    done.bytes_out += std::fs::metadata(&tmp).map_err(io(&tmp))?.len();
+                    done.rows += rows;
                     pending.push(Pending { tmp, part, inputs: files.into_iter().map(|(p, _)| p).collect() });
                 }
                 // Files that disagree stay apart; those of an earlier layout's folders still move.
-                None => alone.extend(files.into_iter().map(|(p, _)| p).filter(|p| p.parent() != Some(dir.as_path()))),
+                Merged::Conflict(column) => {
+                    done.conflicts.push((dir.to_path_buf(), column));
+                    alone.extend(files.into_iter().map(|(p, _)| p).filter(|p| p.parent() != Some(dir.as_path())));
+                }
             }
         }
         for path in alone {
@@ -245,85 +244,6 @@ pub fn compact(
     journal::remove_list(root, PENDING)?;
     remove_empty_legacy_folders(pending.iter().chain(&empty));
     Ok(done)
-}
-
-/// The rows of a partition's files in one batch, in the merged schema (a column some files
-/// lack is null in their rows), sorted; none if the files disagree on a column's type.
-fn merged(
-    dir: &Path,
-    files: &[(PathBuf, u64)],
-    sha_of: &dyn Fn(&str) -> Option<String>,
-    conflicts: &mut Vec<(PathBuf, String)>,
-) -> Result<Option<RecordBatch>, WarehouseError> {
-    let mut batches = Vec::new();
-    for (path, _) in files {
-        // A day folder's rows get its date (`dated::read`).
-        for batch in dated::read(path, &[])? {
-            batches.push(with_source_sha(batch, path, sha_of).map_err(arrow_err(path))?);
-        }
-    }
-    // The union of the files' columns, in order of first appearance (files by name).
-    let mut fields: Vec<Arc<Field>> = Vec::new();
-    for batch in &batches {
-        for field in batch.schema().fields() {
-            match fields.iter().find(|f| f.name() == field.name()) {
-                None => fields.push(Arc::new(field.as_ref().clone().with_nullable(true))),
-                Some(f) if f.data_type() != field.data_type() => {
-                    conflicts.push((dir.to_path_buf(), field.name().clone()));
-                    return Ok(None);
-                }
-                Some(_) => {}
-            }
-        }
-    }
-    let schema = Arc::new(Schema::new(fields));
-    let conformed = batches
-        .iter()
-        .map(|b| {
-            let columns: Vec<ArrayRef> = schema
-                .fields()
-                .iter()
-                .map(|f| {
-                    b.column_by_name(f.name()).cloned().unwrap_or_else(|| new_null_array(f.data_type(), b.num_rows()))
-                })
-                .collect();
-            RecordBatch::try_new(schema.clone(), columns)
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(arrow_err(dir))?;
-    let all = arrow::compute::concat_batches(&schema, &conformed).map_err(arrow_err(dir))?;
-    // The files' rows are in `all` now: a year's part is hundreds of thousands of rows, and
-    // each copy of them held at once is hundreds of MiB (a year's close peaked at 977 MiB).
-    drop(conformed);
-    drop(batches);
-    sorted(all).map(Some).map_err(arrow_err(dir))
-}
-
-/// `batch` sorted by its source columns, then by every column: a total order on the rows'
-/// content, so the bytes do not depend on the order the files were read in. The source
-/// columns alone tell rows apart nearly always (a sheet's row is read once), so they are
-/// compared first, and every column only when two rows share them: the same order, without
-/// encoding every column of a year's rows at once.
-fn sorted(batch: RecordBatch) -> Result<RecordBatch, arrow::error::ArrowError> {
-    let schema = batch.schema();
-    let source: Vec<usize> = SOURCE_ORDER.iter().filter_map(|c| schema.index_of(c).ok()).collect();
-    let mut every = source.clone();
-    every.extend((0..schema.fields().len()).filter(|i| !source.contains(i)));
-    // The rows' order by `columns`, and whether no two rows tie on them.
-    let order_by = |columns: &[usize]| -> Result<(Vec<u32>, bool), arrow::error::ArrowError> {
-        let fields = columns.iter().map(|i| SortField::new(schema.field(*i).data_type().clone())).collect();
-        let rows = RowConverter::new(fields)?
-            .convert_columns(&columns.iter().map(|i| batch.column(*i).clone()).collect::<Vec<_>>())?;
-        let mut indices: Vec<u32> = (0..batch.num_rows() as u32).collect();
-        indices.sort_by(|a, b| rows.row(*a as usize).cmp(&rows.row(*b as usize)));
-        let distinct = indices.windows(2).all(|w| rows.row(w[0] as usize) != rows.row(w[1] as usize));
-        Ok((indices, distinct))
-    };
-    let indices = match (!source.is_empty()).then(|| order_by(&source)).transpose()? {
-        Some((indices, true)) => indices,
-        _ => order_by(&every)?.0,
-    };
-    arrow::compute::take_record_batch(&batch, &UInt32Array::from(indices))
 }
 
 fn relative(root: &Path, path: &Path) -> String {
@@ -416,8 +336,9 @@ pub fn recover(root: &Path) -> Result<Vec<PathBuf>, WarehouseError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::warehouse::dated::DAY_FOLDER;
-    use arrow::array::StringArray;
+    use crate::warehouse::dated::{self, DAY_FOLDER, REPORT_DATE};
+    use arrow::array::{ArrayRef, RecordBatch, StringArray};
+    use std::sync::Arc;
 
     #[test]
     fn recovery_removes_only_the_old_files_of_part_files_in_place_in_their_own_table() {
@@ -534,34 +455,5 @@ mod tests {
         assert_eq!(rows(Kind::Open("2022-05".into())), [3, 4]);
         // Nothing left to do, even when told to read the parts.
         assert_eq!(compact(root, std::slice::from_ref(&year), true, &|_| None).unwrap().files_out, 0);
-    }
-
-    #[test]
-    fn rows_sort_by_source_then_content_whatever_order_they_come_in() {
-        use arrow::array::Int64Array;
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("name", arrow::datatypes::DataType::Utf8, true),
-            Field::new("source_file", arrow::datatypes::DataType::Utf8, true),
-            Field::new("source_row", arrow::datatypes::DataType::Int64, true),
-        ]));
-        let batch = |names: Vec<Option<&str>>, files: Vec<&str>, rows: Vec<i64>| {
-            RecordBatch::try_new(
-                schema.clone(),
-                vec![
-                    Arc::new(StringArray::from(names)),
-                    Arc::new(StringArray::from(files)),
-                    Arc::new(Int64Array::from(rows)),
-                ],
-            )
-            .unwrap()
-        };
-        let a = batch(vec![Some("乙"), None, Some("甲")], vec!["b.xlsx", "a.xlsx", "a.xlsx"], vec![4, 10, 9]);
-        let b = batch(vec![Some("甲"), Some("乙"), None], vec!["a.xlsx", "b.xlsx", "a.xlsx"], vec![9, 4, 10]);
-        let (a, b) = (sorted(a).unwrap(), sorted(b).unwrap());
-        assert_eq!(a, b);
-        let files = a.column(1).as_any().downcast_ref::<StringArray>().unwrap();
-        let rows = a.column(2).as_any().downcast_ref::<Int64Array>().unwrap();
-        let order: Vec<(&str, i64)> = (0..3).map(|i| (files.value(i), rows.value(i))).collect();
-        assert_eq!(order, [("a.xlsx", 9), ("a.xlsx", 10), ("b.xlsx", 4)]);
     }
 }

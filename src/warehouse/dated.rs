@@ -99,6 +99,23 @@ pub fn read(path: &std::path::Path, columns: &[&str]) -> Result<Vec<RecordBatch>
     }
 }
 
+/// `read`, a batch of `batch_rows` at a time.
+pub fn batches(
+    path: &std::path::Path,
+    batch_rows: usize,
+) -> Result<impl Iterator<Item = Result<RecordBatch, super::WarehouseError>>, super::WarehouseError> {
+    let owned = path.to_path_buf();
+    let date = folder_date(path);
+    let reader = super::parquet_io::reader(path, batch_rows)?;
+    Ok(reader.map(move |batch| {
+        let batch = match &date {
+            Some(date) => batch.and_then(|b| stamp(&b, date)),
+            None => batch,
+        };
+        batch.map_err(|source| super::WarehouseError::Arrow { path: owned.clone(), source })
+    }))
+}
+
 /// The source a file's name gives, its date taken off: `<sha16>` of `<date>-<sha16>`.
 pub fn source_of_stem(stem: &str) -> &str {
     split_name(stem).map_or(stem, |(_, rest)| rest)

@@ -62,18 +62,9 @@ pub(super) fn moved(
         None => format!("{date}-{stem}.parquet"),
     };
     let target = dir.join(name);
-    let file = std::fs::File::open(path).map_err(io(path))?;
-    let pq = |source| WarehouseError::Parquet { path: path.to_path_buf(), source };
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(pq)?
-        .with_batch_size(16_384)
-        .build()
-        .map_err(pq)?;
     let mut writer = None;
-    for batch in reader {
-        let batch = batch.map_err(arrow_err(path))?;
-        let batch = with_source_sha(batch, path, sha_of).map_err(arrow_err(path))?;
-        let batch = if date.is_empty() { batch } else { dated::stamp(&batch, &date).map_err(arrow_err(path))? };
+    for batch in Rows::open(path, sha_of, 16_384)?.batches {
+        let batch = batch?;
         if writer.is_none() {
             writer = Some(parquet_io::create(&target, batch.schema(), 131_072)?);
         }
@@ -88,25 +79,61 @@ pub(super) fn moved(
     Ok(Pending { tmp, part: target, inputs: vec![path.to_path_buf()] })
 }
 
+/// A table's file read batch by batch as the current layout has its rows: a day folder's rows
+/// given the folder's date, rows without `source_sha256` given it from the file's name.
+pub(super) struct Rows {
+    /// The rows in the file (from its footer).
+    pub rows: u64,
+    /// The schema of its batches.
+    pub schema: arrow::datatypes::SchemaRef,
+    pub batches: Box<dyn Iterator<Item = Result<RecordBatch, WarehouseError>>>,
+}
+
+impl Rows {
+    pub(super) fn open(
+        path: &Path,
+        sha_of: &dyn Fn(&str) -> Option<String>,
+        batch_rows: usize,
+    ) -> Result<Rows, WarehouseError> {
+        let file = std::fs::File::open(path).map_err(io(path))?;
+        let pq = |source| WarehouseError::Parquet { path: path.to_path_buf(), source };
+        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq)?;
+        let rows = builder.metadata().file_metadata().num_rows().max(0) as u64;
+        let date = folder_date(path).unwrap_or_default();
+        let sha = sha_of_name(path, sha_of);
+        let owned = path.to_path_buf();
+        let as_now = move |batch: RecordBatch| -> Result<RecordBatch, WarehouseError> {
+            let batch = with_source_sha(batch, &sha).map_err(arrow_err(&owned))?;
+            if date.is_empty() { Ok(batch) } else { dated::stamp(&batch, &date).map_err(arrow_err(&owned)) }
+        };
+        let schema = as_now(RecordBatch::new_empty(builder.schema().clone()))?.schema();
+        let reader = builder.with_batch_size(batch_rows).build().map_err(pq)?;
+        let owned = path.to_path_buf();
+        let batches = reader.map(move |b| b.map_err(arrow_err(&owned)).and_then(&as_now));
+        Ok(Rows { rows, schema, batches: Box::new(batches) })
+    }
+}
+
+/// The sha256 the rows of a file written before rows named their source get (see
+/// `with_source_sha`): the full hash of its name's 16 hex digits where the ledger knows it.
+fn sha_of_name(path: &Path, sha_of: &dyn Fn(&str) -> Option<String>) -> String {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = dated::source_of_stem(&stem).to_string();
+    sha_of(&stem).unwrap_or(stem)
+}
+
 /// A batch of a file written before rows named their source file's sha256 gets the column,
-/// from the file's name (`<16 hex>.parquet`): the full hash where the ledger knows it.
-pub(super) fn with_source_sha(
-    batch: RecordBatch,
-    path: &Path,
-    sha_of: &dyn Fn(&str) -> Option<String>,
-) -> Result<RecordBatch, arrow::error::ArrowError> {
+/// `sha` (see `sha_of_name`).
+pub(super) fn with_source_sha(batch: RecordBatch, sha: &str) -> Result<RecordBatch, arrow::error::ArrowError> {
     let schema = batch.schema();
     if schema.column_with_name("source_file").is_none() || schema.column_with_name(SOURCE_SHA).is_some() {
         return Ok(batch);
     }
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let stem = dated::source_of_stem(&stem).to_string();
-    let sha = sha_of(&stem).unwrap_or(stem);
     let index = schema.index_of("source_file")? + 1;
     let mut fields: Vec<Arc<Field>> = schema.fields().iter().cloned().collect();
     fields.insert(index, Arc::new(Field::new(SOURCE_SHA, arrow::datatypes::DataType::Utf8, true)));
     let mut columns = batch.columns().to_vec();
-    columns.insert(index, Arc::new(StringArray::from(vec![sha.as_str(); batch.num_rows()])));
+    columns.insert(index, Arc::new(StringArray::from(vec![sha; batch.num_rows()])));
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
 

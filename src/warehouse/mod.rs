@@ -16,10 +16,12 @@ pub mod dated;
 mod journal;
 pub mod ledger;
 mod legacy;
+mod merge;
 pub mod parquet_io;
 mod registry;
 mod rejects;
 pub mod replace;
+mod runs;
 pub mod streamed;
 pub mod tiers;
 

@@ -103,8 +103,9 @@ pub struct MartWriter {
 
 /// Rows per call to the writer (see `MartWriter`): the engine's batch size, a whole number of
 /// the writer's mini-batches and of its row group.
-const CHUNK: usize = 8 * parquet::file::properties::DEFAULT_WRITE_BATCH_SIZE;
+pub(super) const CHUNK: usize = 8 * parquet::file::properties::DEFAULT_WRITE_BATCH_SIZE;
 const _: () = assert!(parquet::file::properties::DEFAULT_MAX_ROW_GROUP_ROW_COUNT % CHUNK == 0);
+const _: () = assert!(ROW_GROUP_ROWS % CHUNK == 0);
 
 impl MartWriter {
     pub fn new(path: &Path, schema: Arc<Schema>) -> MartWriter {
@@ -221,7 +222,12 @@ fn open_temporary(
 }
 
 /// Closes a writer of `tmp` and puts the file in place as `path` (on disk first when `sync`).
-fn close_in_place(writer: ArrowWriter<File>, tmp: &Path, path: &Path, sync: bool) -> Result<(), WarehouseError> {
+pub(super) fn close_in_place(
+    writer: ArrowWriter<File>,
+    tmp: &Path,
+    path: &Path,
+    sync: bool,
+) -> Result<(), WarehouseError> {
     let file = writer.into_inner().map_err(pq(tmp))?;
     if sync {
         file.sync_all().map_err(io(tmp))?;
@@ -230,15 +236,21 @@ fn close_in_place(writer: ArrowWriter<File>, tmp: &Path, path: &Path, sync: bool
     put_in_place(tmp, path)
 }
 
-/// Writes a batch to the temporary name of `path` and leaves it there, not synced (see
-/// `sync_written`): for a file whose final name is known only from its bytes (`compact`).
-pub fn write_temporary(path: &Path, schema: Arc<Schema>, batch: &RecordBatch) -> Result<PathBuf, WarehouseError> {
+/// Opens a writer of a warehouse file of `rows` rows rewritten a batch at a time (a compacted
+/// part, a part that lost a corrected sheet's rows) under the temporary name of `path`: zstd
+/// from `COMPRESS_FROM_ROWS` rows, row groups of `ROW_GROUP_ROWS`. A compacted part is left
+/// there unsynced when it is closed (see `sync_written`): its final name is known only from its
+/// bytes (`compact`), and its rows come in whole `CHUNK`s (see `MartWriter`), so that its bytes
+/// depend on its rows alone.
+pub fn create_part(
+    path: &Path,
+    schema: &Arc<Schema>,
+    rows: usize,
+) -> Result<(PathBuf, ArrowWriter<File>), WarehouseError> {
     let tmp = crate::atomic_file::temporary_name(path);
-    let compression = compression_for(batch.num_rows(), ZSTD_LEVEL);
-    let mut writer = open_temporary(path, &tmp, &schema, properties(&schema, compression, Some(ROW_GROUP_ROWS)))?;
-    writer.write(batch).map_err(pq(&tmp))?;
-    writer.into_inner().map_err(pq(&tmp))?;
-    Ok(tmp)
+    let properties = properties(schema, compression_for(rows, ZSTD_LEVEL), Some(ROW_GROUP_ROWS));
+    let writer = open_temporary(path, &tmp, schema, properties)?;
+    Ok((tmp, writer))
 }
 
 /// Row groups of a compacted file: big enough that a year of a table is a few hundred of them,
@@ -294,6 +306,16 @@ pub fn put_in_place(tmp: &Path, path: &Path) -> Result<(), WarehouseError> {
     std::fs::rename(tmp, path).map_err(io(path))?;
     crate::failpoint::hit("warehouse.file");
     Ok(())
+}
+
+/// A reader of a Parquet file's rows, `batch_rows` at a time.
+pub fn reader(
+    path: &Path,
+    batch_rows: usize,
+) -> Result<parquet::arrow::arrow_reader::ParquetRecordBatchReader, WarehouseError> {
+    let file = File::open(path).map_err(io(path))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq(path))?;
+    builder.with_batch_size(batch_rows).build().map_err(pq(path))
 }
 
 /// Reads the named columns of a Parquet file (all of them when `columns` is empty).

@@ -108,40 +108,46 @@ fn sheets(batch: &RecordBatch) -> Option<StringArray> {
 }
 
 /// Rewrites a Parquet file keeping the rows `keep(date, sha, sheet)` says; removes the file if
-/// no row is left. A file losing nothing is left alone.
+/// no row is left. A file losing nothing is left alone. A year's part is hundreds of thousands
+/// of rows: the rows to drop are found from the source columns alone, and the file is
+/// rewritten a batch at a time, not held.
 fn keep_rows(path: &Path, keep: impl Fn(&str, &str, &str) -> bool) -> Result<(), WarehouseError> {
-    let batches = super::dated::read(path, &[])?;
-    let mut kept = Vec::new();
-    let mut dropped = 0;
-    for batch in &batches {
+    let arrow = |source| WarehouseError::Arrow { path: path.to_path_buf(), source };
+    let kept_of = |batch: &RecordBatch| -> BooleanArray {
         let shas = shas(batch, path);
         let dates = dates_of(batch);
         let sheet = sheets(batch);
-        let mask: BooleanArray = (0..batch.num_rows())
+        (0..batch.num_rows())
             .map(|i| {
                 let name = sheet.as_ref().filter(|s| !s.is_null(i)).map_or("", |s| s.value(i));
                 Some(keep(&dates[i], &shas[i], name))
             })
-            .collect();
+            .collect()
+    };
+    let (mut kept, mut dropped) = (0, 0);
+    for batch in super::dated::read(path, &[SOURCE_SHA, "sha256", "source_sheet", "sheet"])? {
+        let mask = kept_of(&batch);
         dropped += mask.false_count();
-        let filtered = filter_record_batch(batch, &mask)
-            .map_err(|source| WarehouseError::Arrow { path: path.to_path_buf(), source })?;
-        if filtered.num_rows() > 0 {
-            kept.push(filtered);
-        }
+        kept += mask.true_count();
     }
     if dropped == 0 {
         return Ok(());
     }
-    match kept.first() {
-        None => std::fs::remove_file(path).map_err(|source| WarehouseError::Io { path: path.to_path_buf(), source }),
-        Some(first) => {
-            let schema = first.schema();
-            let batch = arrow::compute::concat_batches(&schema, &kept)
-                .map_err(|source| WarehouseError::Arrow { path: path.to_path_buf(), source })?;
-            parquet_io::write(path, schema, &batch)
-        }
+    if kept == 0 {
+        return std::fs::remove_file(path).map_err(|source| WarehouseError::Io { path: path.to_path_buf(), source });
     }
+    let mut writer = None;
+    for batch in super::dated::batches(path, 16_384)? {
+        let batch = batch?;
+        let filtered = filter_record_batch(&batch, &kept_of(&batch)).map_err(arrow)?;
+        if writer.is_none() {
+            writer = Some(parquet_io::create_part(path, &filtered.schema(), kept)?);
+        }
+        let (tmp, w) = writer.as_mut().expect("opened above");
+        w.write(&filtered).map_err(|source| WarehouseError::Parquet { path: tmp.clone(), source })?;
+    }
+    let (tmp, w) = writer.expect("a file with rows kept has a batch");
+    parquet_io::close_in_place(w, &tmp, path, true)
 }
 
 /// Sets `status` to `superseded` on the ledger rows that were `read` and

@@ -25,7 +25,6 @@ use std::path::Path;
 use chrono::NaiveDate;
 use parquet::file::reader::{FileReader, SerializedFileReader};
 use parquet::file::statistics::Statistics;
-use sha2::{Digest, Sha256};
 
 use super::dated::{self, DAY_FOLDER, REPORT_DATE, REPORT_MONTH, REPORT_YEAR};
 
@@ -86,16 +85,13 @@ pub fn named_month(path: &Path) -> Option<String> {
     }
 }
 
-/// The first 16 hex digits of the sha256 of `bytes`.
-fn short_hash(bytes: &[u8]) -> String {
-    super::short(&crate::digest::hex(&Sha256::digest(bytes))).to_string()
-}
-
-/// The name of a part file holding `bytes`: of the open month `open`, or of a year's others.
-pub fn part_name(open: Option<&str>, bytes: &[u8]) -> String {
+/// The name of a part file whose bytes' sha256 (hex) is `sha`: of the open month `open`, or of
+/// a year's others.
+pub fn part_name(open: Option<&str>, sha: &str) -> String {
+    let short = super::short(sha);
     match open {
-        Some(m) => format!("{PART}{m}-{}.parquet", short_hash(bytes)),
-        None => format!("{PART}{}.parquet", short_hash(bytes)),
+        Some(m) => format!("{PART}{m}-{short}.parquet"),
+        None => format!("{PART}{short}.parquet"),
     }
 }
 
@@ -181,9 +177,9 @@ mod tests {
         {
             assert_eq!(kind(other), Kind::Other, "{other}");
         }
-        assert_eq!(part_name(Some("2022-05"), b"x").len(), "part-2022-05-".len() + 16 + ".parquet".len());
-        assert_eq!(kind(&part_name(Some("2022-05"), b"x")), Kind::Open("2022-05".into()));
-        assert_eq!(kind(&part_name(None, b"x")), Kind::Year);
+        assert_eq!(part_name(Some("2022-05"), &"a".repeat(64)).len(), "part-2022-05-".len() + 16 + ".parquet".len());
+        assert_eq!(kind(&part_name(Some("2022-05"), &"a".repeat(64))), Kind::Open("2022-05".into()));
+        assert_eq!(kind(&part_name(None, &"b".repeat(64))), Kind::Year);
         assert_eq!(legacy_month("report_month=2022-05").as_deref(), Some("2022-05"));
         assert_eq!(legacy_month("report_date=2022-05-10").as_deref(), Some("2022-05"));
         assert_eq!(legacy_month("report_year=2022"), None);
@@ -205,10 +201,10 @@ mod tests {
             std::sync::Arc::new(Date32Array::from(vec![18962, 18992])) as arrow::array::ArrayRef,
         )])
         .unwrap();
-        let part = year.join(part_name(None, b"y"));
+        let part = year.join(part_name(None, &"c".repeat(64)));
         super::super::parquet_io::write(&part, batch.schema(), &batch).unwrap();
         assert_eq!(open_month(&table).as_deref(), Some("2021-11"), "a year's part names no month");
-        std::fs::write(year.join(part_name(Some("2021-12"), b"z")), b"").unwrap();
+        std::fs::write(year.join(part_name(Some("2021-12"), &"d".repeat(64))), b"").unwrap();
         assert_eq!(open_month(&table).as_deref(), Some("2021-12"));
         let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         assert_eq!(date_range(&part), Some((day("2021-12-01"), day("2021-12-31"))));
@@ -218,6 +214,6 @@ mod tests {
         assert!(may_hold(&year.join("2021-12-03-0123456789abcdef.parquet"), &dates(&["2021-12-03"])));
         assert!(!may_hold(&year.join("2021-12-03-0123456789abcdef.parquet"), &dates(&["2021-12-04"])));
         // A file whose footer cannot be read may hold anything.
-        assert!(may_hold(&year.join(part_name(None, b"missing")), &dates(&["2030-01-01"])));
+        assert!(may_hold(&year.join(part_name(None, &"e".repeat(64))), &dates(&["2030-01-01"])));
     }
 }
