@@ -225,7 +225,11 @@ for the two parts of its resident memory at their largest (not always at the sam
 For {n} districts: the local engine with `memory_mib = 1024` took {free_s:.2} s with a {free_m:.0} MiB peak; on Apache \
 Ballista (a scheduler and two executors started by `wangge ballista` on 127.0.0.1, one core and {limit} MiB each, the \
 client submitting every step) {b_s:.2} s, the client's peak {b_m:.0} MiB, the cluster's processes' peaks: {}. Ballista's \
-marts equal the local engine's byte for byte. Before `stg_visits_grid` counted distinct households as distinct \
+marts equal the local engine's byte for byte. The city's ingest in one call grows with the districts for \
+another reason: heaptrack (a glibc build, 14 districts, 2026-12-04) put its 292 MiB heap peak in the cells of the \
+workbooks being read (109 MiB) and their validated rows (84 MiB), a batch of a day's 560 files being up to 512 \
+of them; compaction, which held each group whole until commit 34fdac2 (374 MiB for 14 districts then), no longer \
+shows. Before `stg_visits_grid` counted distinct households as distinct \
 (grid, household) rows instead of `count(DISTINCT …)` per grid, the 14-district peak under the same limit was 330 MiB \
 (1 district: 135 MiB): heaptrack put 250 MiB of it in per-grid hash sets that DataFusion's memory pool does not \
 bound. What grows with the districts is data; the code is 91-93 MiB of every peak, for 1 district as for 14 (pages of \
