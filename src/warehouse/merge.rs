@@ -185,8 +185,7 @@ fn attempt(
         return Ok(Err(input));
     }
     writer.into_inner().map_err(parquet)?;
-    std::mem::forget(guard);
-    Ok(Ok(tmp))
+    Ok(Ok(guard.keep()))
 }
 
 fn spilled_out_of_order(dir: &Path) -> WarehouseError {

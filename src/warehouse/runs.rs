@@ -106,12 +106,21 @@ impl Iterator for Sorted {
     }
 }
 
-/// A temporary file removed when dropped (unless forgotten): a part given up on, a spill.
+/// A temporary file removed when dropped, unless kept: a part given up on, a spill.
 pub(super) struct Temporary(pub(super) PathBuf);
+
+impl Temporary {
+    /// The file stays: its path.
+    pub(super) fn keep(mut self) -> PathBuf {
+        std::mem::take(&mut self.0)
+    }
+}
 
 impl Drop for Temporary {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        if !self.0.as_os_str().is_empty() {
+            let _ = std::fs::remove_file(&self.0);
+        }
     }
 }
 
