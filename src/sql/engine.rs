@@ -22,7 +22,7 @@ use datafusion::datasource::MemTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::execution::SessionStateBuilder;
-use datafusion::execution::memory_pool::{GreedyMemoryPool, TrackConsumersPool};
+use datafusion::execution::memory_pool::TrackConsumersPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 
@@ -163,19 +163,25 @@ fn session_parts(
     // third of the 30-day pipeline's CPU, profiled). Set by key: that also turns off the
     // join, top-k and aggregate variants.
     let mut config = config.set_bool("datafusion.optimizer.enable_dynamic_filter_pushdown", false);
+    // Each sort holds back memory to merge what it spilled: DataFusion's 10 MiB a sort left a
+    // plan of several sorts without room under small budgets (the sample district's pipeline
+    // failed under 24 MiB, a 14-district city's under 56). A 32nd of the budget (1 to 10 MiB),
+    // with the pool below, runs them at 8 and 40 MiB (`bench_city`'s workspaces).
+    let execution = &mut config.options_mut().execution;
+    execution.sort_spill_reservation_bytes = (settings.memory_limit / 32).clamp(1 << 20, 10 << 20);
+    // A sort is one sequence, not one per partition then merged: the merge cannot spill, and
+    // counted whole the buffers its batches share (10 MB held for one batch of a city's
+    // register, failing the city at 40 MiB). The city's pipeline took the same time.
+    config.options_mut().optimizer.repartition_sorts = false;
     // Small files: no page indexes or bloom filters worth a second read per file; one read
     // fetches the footer.
     let parquet = &mut config.options_mut().execution.parquet;
     parquet.enable_page_index = false;
     parquet.bloom_filter_on_read = false;
-    // First come, first served (DataFusion's greedy pool), the five largest consumers named
-    // when a query does not fit. The fair pool, which splits the limit among the operators
-    // that can spill, failed the daily pipeline of a 14-district city even at 96 MiB: each sort
-    // of a plan holds back 10 MiB to merge its spills, and `trend`'s sorts ran out of their
-    // shares. The greedy pool runs it at 96 MiB, and fails at 64 MiB in `special_overdue`,
-    // whose hash joins cannot spill and leave its sort too little (`bench_city`'s workspace).
+    // Operators that can spill leave half the budget to those that cannot (`super::memory`
+    // says why), the five largest consumers named when a query does not fit.
     let pool = TrackConsumersPool::new(
-        GreedyMemoryPool::new(settings.memory_limit),
+        super::memory::SpillFirst::new(settings.memory_limit),
         std::num::NonZeroUsize::new(5).expect("5 is not zero"),
     );
     let runtime = RuntimeEnvBuilder::new()

@@ -6,6 +6,7 @@ pub mod checks;
 pub mod engine;
 pub mod incremental;
 mod local_files;
+pub mod memory;
 pub mod pipeline;
 pub mod query;
 pub mod run;
