@@ -166,7 +166,7 @@ fn session_parts(
     // Each sort holds back memory to merge what it spilled: DataFusion's 10 MiB a sort left a
     // plan of several sorts without room under small budgets (the sample district's pipeline
     // failed under 24 MiB, a 14-district city's under 56). A 32nd of the budget (1 to 10 MiB),
-    // with the pool below, runs them at 8 and 40 MiB (`bench_city`'s workspaces).
+    // with the pool below, runs them at 8 and 32 MiB (`bench_city`'s workspaces).
     let execution = &mut config.options_mut().execution;
     execution.sort_spill_reservation_bytes = (settings.memory_limit / 32).clamp(1 << 20, 10 << 20);
     // A sort is one sequence, not one per partition then merged: the merge cannot spill, and
