@@ -22,6 +22,9 @@ mod common;
 use common::timed;
 
 const END: &str = "2022-05-10";
+/// The tight budget every city also runs under: the least a 14-district city ran at (its floor
+/// is `stg_special_visits`' two hash joins of the register, which cannot spill).
+const TIGHT: u64 = 32;
 
 /// Best of `n` runs: the least time, and the peak of that run.
 fn best(n: usize, mut make: impl FnMut() -> Command) -> (f64, f64) {
@@ -185,8 +188,16 @@ fn main() {
         let (s, m) = best(3, run(&c.ws, "local"));
         let (data, code) = common::sampled_memory(&mut run(&c.ws, "local")());
         println!("  local, memory_mib = {limit}: {s:.2} s, peak {m:.0} MiB (data {data:.0} MiB, code {code:.0} MiB)");
+        // The same under a tight budget, where sorts and groups spill: the marts must not change.
+        let roomy = marts(&c.ws);
+        set_memory(&c.ws, TIGHT);
+        let (ts, tm) = best(3, run(&c.ws, "local"));
+        let (tdata, _) = common::sampled_memory(&mut run(&c.ws, "local")());
+        println!("  local, memory_mib = {TIGHT}: {ts:.2} s, peak {tm:.0} MiB (data {tdata:.0} MiB)");
+        assert!(marts(&c.ws) == roomy, "the marts under {TIGHT} MiB differ from those under {limit}");
+        set_memory(&c.ws, limit);
         rows.push(format!(
-            "| {n} | {} | {} | {:.1} s, {:.0} MiB | {s:.2} s | {m:.0} MiB | {data:.0} MiB | {code:.0} MiB |",
+            "| {n} | {} | {} | {:.1} s, {:.0} MiB | {s:.2} s | {m:.0} MiB | {data:.0} MiB | {code:.0} MiB | {ts:.2} s, {tm:.0} MiB, data {tdata:.0} MiB |",
             c.rows, c.grids, c.ingest.0, c.ingest.1
         ));
         last = Some(c);
@@ -220,32 +231,41 @@ written to Parquet, no report files. Best of three, each a fresh process; peak i
 runs with `[engine] memory_mib = {limit}` (sorts and groups spill to `runs/spill`). A fourth run is sampled every 2 ms \
 for the two parts of its resident memory at their largest (not always at the same moment): data (anonymous memory: what the queries allocate) and code \
 (file-backed: the binary's pages as it runs them, the same for any input).\n\n\
-| districts | rows accepted | grids | ingest | daily pipeline, local | peak | data | code |\n\
-|---|---|---|---|---|---|---|---|\n{}\n\n\
+| districts | rows accepted | grids | ingest | daily pipeline, local | peak | data | code | under {TIGHT} MiB |\n\
+|---|---|---|---|---|---|---|---|---|\n{}\n\n\
 For {n} districts: the local engine with `memory_mib = 1024` took {free_s:.2} s with a {free_m:.0} MiB peak; on Apache \
 Ballista (a scheduler and two executors started by `wangge ballista` on 127.0.0.1, one core and {limit} MiB each, the \
 client submitting every step) {b_s:.2} s, the client's peak {b_m:.0} MiB, the cluster's processes' peaks: {}. Ballista's \
-marts equal the local engine's byte for byte. The city's ingest in one call grows with the districts for \
-another reason: heaptrack (a glibc build, 14 districts, 2026-12-04) put its 292 MiB heap peak in the cells of the \
-workbooks being read (109 MiB) and their validated rows (84 MiB), a batch of a day's 560 files being up to 512 \
-of them; compaction, which held each group whole until commit 34fdac2 (374 MiB for 14 districts then), no longer \
-shows. Before `stg_visits_grid` counted distinct households as distinct \
-(grid, household) rows instead of `count(DISTINCT …)` per grid, the 14-district peak under the same limit was 330 MiB \
-(1 district: 135 MiB): heaptrack put 250 MiB of it in per-grid hash sets that DataFusion's memory pool does not \
-bound. What grows with the districts is data; the code is 91-93 MiB of every peak, for 1 district as for 14 (pages of \
-the binary, which the kernel can drop and read again). The data is the largest steps' own work, measured on 2026-12-04 \
-with each step's SQL run alone as a query on the 14-district city (`wangge query`; `SELECT 1` has 9 MiB of data): \
-`stg_special_visits` 61-64 MiB (the 91,000-person register held by its name join and its address join), `headline` \
-66-68 MiB with its 94,284 rows sorted and collected (39-43 MiB unsorted), `daily_grid` 51-57 MiB and `stg_visits_grid` 42-53 MiB (the window's \
-200,000 distinct households, grouped). The memory limit does not bound it: `stg_visits_grid` had 45, 50 and 46 MiB of \
-data under 96, 32 and 16 MiB (heaptrack: a 30 MiB heap under 16 MiB, DataFusion's group builders growing by doubling \
-past what they reserved, and Parquet's decoding buffers, which its pool does not count), and the whole pipeline under \
-48 MiB peaked at 159-162 MiB against 168-175 MiB under 96 (under 32 MiB, sorts can no longer merge their spills). \
-Tried and not kept: the allocator giving freed memory back at once while queries run (mimalloc's arena purge without \
-delay) took 8-10 MiB off the 14-district peak for 0.25 s more system time; counting the households by one sorted \
-sequence instead of a grouping took more (56-58 MiB of data, against 42-53) and longer. `stg_fire_places` ranked each place's checks in a \
-window partitioned by place (57 MiB of data as a query on 14 districts); it now takes the first of each place's rows in \
-one sequence ordered by place (23 MiB).\n",
+marts equal the local engine's byte for byte.\n\n\
+The budget and the process (measured 2026-12-05). `[engine] memory_mib` is the budget DataFusion's operators \
+reserve from (`src/sql/memory.rs`): sorts and groups spill once it is three quarters used and they hold half of it, \
+and what cannot spill (a hash join's build side, a merge's buffers) takes the rest. Every city above also runs \
+under {TIGHT} MiB, its marts the same bytes as under {limit}. DataFusion's greedy pool, each sort holding back 10 MiB \
+to merge its spills, failed the sample district under 24 MiB and the 14-district city under 56; now the sample runs \
+at 8 MiB, 4 districts at 12 and 14 at 32 (at 28, `stg_special_visits`' two hash joins of the 91,000-person register \
+hold 27.8 MB that cannot spill). The budget bounds what DataFusion counts, not the process: under 40 MiB, heaptrack \
+(a glibc build) put the heap's peak at 11, 17 and 43 MiB for 1, 4 and 14 districts, while the data column, the \
+process's anonymous memory, is about 30, 50 and 85 MiB under any budget that runs it, up to 1024 MiB. What the budget does not \
+count grows with the city: the allocator's pages around the heap (mimalloc 3's data is 2.0-2.9 times the heap's \
+peak; glibc's malloc is closer for the pipeline, but the whole sample daily job took 3.94-4.50 s and peaked at \
+187-201 MiB with it, against 3.69-3.81 s and 164 MiB; mimalloc 2 was worse, 109 MiB of data for 14 districts), \
+the hash joins' build sides, Parquet's decoding buffers, and the row-format copies of the sort keys that merges \
+make (18 MiB of `special_overdue`'s 42 MiB heap, the step run alone). So the pipeline's memory is not flat in the number of districts, \
+under a tight budget as under a roomy one; the code is 91-93 MiB of every peak, for 1 district as for 14 (pages \
+of the binary, which the kernel can drop and read again). Tried and not kept: a step's result written unsorted \
+(the sort that makes marts deterministic left out) changed the 14-district data by nothing (84 MiB against 80); \
+joins that sort both sides (`prefer_hash_join = false`) failed under 64 MiB (the merges of eight sorts); a person's \
+visits found by one sorted sequence with a window instead of two joins took 98 MiB of data against 66-71 and ten \
+times the time; the fair pool failed even at 96 MiB (each of a plan's dozen sorts gets less than a batch); mimalloc giving freed memory back at once took \
+8-10 MiB off the 14-district peak for 0.25 s more system time.\n\n\
+The city's ingest in one call grows with the districts for another reason: heaptrack (a glibc build, 14 districts, \
+2026-12-04) put its 292 MiB heap peak in the cells of the workbooks being read (109 MiB) and their validated rows \
+(84 MiB), a batch of a day's 560 files being up to 512 of them; compaction, which held each group whole until \
+commit 34fdac2 (374 MiB for 14 districts then), no longer shows. Earlier steps: before `stg_visits_grid` counted \
+distinct households as distinct (grid, household) rows instead of `count(DISTINCT …)` per grid, the 14-district \
+peak was 330 MiB (1 district: 135 MiB), 250 MiB of it per-grid hash sets that DataFusion's pool does not bound; \
+`stg_fire_places` ranked each place's checks in a window partitioned by place (57 MiB of data as a query on 14 \
+districts) and now takes the first of each place's rows in one sequence ordered by place (23 MiB).\n",
         rows.join("\n"),
         peak_text.join(", "),
         n = c.districts,
