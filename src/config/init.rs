@@ -195,7 +195,7 @@ kind = "local"               # local | ballista (a scheduler and executors: `wan
 scheduler = "127.0.0.1:50050"
 connect_timeout_seconds = 20 # a cluster that does not answer a first query by then fails the run
 run_timeout_minutes = 60     # a pipeline run or query taking longer fails, naming the engine
-memory_mib = 1024            # the local engine's sorts, joins and groups spill to runs/spill beyond this
+memory_mib = 1024            # the local engine's budget: its sorts and groups spill to runs/spill as it fills
 "#,
         name = d.name,
         short = d.short_name,
