@@ -178,8 +178,8 @@ fn session_parts(
     let parquet = &mut config.options_mut().execution.parquet;
     parquet.enable_page_index = false;
     parquet.bloom_filter_on_read = false;
-    // Operators that can spill leave half the budget to those that cannot (`super::memory`
-    // says why), the five largest consumers named when a query does not fit.
+    // Operators that can spill leave room to those that cannot (`super::memory` says how and
+    // why), the five largest consumers named when a query does not fit.
     let pool = TrackConsumersPool::new(
         super::memory::SpillFirst::new(settings.memory_limit),
         std::num::NonZeroUsize::new(5).expect("5 is not zero"),

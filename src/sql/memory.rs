@@ -5,7 +5,7 @@
 //! can spill then takes the whole budget before it spills, and the next operator that cannot
 //! spill (a hash join's build side, a merge's buffers, the merge reservation of another sort)
 //! fails the query, although the sort would have spilled had it been asked. The daily pipeline
-//! of a 14-district city failed that way at 48 and 64 MiB. Its fair pool, which splits the
+//! of a 14-district city failed that way at 48 MiB. Its fair pool, which splits the
 //! budget evenly among the operators that can spill, fails the other way: a plan with a dozen
 //! sorts leaves each a share smaller than one batch.
 //!

@@ -84,12 +84,8 @@ fn under_a_budget_of_8_mib_the_pipeline_spills_and_gives_the_same_marts() {
     ingest(&ws);
     let run = |mib: u64| {
         let config = std::fs::read_to_string(ws.join("wangge.toml")).unwrap();
-        let config: String = config
-            .lines()
-            .map(|l| if l.starts_with("memory_mib = ") { format!("memory_mib = {mib}") } else { l.to_string() })
-            .collect::<Vec<_>>()
-            .join("\n");
-        std::fs::write(ws.join("wangge.toml"), config).unwrap();
+        std::fs::write(ws.join("wangge.toml"), config.replace("memory_mib = 1024", &format!("memory_mib = {mib}")))
+            .unwrap();
         for stale in ["warehouse/marts", "warehouse/_state"] {
             let _ = std::fs::remove_dir_all(ws.join(stale));
         }
