@@ -32,12 +32,20 @@ fn best(n: usize, mut make: impl FnMut() -> Command) -> (f64, f64) {
 }
 
 fn set_memory(ws: &Path, mib: u64) {
+    set_engine(ws, "memory_mib", &mib.to_string());
+}
+
+/// Whether steps marked `split = "county"` run one county at a time (`[engine] split_by_county`).
+fn set_split(ws: &Path, split: bool) {
+    set_engine(ws, "split_by_county", &split.to_string());
+}
+
+fn set_engine(ws: &Path, key: &str, value: &str) {
     let path = ws.join("wangge.toml");
     let text = std::fs::read_to_string(&path).unwrap();
-    let out: Vec<String> = text
-        .lines()
-        .map(|l| if l.starts_with("memory_mib") { format!("memory_mib = {mib}") } else { l.to_string() })
-        .collect();
+    assert!(text.lines().any(|l| l.starts_with(key)), "no `{key}` in wangge.toml");
+    let out: Vec<String> =
+        text.lines().map(|l| if l.starts_with(key) { format!("{key} = {value}") } else { l.to_string() }).collect();
     std::fs::write(&path, out.join("\n") + "\n").unwrap();
 }
 
@@ -195,9 +203,16 @@ fn main() {
         let (tdata, _) = common::sampled_memory(&mut run(&c.ws, "local")());
         println!("  local, memory_mib = {TIGHT}: {ts:.2} s, peak {tm:.0} MiB (data {tdata:.0} MiB)");
         assert!(marts(&c.ws) == roomy, "the marts under {TIGHT} MiB differ from those under {limit}");
+        // The same with every step run whole: what splitting by county costs and saves.
+        set_split(&c.ws, false);
+        let (whole_s, wm) = best(3, run(&c.ws, "local"));
+        let (wdata, _) = common::sampled_memory(&mut run(&c.ws, "local")());
+        println!("  local, memory_mib = {TIGHT}, steps whole: {whole_s:.2} s, peak {wm:.0} MiB (data {wdata:.0} MiB)");
+        assert!(marts(&c.ws) == roomy, "the marts of steps run whole differ from those run by county");
+        set_split(&c.ws, true);
         set_memory(&c.ws, limit);
         rows.push(format!(
-            "| {n} | {} | {} | {:.1} s, {:.0} MiB | {s:.2} s | {m:.0} MiB | {data:.0} MiB | {code:.0} MiB | {ts:.2} s, {tm:.0} MiB, data {tdata:.0} MiB |",
+            "| {n} | {} | {} | {:.1} s, {:.0} MiB | {s:.2} s | {m:.0} MiB | {data:.0} MiB | {code:.0} MiB | {ts:.2} s, {tm:.0} MiB, data {tdata:.0} MiB | {whole_s:.2} s, {wm:.0} MiB, data {wdata:.0} MiB |",
             c.rows, c.grids, c.ingest.0, c.ingest.1
         ));
         last = Some(c);
@@ -231,8 +246,8 @@ written to Parquet, no report files. Best of three, each a fresh process; peak i
 runs with `[engine] memory_mib = {limit}` (sorts and groups spill to `runs/spill`). A fourth run is sampled every 2 ms \
 for the two parts of its resident memory at their largest (not always at the same moment): data (anonymous memory: what the queries allocate) and code \
 (file-backed: the binary's pages as it runs them, the same for any input).\n\n\
-| districts | rows accepted | grids | ingest | daily pipeline, local | peak | data | code | under {TIGHT} MiB |\n\
-|---|---|---|---|---|---|---|---|---|\n{}\n\n\
+| districts | rows accepted | grids | ingest | daily pipeline, local | peak | data | code | under {TIGHT} MiB | under {TIGHT} MiB, steps whole |\n\
+|---|---|---|---|---|---|---|---|---|---|\n{}\n\n\
 For {n} districts: the local engine with `memory_mib = 1024` took {free_s:.2} s with a {free_m:.0} MiB peak; on Apache \
 Ballista (a scheduler and two executors started by `wangge ballista` on 127.0.0.1, one core and {limit} MiB each, the \
 client submitting every step) {b_s:.2} s, the client's peak {b_m:.0} MiB, the cluster's processes' peaks: {}. Ballista's \

@@ -201,6 +201,7 @@ fn engine_settings(ws: &Workspace) -> crate::sql::engine::EngineSettings {
     let mut settings = crate::sql::engine::EngineSettings::for_workspace(ws.path(&ws.config.paths.runs).join("spill"));
     let engine = &ws.config.engine;
     settings.memory_limit = usize::try_from(engine.memory_mib.max(1).saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+    settings.split_by_county = engine.split_by_county;
     if engine.kind == EngineKind::Ballista {
         settings.engine = crate::sql::engine::Engine::Ballista {
             scheduler: engine.scheduler.clone(),

@@ -329,6 +329,7 @@ mod tests {
                 sql: "SELECT 2".into(),
                 rebuild_on_new,
             }),
+            split: None,
         };
         let pipeline = |step: Step| Pipeline {
             name: "p".into(),

@@ -10,6 +10,8 @@ pub mod memory;
 pub mod pipeline;
 pub mod query;
 pub mod run;
+pub mod scope;
+mod split;
 
 use std::path::{Path, PathBuf};
 

@@ -47,8 +47,19 @@ pub struct StepConfig {
     /// mart means the step runs its full SQL, as the rows it carries belonged to the old one.
     #[serde(default)]
     pub rebuild_on_new: Vec<String>,
+    /// Run once per county, each time over that county's rows (`super::scope`): for a
+    /// materialised step whose rows never mix counties.
+    pub split: Option<Split>,
     #[serde(default)]
     pub checks: ChecksConfig,
+}
+
+/// How a step is split into runs over parts of its tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// One run per county (区县), by the codes of its rows (`super::scope`).
+    County,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -94,6 +105,7 @@ pub struct Step {
     /// `sql/incremental/<step>.sql`: the step for the report date from its own mart of
     /// `$previous_date` and the rows reported after that date.
     pub incremental: Option<IncrementalSql>,
+    pub split: Option<Split>,
 }
 
 #[derive(Debug, Clone)]
@@ -185,6 +197,16 @@ pub fn load(dir: &Path, forms: &[(String, String)]) -> Result<Pipeline, Vec<Conf
             }
         };
         let config = file.steps.get(step).cloned().unwrap_or_default();
+        if config.split.is_some() && config.materialize != Materialize::Parquet {
+            errors.push(ConfigError::at(
+                &toml_path,
+                &text,
+                at(&format!("[steps.{step}")),
+                format!(
+                    "`[steps.{step}]`: `split` runs a step in parts and writes their rows as one mart: add `materialize = \"parquet\"` (a view is narrowed with the step that reads it)"
+                ),
+            ));
+        }
         let incremental = if config.incremental {
             incremental_sql(&sql_dir, step, config.materialize, &toml_path, &text, &mut errors)
                 .map(|inc| IncrementalSql { rebuild_on_new: config.rebuild_on_new.clone(), ..inc })
@@ -210,6 +232,7 @@ pub fn load(dir: &Path, forms: &[(String, String)]) -> Result<Pipeline, Vec<Conf
             depends_on: Vec::new(),
             reads: BTreeSet::new(),
             incremental,
+            split: config.split,
         });
     }
     if let Some(completeness) = &file.completeness {
@@ -243,6 +266,7 @@ pub fn load(dir: &Path, forms: &[(String, String)]) -> Result<Pipeline, Vec<Conf
             depends_on: Vec::new(),
             reads: BTreeSet::new(),
             incremental: None,
+            split: None,
         });
     }
     // An incremental file without `incremental = true` would never run: say so.
@@ -471,6 +495,7 @@ pub async fn register_mart(ctx: &SessionContext, folder: &Path, name: &str) -> R
     ctx.register_listing_table(name, format!("{}/", folder.display()), options, None, None)
         .await
         .map_err(SqlError::engine(&format!("registering mart `{name}`")))?;
+    super::scope::narrowable(ctx, name).map_err(SqlError::engine(&format!("registering mart `{name}`")))?;
     let schema = ctx.table_provider(name).await.map_err(SqlError::engine(&format!("reading mart `{name}`")))?.schema();
     Ok(Some(TableInfo { name: name.to_string(), schema, location: Some(folder) }))
 }

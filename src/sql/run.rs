@@ -84,6 +84,11 @@ pub async fn plan_all(
                             .map(|f| f.as_ref().clone())
                             .collect();
                         let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(fields));
+                        if step.split.is_some() {
+                            if let Some(problem) = unsplittable(&ctx, &df, &file).await {
+                                problems.push(problem);
+                            }
+                        }
                         engine::register_empty_table(&ctx, &step.name, &schema)?;
                         if let Some(inc) = &step.incremental {
                             if let Err(problem) = plan_incremental(&ctx, inc, &schema, &params, report_date).await {
@@ -110,6 +115,30 @@ pub async fn plan_all(
         }
     }
     Ok(problems)
+}
+
+/// A step split by county must read, through its views and subqueries, only tables with a code
+/// column: a table without one could not be narrowed to a county.
+async fn unsplittable(ctx: &SessionContext, df: &DataFrame, file: &Path) -> Option<ConfigError> {
+    let plan = df.clone().into_optimized_plan().ok()?;
+    let mut without = Vec::new();
+    for table in super::split::scanned_tables(&plan) {
+        let provider = ctx.table_provider(table.as_str()).await.ok()?;
+        if super::scope::county_key(&provider.schema()).is_none() {
+            without.push(format!("`{table}`"));
+        }
+    }
+    (!without.is_empty()).then(|| {
+        ConfigError::whole_file(
+            file,
+            format!(
+                "split by county, but it reads {}, with no code column ({}): a step split by county sees only \
+                 each county's rows, told by those columns",
+                without.join(", "),
+                super::scope::CODE_COLUMNS.join(", ")
+            ),
+        )
+    })
 }
 
 /// Plans a step's incremental SQL (with `$previous_date` the day before), which must give the
@@ -258,7 +287,12 @@ pub async fn run(
                 if plan.is_some() {
                     super::incremental::forget(warehouse_root, &step.name, report_date)?;
                 }
-                let rows = materialise(df, &path, &step.name).await?;
+                let rows = match step.split {
+                    Some(pipeline::Split::County) => {
+                        super::split::materialise_split(ctx, df, &path, &step.name, warehouse_root).await?
+                    }
+                    None => materialise(df, &path, &step.name).await?,
+                };
                 if let Some(plan) = &plan {
                     super::incremental::remember(warehouse_root, &step.name, report_date, plan, &path)?;
                 }
@@ -291,14 +325,22 @@ pub async fn run(
 
 /// Writes a step's result for one report date: sorted by every column so that the same inputs
 /// give the same bytes, without the `report_date` column (it is the partition).
-async fn materialise(df: DataFrame, path: &Path, name: &str) -> Result<usize, SqlError> {
+pub(super) async fn materialise(df: DataFrame, path: &Path, name: &str) -> Result<usize, SqlError> {
+    write_mart(df, path, name, true).await
+}
+
+/// Writes a step's rows as its mart holds them (see `materialise`), `sorted` or as they come
+/// (a part of a split step: `super::split`).
+pub(super) async fn write_mart(df: DataFrame, path: &Path, name: &str, sorted: bool) -> Result<usize, SqlError> {
     let context = format!("step `{name}`");
     let columns: Vec<String> =
         df.schema().fields().iter().map(|f| f.name().clone()).filter(|n| n != PARTITION).collect();
-    let df = df
-        .select(columns.iter().map(|c| col(format!("\"{c}\""))).collect::<Vec<_>>())
-        .and_then(|df| df.sort(columns.iter().map(|c| col(format!("\"{c}\"")).sort(true, true)).collect()))
-        .map_err(SqlError::engine(&context))?;
+    let df = df.select(columns.iter().map(|c| col(format!("\"{c}\""))).collect::<Vec<_>>());
+    let df = match sorted {
+        true => df.and_then(|df| df.sort(columns.iter().map(|c| col(format!("\"{c}\"")).sort(true, true)).collect())),
+        false => df,
+    }
+    .map_err(SqlError::engine(&context))?;
     // Text as `Utf8` whichever engine made it: DataFusion's local session casts to VARCHAR as
     // `Utf8View`, a Ballista session as `Utf8`, and the same rows must give the same bytes.
     let fields: Vec<arrow::datatypes::Field> = df
@@ -318,7 +360,10 @@ async fn materialise(df: DataFrame, path: &Path, name: &str) -> Result<usize, Sq
     };
     // Written as the sorted rows come, not held whole first (`parquet_io::MartWriter` says why).
     let mut stream = df.execute_stream().await.map_err(SqlError::engine(&context))?;
-    let mut file = parquet_io::MartWriter::new(path, schema.clone());
+    let mut file = match sorted {
+        true => parquet_io::MartWriter::new(path, schema.clone()),
+        false => parquet_io::MartWriter::scratch(path, schema.clone()),
+    };
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(SqlError::engine(&context))?;
         let columns = batch

@@ -99,6 +99,8 @@ pub struct MartWriter {
     held_rows: usize,
     writer: Option<ArrowWriter<File>>,
     rows: usize,
+    /// On disk when `finish` returns; not for a file read back in the same run and removed.
+    durable: bool,
 }
 
 /// Rows per call to the writer (see `MartWriter`): the engine's batch size, a whole number of
@@ -118,7 +120,16 @@ impl MartWriter {
             held_rows: 0,
             writer: None,
             rows: 0,
+            durable: true,
         }
+    }
+
+    /// A file read back in the same run and then removed (a part of a split step): not waited
+    /// for on disk, which a run of a city's steps in 15 parts each would wait for 135 times.
+    pub fn scratch(path: &Path, schema: Arc<Schema>) -> MartWriter {
+        let mut writer = MartWriter::new(path, schema);
+        writer.durable = false;
+        writer
     }
 
     pub fn write(&mut self, batch: RecordBatch) -> Result<(), WarehouseError> {
@@ -144,7 +155,7 @@ impl MartWriter {
         let rest = self.take(self.held_rows)?;
         self.put(&rest)?;
         let writer = self.writer.take().expect("opened above");
-        close_in_place(writer, &self.tmp, &self.path, true)?;
+        close_in_place(writer, &self.tmp, &self.path, self.durable)?;
         Ok(self.rows)
     }
 

@@ -4,6 +4,8 @@
 //! memory limit, when a step cannot fit under it, is named with the setting that raises it. Each
 //! county (区县) of a city gets its own daily report, holding only its own towns.
 
+use std::path::PathBuf;
+
 use chrono::NaiveDate;
 
 use crate::common::{query_csv, scratch, text, tree, truth, wangge, wangge_expect};
@@ -101,6 +103,60 @@ fn under_a_budget_of_8_mib_the_pipeline_spills_and_gives_the_same_marts() {
     assert_eq!(tight.iter().map(|(f, _)| f).collect::<Vec<_>>(), spared.iter().map(|(f, _)| f).collect::<Vec<_>>());
     for ((file, a), (_, b)) in tight.iter().zip(&spared) {
         assert!(a == b, "{} differs under 8 MiB", file.display());
+    }
+}
+
+/// A city's steps marked `split = "county"` run one county at a time (`sql::scope`), and once
+/// over the rows of no county, and give the same mart bytes as the steps run whole
+/// (`[engine] split_by_county = false`, which a Ballista cluster does too).
+#[test]
+fn a_city_s_steps_run_one_county_at_a_time_give_the_marts_of_the_steps_run_whole() {
+    let dir = scratch();
+    let city = dir.path().join("city");
+    wangge_expect(&["demo-data", city.to_str().unwrap(), "--districts", "3", "--days", "2"], 0);
+    ingest(&city);
+    let config = std::fs::read_to_string(city.join("wangge.toml")).unwrap();
+    assert!(config.contains("split_by_county = true"), "the default is stated: {config}");
+    let run = |split: bool| {
+        let setting = format!("split_by_county = {split}");
+        std::fs::write(city.join("wangge.toml"), config.replace("split_by_county = true", &setting)).unwrap();
+        for stale in ["warehouse/marts", "warehouse/_state"] {
+            let _ = std::fs::remove_dir_all(city.join(stale));
+        }
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wangge"))
+            .args(["--workspace", city.to_str().unwrap(), "run", "daily", "--no-reports", "--date", "2022-05-10"])
+            .env_remove("WANGGE_WORKSPACE")
+            .env("WANGGE_LOG", "wangge::sql::split=debug")
+            .output()
+            .unwrap();
+        only_data_checks_fail(&out);
+        assert!(!city.join("warehouse/_parts").read_dir().is_ok_and(|mut d| d.next().is_some()), "parts left");
+        let marts = city.join("warehouse/marts");
+        let files = tree(&marts).into_iter().map(|f| (f.clone(), std::fs::read(marts.join(f)).unwrap())).collect();
+        // (the log's fields, without the colours it is written in)
+        let raw = text(&out.stderr);
+        let mut segments = raw.split('\x1b');
+        let mut log = segments.next().unwrap_or_default().to_string();
+        for segment in segments {
+            log.push_str(segment.split_once('m').map_or(segment, |(_, rest)| rest));
+        }
+        (files, log)
+    };
+    let (whole, quiet) = run(false);
+    let (parts, log) = run(true);
+    assert!(!quiet.contains("part="), "split though told not to:\n{quiet}");
+    for part in ["part=county 130202", "part=county 130203", "part=county 130273", "part=rows of no county"] {
+        assert!(log.contains(&format!("step=\"headline\" {part}")), "headline did not run `{part}`:\n{log}");
+    }
+    for step in ["stg_special_visits", "special_overdue", "daily_grid", "stg_fire_places", "testing_buildings"] {
+        assert!(log.contains(&format!("step=\"{step}\" part=county 130203")), "{step} ran whole:\n{log}");
+    }
+    let whole: Vec<(PathBuf, Vec<u8>)> = whole;
+    let parts: Vec<(PathBuf, Vec<u8>)> = parts;
+    assert!(whole.len() > 20, "{} mart files", whole.len());
+    assert_eq!(parts.iter().map(|(f, _)| f).collect::<Vec<_>>(), whole.iter().map(|(f, _)| f).collect::<Vec<_>>());
+    for ((file, a), (_, b)) in parts.iter().zip(&whole) {
+        assert!(a == b, "{} differs when split by county", file.display());
     }
 }
 

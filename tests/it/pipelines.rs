@@ -26,8 +26,10 @@ const MARTS: &[&str] = &[
     "daily_community",
     "daily_town",
     "daily_county",
+    "daily_district",
     "work_orders_breakdown",
     "stg_special_visits",
+    "stg_followups_people",
     "special_overdue",
     "idle_workers",
     "trend",
@@ -48,7 +50,6 @@ const MARTS: &[&str] = &[
 const VIEWS: &[&str] = &[
     "stg_returnee_days",
     "stg_returnees_grid",
-    "stg_followups_people",
     "stg_followups_grid",
     "stg_visits_grid",
     "stg_work_orders_grid",
@@ -144,7 +145,7 @@ fn the_daily_pipeline_matches_truth_completeness_duckdb_and_its_snapshots() {
         "stg_returnees_seen:mart",
         "stg_returnees_latest:mart",
         "stg_returnees_grid",
-        "stg_followups_people",
+        "stg_followups_people:mart",
         "stg_followups_grid",
         "stg_special_visits:mart",
         "special_overdue:mart",
@@ -269,6 +270,15 @@ fn validate_reports_every_problem_of_broken_pipelines_at_once() {
     write("pipelines/misdeclared/sql/missing.sql", "SELECT 1 AS one\n");
     write("pipelines/misdeclared/sql/view.sql", "SELECT 1 AS one\n");
     write("pipelines/misdeclared/sql/incremental/stray.sql", "SELECT 1 AS one\n");
+    // A view cannot be split; a split step cannot read a table with no code column.
+    write(
+        "pipelines/split/pipeline.toml",
+        "[steps.counted]\nmaterialize = \"parquet\"\n[steps.by_county]\nmaterialize = \"parquet\"\nsplit = \"county\"\n",
+    );
+    write("pipelines/split/sql/counted.sql", "SELECT count(*) AS n FROM returnees\n");
+    write("pipelines/split/sql/by_county.sql", "SELECT c.n, r.grid_code FROM counted c CROSS JOIN returnees r\n");
+    write("pipelines/split_view/pipeline.toml", "[steps.narrowed]\nsplit = \"county\"\n");
+    write("pipelines/split_view/sql/narrowed.sql", "SELECT grid_code FROM returnees\n");
     write("pipelines/cyclic/pipeline.toml", "");
     write("pipelines/cyclic/sql/first.sql", "SELECT * FROM second\n");
     write("pipelines/cyclic/sql/second.sql", "SELECT * FROM first\n");
@@ -287,6 +297,8 @@ fn validate_reports_every_problem_of_broken_pipelines_at_once() {
         "`[steps.missing]` says `incremental = true`: cannot read",
         "`[steps.view]`: `incremental = true` builds on the step's own mart",
         "incremental/stray.sql: not used",
+        "pipelines/split/sql/by_county.sql: split by county, but it reads `counted`, with no code column",
+        "`[steps.narrowed]`: `split` runs a step in parts and writes their rows as one mart",
         "bad.html",
     ] {
         assert!(stderr.contains(expected), "`{expected}` not reported:\n{stderr}");
@@ -296,7 +308,7 @@ fn validate_reports_every_problem_of_broken_pipelines_at_once() {
     let ws = clean.path().join("ws");
     wangge_expect(&["init", ws.to_str().unwrap()], 0);
     let out = wangge_expect(&["--workspace", ws.to_str().unwrap(), "validate"], 0);
-    assert!(text(&out.stderr).contains("Planned 37 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Planned 38 SQL step(s) of 1 pipeline(s)"), "{}", text(&out.stderr));
 }
 
 #[test]

@@ -27,7 +27,7 @@ SELECT
         ELSE '联系不上'
     END AS issue,
     l.worker
-FROM stg_followups_people p
+FROM (SELECT * FROM stg_followups_people WHERE report_date = $report_date) p
 JOIN latest l ON l.row_key = p.row_key
 LEFT JOIN stg_registry g ON g.grid_code = l.grid_code AND g.report_date = $report_date
 WHERE p.overdue OR p.unreachable

@@ -8,4 +8,5 @@ SELECT
     count(CASE WHEN unreachable THEN 1 END) AS followups_unreachable,
     count(CASE WHEN overdue THEN 1 END) AS followups_overdue
 FROM stg_followups_people
+WHERE report_date = $report_date
 GROUP BY grid_code

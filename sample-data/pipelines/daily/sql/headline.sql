@@ -21,15 +21,12 @@ town_days AS (
 ),
 levels AS (
     SELECT
-        'district' AS scope, CAST(NULL AS VARCHAR) AS county_code, CAST(NULL AS VARCHAR) AS town_code,
-        CAST(NULL AS VARCHAR) AS community_code, CAST(NULL AS VARCHAR) AS grid_code, report_date,
-        sum(returnees_new) AS returnees_new, sum(returnees_under_measure) AS returnees_under_measure,
-        sum(followups_overdue) AS followups_overdue, sum(followups_unreachable) AS followups_unreachable,
-        sum(special_overdue) AS special_overdue, sum(visits) AS visits,
-        sum(work_orders_received) AS work_orders_received, sum(work_orders_open) AS work_orders_open,
-        sum(work_orders_overdue) AS work_orders_overdue
-    FROM town_days
-    GROUP BY report_date
+        'district' AS scope, county_code, CAST(NULL AS VARCHAR) AS town_code,
+        CAST(NULL AS VARCHAR) AS community_code, CAST(NULL AS VARCHAR) AS grid_code, day AS report_date,
+        returnees_new, returnees_under_measure, followups_overdue, followups_unreachable,
+        special_overdue, visits, work_orders_received, work_orders_open, work_orders_overdue
+    FROM daily_district
+    WHERE report_date = $report_date
     UNION ALL
     SELECT
         'county', county_code, CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), CAST(NULL AS VARCHAR), report_date,

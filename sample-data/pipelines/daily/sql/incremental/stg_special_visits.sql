@@ -11,18 +11,18 @@ visited AS (
     WHERE report_date > $previous_date AND report_date <= $report_date
 ),
 matched AS (
-    SELECT r.row_key, r.last_visit_date, v.visit_date
+    SELECT r.grid_code, r.row_key, r.last_visit_date, v.visit_date
     FROM register r
     JOIN visited v ON v.grid_code = r.grid_code AND v.household_head = r.name
     UNION ALL
-    SELECT r.row_key, r.last_visit_date, v.visit_date
+    SELECT r.grid_code, r.row_key, r.last_visit_date, v.visit_date
     FROM register r
     JOIN visited v ON v.grid_code = r.grid_code AND v.address = r.address
 )
-SELECT row_key, max(visit_date) AS visit_date
+SELECT grid_code, row_key, max(visit_date) AS visit_date
 FROM (
-    SELECT row_key, visit_date FROM stg_special_visits WHERE report_date = $previous_date
+    SELECT grid_code, row_key, visit_date FROM stg_special_visits WHERE report_date = $previous_date
     UNION ALL
-    SELECT row_key, visit_date FROM matched WHERE last_visit_date IS NULL OR visit_date > last_visit_date
+    SELECT grid_code, row_key, visit_date FROM matched WHERE last_visit_date IS NULL OR visit_date > last_visit_date
 ) seen
-GROUP BY row_key, CASE WHEN visit_date > $report_date THEN visit_date END
+GROUP BY grid_code, row_key, CASE WHEN visit_date > $report_date THEN visit_date END
