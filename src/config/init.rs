@@ -196,7 +196,7 @@ scheduler = "127.0.0.1:50050"
 connect_timeout_seconds = 20 # a cluster that does not answer a first query by then fails the run
 run_timeout_minutes = 60     # a pipeline run or query taking longer fails, naming the engine
 memory_mib = 1024            # the local engine's budget: its sorts and groups spill to runs/spill as it fills
-split_by_county = true       # steps marked split run one county (区县) at a time: a city's memory stays a county's
+split_by_county = true       # with several [district] counties, steps marked split run one county (区县) at a time
 "#,
         name = d.name,
         short = d.short_name,

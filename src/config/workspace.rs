@@ -50,9 +50,10 @@ pub struct EngineConfig {
     /// `runs/spill` (a query that cannot spill fails, naming the limit, instead of swapping).
     /// Ballista executors have their own (`wangge ballista executor --memory-mib`).
     pub memory_mib: u64,
-    /// Steps marked `split = "county"` run one county at a time on the local engine, so that a
-    /// city's step holds one county's rows (a hash join cannot spill); `false` runs them whole,
-    /// faster where memory is plentiful (`sql::scope`).
+    /// Steps marked `split = "county"` run one county at a time on the local engine, in a
+    /// workspace that lists several counties under `[district]`, so that a city's step holds
+    /// one county's rows (a hash join cannot spill); `false` runs them whole, faster where
+    /// memory is plentiful (`sql::scope`).
     pub split_by_county: bool,
 }
 
