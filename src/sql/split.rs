@@ -48,6 +48,25 @@ pub async fn materialise_split(
         _ => {}
     }
     std::fs::create_dir_all(&folder).map_err(io)?;
+    let written = run_parts(ctx, &scope, df, &parts, &folder, path, name).await;
+    // Removed whether or not the step ran: nothing of a part outlives its step.
+    let removed = std::fs::remove_dir_all(&folder).map_err(io);
+    let _ = std::fs::remove_dir(warehouse_root.join(PARTS)); // if no other step's parts are there
+    let rows = written?;
+    removed?;
+    Ok(rows)
+}
+
+/// Runs each part into `folder`, then writes their rows, sorted, to the mart at `path`.
+async fn run_parts(
+    ctx: &SessionContext,
+    scope: &std::sync::Arc<Scope>,
+    df: DataFrame,
+    parts: &[Part],
+    folder: &Path,
+    path: &Path,
+    name: &str,
+) -> Result<usize, SqlError> {
     for (i, part) in parts.iter().enumerate() {
         tracing::debug!(step = name, %part, "part");
         let _narrowed = scope.enter(part.clone());
@@ -56,14 +75,14 @@ pub async fn materialise_split(
     let table = format!("_parts_of_{name}");
     let context = format!("step `{name}`: its parts in `{}`", folder.display());
     let options = super::engine::partitioned_parquet(ctx).with_table_partition_cols(vec![]);
-    let folder_url = format!("{}/", std::path::absolute(&folder).map_err(io)?.display());
+    let absolute = std::path::absolute(folder).map_err(|source| SqlError::Io { path: folder.to_path_buf(), source })?;
+    let folder_url = format!("{}/", absolute.display());
     ctx.register_listing_table(&table, folder_url, options, None, None).await.map_err(SqlError::engine(&context))?;
     let written = match ctx.table(&table).await {
         Ok(all) => materialise(all, path, name).await,
         Err(e) => Err(SqlError::engine(&context)(e)),
     };
     let _ = ctx.deregister_table(&table);
-    std::fs::remove_dir_all(&folder).map_err(io)?;
     written
 }
 
