@@ -85,8 +85,9 @@ pub async fn plan_all(
                             .collect();
                         let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(fields));
                         if step.split.is_some() {
-                            if let Some(problem) = unsplittable(&ctx, &df, &file).await {
-                                problems.push(problem);
+                            let plan = df.clone().into_optimized_plan().map_err(SqlError::engine("planning a step"))?;
+                            if let Some(problem) = super::split::unsplittable(&ctx, &plan).await {
+                                problems.push(ConfigError::whole_file(&file, problem));
                             }
                         }
                         engine::register_empty_table(&ctx, &step.name, &schema)?;
@@ -115,30 +116,6 @@ pub async fn plan_all(
         }
     }
     Ok(problems)
-}
-
-/// A step split by county must read, through its views and subqueries, only tables with a code
-/// column: a table without one could not be narrowed to a county.
-async fn unsplittable(ctx: &SessionContext, df: &DataFrame, file: &Path) -> Option<ConfigError> {
-    let plan = df.clone().into_optimized_plan().ok()?;
-    let mut without = Vec::new();
-    for table in super::split::scanned_tables(&plan) {
-        let provider = ctx.table_provider(table.as_str()).await.ok()?;
-        if super::scope::county_key(&provider.schema()).is_none() {
-            without.push(format!("`{table}`"));
-        }
-    }
-    (!without.is_empty()).then(|| {
-        ConfigError::whole_file(
-            file,
-            format!(
-                "split by county, but it reads {}, with no code column ({}): a step split by county sees only \
-                 each county's rows, told by those columns",
-                without.join(", "),
-                super::scope::CODE_COLUMNS.join(", ")
-            ),
-        )
-    })
 }
 
 /// Plans a step's incremental SQL (with `$previous_date` the day before), which must give the

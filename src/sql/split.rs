@@ -13,7 +13,7 @@ use std::path::Path;
 use arrow::array::{Array, StringArray};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::prelude::{DataFrame, SessionContext};
+use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
 
 use super::SqlError;
 use super::run::{materialise, write_mart};
@@ -72,18 +72,14 @@ async fn run_parts(
         let _narrowed = scope.enter(part.clone());
         write_mart(df.clone(), &folder.join(format!("part-{i:04}.parquet")), name, false).await?;
     }
-    let table = format!("_parts_of_{name}");
     let context = format!("step `{name}`: its parts in `{}`", folder.display());
-    let options = super::engine::partitioned_parquet(ctx).with_table_partition_cols(vec![]);
     let absolute = std::path::absolute(folder).map_err(|source| SqlError::Io { path: folder.to_path_buf(), source })?;
-    let folder_url = format!("{}/", absolute.display());
-    ctx.register_listing_table(&table, folder_url, options, None, None).await.map_err(SqlError::engine(&context))?;
-    let written = match ctx.table(&table).await {
-        Ok(all) => materialise(all, path, name).await,
-        Err(e) => Err(SqlError::engine(&context)(e)),
-    };
-    let _ = ctx.deregister_table(&table);
-    written
+    // (read with the session's Parquet options, as every table is)
+    let all = ctx
+        .read_parquet(format!("{}/", absolute.display()), ParquetReadOptions::default())
+        .await
+        .map_err(SqlError::engine(&context))?;
+    materialise(all, path, name).await
 }
 
 /// The parts a step runs in: each county of the tables it reads, then the rows of none.
@@ -96,13 +92,8 @@ async fn parts(ctx: &SessionContext, df: &DataFrame, name: &str) -> Result<Vec<P
         let provider = ctx.table_provider(table.as_str()).await.map_err(SqlError::engine(&context))?;
         let Some(scoped) = provider.downcast_ref::<ScopedTable>() else { return Ok(Vec::new()) };
         let Some(key) = scoped.key() else {
-            return Err(SqlError::Engine {
-                context,
-                error: datafusion::error::DataFusionError::Plan(format!(
-                    "it is split by county, but reads `{table}`, which has no code column ({})",
-                    super::scope::CODE_COLUMNS.join(", ")
-                )),
-            });
+            let error = datafusion::error::DataFusionError::Plan(no_code_column(&[table]));
+            return Err(SqlError::Engine { context, error });
         };
         let keys = match scoped.known_keys() {
             Some(keys) => keys,
@@ -126,6 +117,30 @@ async fn parts(ctx: &SessionContext, df: &DataFrame, name: &str) -> Result<Vec<P
         parts.push(Part::Rest(counties.into_iter().collect()));
     }
     Ok(parts)
+}
+
+/// Why a step cannot be split: `tables` it reads have no column that tells a row's county.
+fn no_code_column(tables: &[String]) -> String {
+    let tables: Vec<String> = tables.iter().map(|t| format!("`{t}`")).collect();
+    format!(
+        "split by county, but it reads {}, with no code column ({}): a step split by county sees only each \
+         county's rows, told by those columns",
+        tables.join(", "),
+        super::scope::CODE_COLUMNS.join(", ")
+    )
+}
+
+/// For `wangge validate`: a step split by county must read, through its views and subqueries,
+/// only tables with a code column (`plan` is the step's, over tables of the declared schemas).
+pub async fn unsplittable(ctx: &SessionContext, plan: &LogicalPlan) -> Option<String> {
+    let mut without = Vec::new();
+    for table in scanned_tables(plan) {
+        let provider = ctx.table_provider(table.as_str()).await.ok()?;
+        if super::scope::county_key(&provider.schema()).is_none() {
+            without.push(table);
+        }
+    }
+    (!without.is_empty()).then(|| no_code_column(&without))
 }
 
 /// The distinct county keys of a table's rows (`None` for rows with no code).

@@ -4,7 +4,8 @@
 //! memory limit, when a step cannot fit under it, is named with the setting that raises it. Each
 //! county (区县) of a city gets its own daily report, holding only its own towns.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
@@ -84,25 +85,44 @@ fn under_a_budget_of_8_mib_the_pipeline_spills_and_gives_the_same_marts() {
     let dir = scratch();
     let ws = sample_copy(dir.path());
     ingest(&ws);
-    let run = |mib: u64| {
-        let config = std::fs::read_to_string(ws.join("wangge.toml")).unwrap();
-        std::fs::write(ws.join("wangge.toml"), config.replace("memory_mib = 1024", &format!("memory_mib = {mib}")))
-            .unwrap();
-        for stale in ["warehouse/marts", "warehouse/_state"] {
-            let _ = std::fs::remove_dir_all(ws.join(stale));
-        }
-        let out =
-            wangge(&["--workspace", ws.to_str().unwrap(), "run", "daily", "--no-reports", "--date", "2022-05-10"]);
-        only_data_checks_fail(&out);
-        let marts = ws.join("warehouse/marts");
-        tree(&marts).into_iter().map(|f| (f.clone(), std::fs::read(marts.join(f)).unwrap())).collect::<Vec<_>>()
-    };
+    let config = std::fs::read_to_string(ws.join("wangge.toml")).unwrap();
+    let run =
+        |mib: u64| fresh_marts(&ws, &config.replace("memory_mib = 1024", &format!("memory_mib = {mib}")), "warn").0;
     let spared = run(1024);
     let tight = run(8);
-    assert!(spared.len() > 20, "{} mart files", spared.len());
-    assert_eq!(tight.iter().map(|(f, _)| f).collect::<Vec<_>>(), spared.iter().map(|(f, _)| f).collect::<Vec<_>>());
-    for ((file, a), (_, b)) in tight.iter().zip(&spared) {
-        assert!(a == b, "{} differs under 8 MiB", file.display());
+    assert_same_marts(&tight, &spared, "under 8 MiB");
+}
+
+/// Runs the daily pipeline afresh (no marts, no incremental state) with `config` as
+/// `wangge.toml` and `WANGGE_LOG=log`: every mart file with its bytes, and the log without the
+/// colours it is written in.
+fn fresh_marts(ws: &Path, config: &str, log: &str) -> (BTreeMap<PathBuf, Vec<u8>>, String) {
+    std::fs::write(ws.join("wangge.toml"), config).unwrap();
+    for stale in ["warehouse/marts", "warehouse/_state"] {
+        let _ = std::fs::remove_dir_all(ws.join(stale));
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wangge"))
+        .args(["--workspace", ws.to_str().unwrap(), "run", "daily", "--no-reports", "--date", "2022-05-10"])
+        .env_remove("WANGGE_WORKSPACE")
+        .env("WANGGE_LOG", log)
+        .output()
+        .unwrap();
+    only_data_checks_fail(&out);
+    let raw = text(&out.stderr);
+    let mut segments = raw.split('\x1b');
+    let mut plain = segments.next().unwrap_or_default().to_string();
+    for segment in segments {
+        plain.push_str(segment.split_once('m').map_or(segment, |(_, rest)| rest));
+    }
+    (crate::compaction::files(&ws.join("warehouse/marts")), plain)
+}
+
+/// The same mart files, byte for byte; `how` says what differed of the second run.
+fn assert_same_marts(got: &BTreeMap<PathBuf, Vec<u8>>, want: &BTreeMap<PathBuf, Vec<u8>>, how: &str) {
+    assert!(want.len() > 20, "{} mart files", want.len());
+    assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>());
+    for ((file, a), b) in got.iter().zip(want.values()) {
+        assert!(a == b, "{} differs {how}", file.display());
     }
 }
 
@@ -119,28 +139,9 @@ fn a_city_s_steps_run_one_county_at_a_time_give_the_marts_of_the_steps_run_whole
     assert!(config.contains("split_by_county = true"), "the default is stated: {config}");
     let run = |split: bool| {
         let setting = format!("split_by_county = {split}");
-        std::fs::write(city.join("wangge.toml"), config.replace("split_by_county = true", &setting)).unwrap();
-        for stale in ["warehouse/marts", "warehouse/_state"] {
-            let _ = std::fs::remove_dir_all(city.join(stale));
-        }
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_wangge"))
-            .args(["--workspace", city.to_str().unwrap(), "run", "daily", "--no-reports", "--date", "2022-05-10"])
-            .env_remove("WANGGE_WORKSPACE")
-            .env("WANGGE_LOG", "wangge::sql::split=debug")
-            .output()
-            .unwrap();
-        only_data_checks_fail(&out);
+        let marts = fresh_marts(&city, &config.replace("split_by_county = true", &setting), "wangge::sql::split=debug");
         assert!(!city.join("warehouse/_parts").read_dir().is_ok_and(|mut d| d.next().is_some()), "parts left");
-        let marts = city.join("warehouse/marts");
-        let files = tree(&marts).into_iter().map(|f| (f.clone(), std::fs::read(marts.join(f)).unwrap())).collect();
-        // (the log's fields, without the colours it is written in)
-        let raw = text(&out.stderr);
-        let mut segments = raw.split('\x1b');
-        let mut log = segments.next().unwrap_or_default().to_string();
-        for segment in segments {
-            log.push_str(segment.split_once('m').map_or(segment, |(_, rest)| rest));
-        }
-        (files, log)
+        marts
     };
     let (whole, quiet) = run(false);
     let (parts, log) = run(true);
@@ -151,13 +152,7 @@ fn a_city_s_steps_run_one_county_at_a_time_give_the_marts_of_the_steps_run_whole
     for step in ["stg_special_visits", "special_overdue", "daily_grid", "stg_fire_places", "testing_buildings"] {
         assert!(log.contains(&format!("step=\"{step}\" part=county 130203")), "{step} ran whole:\n{log}");
     }
-    let whole: Vec<(PathBuf, Vec<u8>)> = whole;
-    let parts: Vec<(PathBuf, Vec<u8>)> = parts;
-    assert!(whole.len() > 20, "{} mart files", whole.len());
-    assert_eq!(parts.iter().map(|(f, _)| f).collect::<Vec<_>>(), whole.iter().map(|(f, _)| f).collect::<Vec<_>>());
-    for ((file, a), (_, b)) in parts.iter().zip(&whole) {
-        assert!(a == b, "{} differs when split by county", file.display());
-    }
+    assert_same_marts(&parts, &whole, "when split by county");
 }
 
 #[test]
