@@ -96,11 +96,10 @@ pub async fn session(settings: &EngineSettings) -> Result<SessionContext, SqlErr
     let (config, runtime) = session_parts(
         settings,
         match settings.engine {
-            // Scans that a step split by county narrows (`super::scope`): local only.
-            Engine::Local if settings.split_by_county => {
-                SessionConfig::new().with_extension(Arc::new(super::scope::Scope::default()))
+            // Scans that a split step narrows (`super::scope`): local only.
+            Engine::Local => {
+                SessionConfig::new().with_extension(Arc::new(super::scope::Scope::new(settings.split_by_county)))
             }
-            Engine::Local => SessionConfig::new(),
             Engine::Ballista { .. } => {
                 use ballista::prelude::SessionConfigExt;
                 // The adaptive planner (Ballista 55's default) left a job waiting for ever on

@@ -47,19 +47,23 @@ pub struct StepConfig {
     /// mart means the step runs its full SQL, as the rows it carries belonged to the old one.
     #[serde(default)]
     pub rebuild_on_new: Vec<String>,
-    /// Run once per county, each time over that county's rows (`super::scope`): for a
-    /// materialised step whose rows never mix counties.
+    /// Run in parts, each over some of its tables' rows (`super::scope`): once per county, for
+    /// a materialised step whose rows never mix counties; or in buckets of a key, for one whose
+    /// rows never mix keys.
     pub split: Option<Split>,
     #[serde(default)]
     pub checks: ChecksConfig,
 }
 
 /// How a step is split into runs over parts of its tables.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
-    /// One run per county (区县), by the codes of its rows (`super::scope`).
+    /// `split = "county"`: one run per county (区县), by the codes of its rows.
     County,
+    /// `split = { key = "person_key" }`: runs over buckets of that column's values (its hash),
+    /// as many as its tables' rows need under the memory budget (`super::split`).
+    Key(String),
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

@@ -84,9 +84,9 @@ pub async fn plan_all(
                             .map(|f| f.as_ref().clone())
                             .collect();
                         let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(fields));
-                        if step.split.is_some() {
+                        if let Some(split) = &step.split {
                             let plan = df.clone().into_optimized_plan().map_err(SqlError::engine("planning a step"))?;
-                            if let Some(problem) = super::split::unsplittable(&ctx, &plan).await {
+                            if let Some(problem) = super::split::unsplittable(&ctx, &plan, split).await {
                                 problems.push(ConfigError::whole_file(&file, problem));
                             }
                         }
@@ -264,9 +264,9 @@ pub async fn run(
                 if plan.is_some() {
                     super::incremental::forget(warehouse_root, &step.name, report_date)?;
                 }
-                let rows = match step.split {
-                    Some(pipeline::Split::County) => {
-                        super::split::materialise_split(ctx, df, &path, &step.name, warehouse_root).await?
+                let rows = match &step.split {
+                    Some(split) => {
+                        super::split::materialise_split(ctx, df, &path, &step.name, warehouse_root, split).await?
                     }
                     None => materialise(df, &path, &step.name).await?,
                 };

@@ -18,6 +18,10 @@
 //! `town_code` and `county_code` the row has) is that part's. Views read the tables under
 //! them, so they are narrowed too. A Ballista session has no scope (a plan sent to executors
 //! cannot carry this provider): there a split step runs whole, and gives the same rows.
+//!
+//! A step keyed by a person or an order mixes counties but never keys: it is split into
+//! buckets of its key instead ([`Part::Bucket`], `super::split` says how many), each run
+//! seeing the rows whose key falls in its bucket, in every table it reads.
 
 use std::sync::{Arc, RwLock};
 
@@ -25,13 +29,14 @@ use arrow::datatypes::{DataType, SchemaRef};
 use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DFSchema, Result, plan_err};
+use datafusion::functions::expr_fn::md5;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_expr::expressions::Column;
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::filter::FilterExec;
 use datafusion::physical_plan::limit::GlobalLimitExec;
 use datafusion::physical_plan::projection::ProjectionExec;
-use datafusion::prelude::{SessionContext, col, left, lit, when};
+use datafusion::prelude::{SessionContext, cast, col, left, lit, when};
 
 /// The columns that place a row in a county, in the order they are tried.
 /// The finest first: steps join on grids, so a row whose town and grid disagree (a typing
@@ -48,16 +53,42 @@ pub enum Part {
     County(String),
     /// The rows of none of these counties: no code, or one that is not a county's.
     Rest(Vec<String>),
+    /// The rows whose `key` falls in bucket `index` of `count`, by the first two hex digits of
+    /// its MD5 (stable across runs, machines and engines; a null key falls in the first).
+    Bucket { key: String, index: usize, count: usize },
 }
 
+/// The most buckets a step is split into: each reads its tables again (`super::split`).
+pub const MOST_BUCKETS: usize = 64;
+
 impl Part {
-    /// Rows of this part, given a table's county key.
-    fn predicate(&self, key: Expr) -> Expr {
+    /// Rows of this part in a table of `schema` (whose county key is `county`), and the
+    /// columns that tells; `None` if the table has none of them.
+    fn predicate(&self, schema: &SchemaRef, county: Option<&Expr>) -> Option<(Expr, Vec<String>)> {
+        let codes = || CODE_COLUMNS.iter().filter(|c| schema.index_of(c).is_ok()).map(|c| c.to_string()).collect();
         match self {
-            Part::County(code) => key.eq(lit(code.clone())),
+            Part::County(code) => Some((county?.clone().eq(lit(code.clone())), codes())),
             Part::Rest(counties) => {
+                let key = county?.clone();
                 let listed = counties.iter().map(|c| lit(c.clone())).collect();
-                key.clone().is_null().or(key.in_list(listed, true))
+                Some((key.clone().is_null().or(key.in_list(listed, true)), codes()))
+            }
+            Part::Bucket { key, index, count } => {
+                schema.index_of(key).ok()?;
+                let value = col(format!("\"{key}\""));
+                // (a CASE, not `coalesce`: see `county_key`)
+                let digits = when(value.clone().is_null(), lit("00"))
+                    .otherwise(left(md5(cast(value, DataType::Utf8)), lit(2i64)))
+                    .ok()?;
+                // Buckets are ranges of the 256 two-digit prefixes (lower-case hex sorts as
+                // the numbers do), so every row falls in exactly one.
+                let (count, index) = ((*count).clamp(1, MOST_BUCKETS), *index);
+                let bound = |i: usize| lit(format!("{:02x}", i * 256 / count));
+                let mut predicate = digits.clone().gt_eq(bound(index));
+                if index + 1 < count {
+                    predicate = predicate.and(digits.lt(bound(index + 1)));
+                }
+                Some((predicate, vec![key.clone()]))
             }
         }
     }
@@ -68,6 +99,7 @@ impl std::fmt::Display for Part {
         match self {
             Part::County(code) => write!(f, "county {code}"),
             Part::Rest(_) => write!(f, "rows of no county"),
+            Part::Bucket { key, index, count } => write!(f, "{key} bucket {} of {count}", index + 1),
         }
     }
 }
@@ -77,9 +109,17 @@ impl std::fmt::Display for Part {
 #[derive(Debug, Default)]
 pub struct Scope {
     part: RwLock<Option<Part>>,
+    /// Whether steps split by county run one county at a time: only in a workspace of several
+    /// counties (`[engine] split_by_county`); finding a step's counties costs a read of its
+    /// tables' codes, for nothing in one district.
+    pub by_county: bool,
 }
 
 impl Scope {
+    pub fn new(by_county: bool) -> Scope {
+        Scope { part: RwLock::new(None), by_county }
+    }
+
     /// The session's scope; `None` for a session that cannot narrow its scans (Ballista's).
     pub fn of(ctx: &SessionContext) -> Option<Arc<Scope>> {
         ctx.state().config().get_extension::<Scope>()
@@ -142,12 +182,14 @@ pub struct ScopedTable {
     /// The county keys its rows have, once a split step has asked (`super::split`): a table is
     /// registered again when its files change, so the answer holds as long as this provider.
     keys: std::sync::OnceLock<Arc<Vec<Option<String>>>>,
+    /// Its number of rows, once a step split by a key has asked.
+    rows: std::sync::OnceLock<usize>,
 }
 
 impl ScopedTable {
     pub fn new(inner: Arc<dyn TableProvider>, scope: Arc<Scope>) -> ScopedTable {
         let key = county_key(&inner.schema());
-        ScopedTable { inner, scope, key, keys: Default::default() }
+        ScopedTable { inner, scope, key, keys: Default::default(), rows: Default::default() }
     }
 
     /// The table as registered, unnarrowed.
@@ -163,6 +205,16 @@ impl ScopedTable {
     /// The county keys of its rows, if already found.
     pub fn known_keys(&self) -> Option<Arc<Vec<Option<String>>>> {
         self.keys.get().cloned()
+    }
+
+    /// Its number of rows, if already counted.
+    pub fn known_rows(&self) -> Option<usize> {
+        self.rows.get().copied()
+    }
+
+    /// Remembers its number of rows.
+    pub fn remember_rows(&self, rows: usize) -> usize {
+        *self.rows.get_or_init(|| rows)
     }
 
     /// Remembers the county keys of its rows.
@@ -195,26 +247,28 @@ impl TableProvider for ScopedTable {
         let Some(part) = self.scope.current() else {
             return self.inner.scan(state, projection, filters, limit).await;
         };
-        let Some(key) = &self.key else {
+        let schema = self.schema();
+        let Some((predicate, needed)) = part.predicate(&schema, self.key.as_ref()) else {
             return plan_err!(
-                "a step split by county read a table with no code column ({}): its columns are {}",
-                CODE_COLUMNS.join(", "),
-                self.schema().fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
+                "a split step read a table with no column to split it by ({}): its columns are {}",
+                match &part {
+                    Part::Bucket { key, .. } => key.clone(),
+                    _ => CODE_COLUMNS.join(", "),
+                },
+                schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(", ")
             );
         };
-        // The scan reads the columns asked for and the code columns; the filter keeps the
-        // part's rows; the projection gives back the columns asked for, in their order.
-        let schema = self.schema();
+        // The scan reads the columns asked for and those the part is told by; the filter keeps
+        // the part's rows; the projection gives back the columns asked for, in their order.
         let mut columns: Vec<usize> = projection.cloned().unwrap_or_else(|| (0..schema.fields().len()).collect());
         let asked = columns.len();
-        for name in CODE_COLUMNS {
+        for name in &needed {
             if let Ok(i) = schema.index_of(name) {
                 if !columns.contains(&i) {
                     columns.push(i);
                 }
             }
         }
-        let predicate = part.predicate(key.clone());
         let mut pushed = filters.to_vec();
         pushed.push(predicate.clone());
         let input = self.inner.scan(state, Some(&columns), &pushed, None).await?;
@@ -303,6 +357,40 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_buckets_of_a_key_hold_every_row_once_and_each_key_in_one() {
+        // Keys of every sort, a null among them; n = 2^i, so each bucket's sum names its rows.
+        let keys = ["a", "b", "130203198506123020", "张三", "", "GD-2022-0001", "x", "y", "z", "q"];
+        let mut rows: Vec<(Option<&str>, Option<&str>, i64)> =
+            keys.iter().enumerate().map(|(i, k)| (Some(*k), None, 1i64 << i)).collect();
+        rows.push((None, None, 1 << 10));
+        rows.push((Some("a"), None, 1 << 11)); // the same key again
+        let (ctx, scope) = session_with(&rows);
+        let all = (1i64 << 12) - 1;
+        for count in [1, 2, 3, 7, MOST_BUCKETS] {
+            let (mut seen, mut used) = (0i64, 0);
+            for index in 0..count {
+                let _in = scope.enter(Part::Bucket { key: "town_code".into(), index, count });
+                let sum = sum(&ctx, "SELECT sum(n) FROM t").await.unwrap_or(0);
+                assert_eq!(seen & sum, 0, "a row in two buckets of {count}");
+                // A key's rows stay together: "a" twice, bits 0 and 11.
+                assert!(sum & 1 == (sum >> 11) & 1, "the key `a` split across buckets of {count}");
+                seen |= sum;
+                used += (sum != 0) as usize;
+            }
+            assert_eq!(seen, all, "a row in no bucket of {count}");
+            assert!(count == 1 || used > 1, "every row in one bucket of {count}");
+        }
+        // The null key falls in the first bucket.
+        let _in = scope.enter(Part::Bucket { key: "town_code".into(), index: 0, count: 4 });
+        assert!(sum(&ctx, "SELECT sum(n) FROM t").await.unwrap_or(0) & (1 << 10) != 0);
+        // A table without the key cannot be read in a bucket.
+        drop(_in);
+        let _in = scope.enter(Part::Bucket { key: "person_key".into(), index: 0, count: 4 });
+        let err = ctx.sql("SELECT * FROM t").await.unwrap().collect().await.unwrap_err();
+        assert!(err.to_string().contains("no column to split it by (person_key)"), "{err}");
+    }
+
+    #[tokio::test]
     async fn a_table_with_no_code_column_cannot_be_read_in_a_part() {
         let scope = Arc::new(Scope::default());
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_extension(scope.clone()));
@@ -310,7 +398,7 @@ mod tests {
         narrowable(&ctx, "plain").unwrap();
         let _in = scope.enter(Part::County("130203".into()));
         let err = ctx.sql("SELECT * FROM plain").await.unwrap().collect().await.unwrap_err();
-        assert!(err.to_string().contains("no code column"), "{err}");
+        assert!(err.to_string().contains("no column to split it by (grid_code"), "{err}");
         assert!(is_county("130203") && !is_county("13020") && !is_county("13020a"));
     }
 }

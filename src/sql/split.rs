@@ -1,11 +1,14 @@
-//! Running a step split by county (`split = "county"`; `super::scope` says why and how its scans
-//! are narrowed).
+//! Running a split step (`super::scope` says why and how its scans are narrowed).
 //!
-//! The step's SQL runs once per county found in the tables it reads, and once over the rows of
-//! no county if there are any; each run's rows go to a file of their own, unsorted, and the
-//! mart is those files' rows sorted by every column, as every mart is. So its bytes are those
-//! of the step run whole: the integration tests hold the two equal, on one district and on a
-//! city.
+//! `split = "county"`: the step's SQL runs once per county found in the tables it reads, and
+//! once over the rows of no county if there are any. `split = { key = "person_key" }`: it runs
+//! once per bucket of that key, as many buckets as the rows of its tables need for each to hold
+//! a fraction of the memory budget (`buckets`): a returnee's registrations in every county
+//! fall in one bucket, so a step keyed by person gives the same rows, and its memory is a
+//! bucket's whatever the city's size. Each run's rows go to a file of their own, unsorted, and
+//! the mart is those files' rows sorted by every column, as every mart is. So its bytes are
+//! those of the step run whole: the integration tests hold the two equal, on one district and
+//! on a city.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -16,29 +19,40 @@ use datafusion::logical_expr::LogicalPlan;
 use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
 
 use super::SqlError;
+use super::pipeline::Split;
 use super::run::{materialise, write_mart};
-use super::scope::{Part, Scope, ScopedTable, is_county};
+use super::scope::{MOST_BUCKETS, Part, Scope, ScopedTable, is_county};
 
 /// More counties than this, and the step runs whole: a code column of garbage must not turn
 /// one step into a million runs (a province has a few hundred counties).
 const MOST_PARTS: usize = 1024;
 
+/// The memory a row of a step's tables is taken to need when held (a hash table's entry, its
+/// text, the batch it came in): generous, so that a bucket fits with room to spare.
+const ROW_BYTES: usize = 512;
+
 /// The folder inside the warehouse where a split step's parts are written while it runs.
 pub const PARTS: &str = "_parts";
 
-/// Writes `df`, the SQL of step `name`, to its mart at `path`: one county at a time when the
-/// session can narrow its scans and the tables hold more than one part, whole otherwise.
+/// Writes `df`, the SQL of step `name`, to its mart at `path`, in the parts `split` says when
+/// the session can narrow its scans and the tables hold more than one part, whole otherwise.
 pub async fn materialise_split(
     ctx: &SessionContext,
     df: DataFrame,
     path: &Path,
     name: &str,
     warehouse_root: &Path,
+    split: &Split,
 ) -> Result<usize, SqlError> {
     let Some(scope) = Scope::of(ctx) else { return materialise(df, path, name).await };
-    let parts = parts(ctx, &df, name).await?;
-    // One county (and perhaps rows of none): as little to gain as a whole run holds.
-    if parts.iter().filter(|p| matches!(p, Part::County(_))).count() <= 1 {
+    let parts = match split {
+        Split::County if scope.by_county => parts(ctx, &df, name).await?,
+        Split::County => Vec::new(),
+        Split::Key(key) => buckets(ctx, &df, name, key).await?,
+    };
+    // One county (and perhaps rows of none), or one bucket: as little to gain as a whole run
+    // holds.
+    if parts.iter().filter(|p| !matches!(p, Part::Rest(_))).count() <= 1 {
         return materialise(df, path, name).await;
     }
     let folder = warehouse_root.join(PARTS).join(name);
@@ -92,7 +106,7 @@ async fn parts(ctx: &SessionContext, df: &DataFrame, name: &str) -> Result<Vec<P
         let provider = ctx.table_provider(table.as_str()).await.map_err(SqlError::engine(&context))?;
         let Some(scoped) = provider.downcast_ref::<ScopedTable>() else { return Ok(Vec::new()) };
         let Some(key) = scoped.key() else {
-            let error = datafusion::error::DataFusionError::Plan(no_code_column(&[table]));
+            let error = datafusion::error::DataFusionError::Plan(no_split_column(&Split::County, &[table]));
             return Err(SqlError::Engine { context, error });
         };
         let keys = match scoped.known_keys() {
@@ -119,28 +133,72 @@ async fn parts(ctx: &SessionContext, df: &DataFrame, name: &str) -> Result<Vec<P
     Ok(parts)
 }
 
-/// Why a step cannot be split: `tables` it reads have no column that tells a row's county.
-fn no_code_column(tables: &[String]) -> String {
-    let tables: Vec<String> = tables.iter().map(|t| format!("`{t}`")).collect();
-    format!(
-        "split by county, but it reads {}, with no code column ({}): a step split by county sees only each \
-         county's rows, told by those columns",
-        tables.join(", "),
-        super::scope::CODE_COLUMNS.join(", ")
-    )
+/// The buckets of `key` a step runs in: enough for each to hold a sixteenth of the memory
+/// budget's worth of its tables' rows (at most [`MOST_BUCKETS`]; none under no budget). A
+/// table's rows are all its rows, though an incremental step reads a day's: more buckets than
+/// needed, each reading little.
+async fn buckets(ctx: &SessionContext, df: &DataFrame, name: &str, key: &str) -> Result<Vec<Part>, SqlError> {
+    use datafusion::execution::memory_pool::MemoryLimit;
+    let MemoryLimit::Finite(budget) = ctx.runtime_env().memory_pool.memory_limit() else { return Ok(Vec::new()) };
+    let context = format!("step `{name}`: counting its rows");
+    let plan = df.clone().into_optimized_plan().map_err(SqlError::engine(&context))?;
+    let mut rows = 0;
+    for table in scanned_tables(&plan) {
+        let provider = ctx.table_provider(table.as_str()).await.map_err(SqlError::engine(&context))?;
+        let Some(scoped) = provider.downcast_ref::<ScopedTable>() else { return Ok(Vec::new()) };
+        if provider.schema().index_of(key).is_err() {
+            let error = datafusion::error::DataFusionError::Plan(no_split_column(&Split::Key(key.into()), &[table]));
+            return Err(SqlError::Engine { context, error });
+        }
+        rows += match scoped.known_rows() {
+            Some(rows) => rows,
+            None => {
+                let counted = ctx.read_table(scoped.inner()).map_err(SqlError::engine(&context))?;
+                scoped.remember_rows(counted.count().await.map_err(SqlError::engine(&context))?)
+            }
+        };
+    }
+    let per_bucket = (budget / 16 / ROW_BYTES).max(1);
+    let count = rows.div_ceil(per_bucket).clamp(1, MOST_BUCKETS);
+    tracing::debug!(step = name, rows, buckets = count, "buckets");
+    Ok((0..count).map(|index| Part::Bucket { key: key.to_string(), index, count }).collect())
 }
 
-/// For `wangge validate`: a step split by county must read, through its views and subqueries,
-/// only tables with a code column (`plan` is the step's, over tables of the declared schemas).
-pub async fn unsplittable(ctx: &SessionContext, plan: &LogicalPlan) -> Option<String> {
+/// Why a step cannot be split: `tables` it reads have no column that tells a row's part.
+fn no_split_column(split: &Split, tables: &[String]) -> String {
+    let tables: Vec<String> = tables.iter().map(|t| format!("`{t}`")).collect();
+    match split {
+        Split::County => format!(
+            "split by county, but it reads {}, with no code column ({}): a step split by county sees only each \
+             county's rows, told by those columns",
+            tables.join(", "),
+            super::scope::CODE_COLUMNS.join(", ")
+        ),
+        Split::Key(key) => format!(
+            "split by key `{key}`, but it reads {}, with no column `{key}`: a step split by a key sees only some \
+             of its values in each run, so every table it reads must have it",
+            tables.join(", ")
+        ),
+    }
+}
+
+/// For `wangge validate`: a split step must read, through its views and subqueries, only
+/// tables with the columns it is split by (`plan` is the step's, over tables of the declared
+/// schemas).
+pub async fn unsplittable(ctx: &SessionContext, plan: &LogicalPlan, split: &Split) -> Option<String> {
     let mut without = Vec::new();
     for table in scanned_tables(plan) {
         let provider = ctx.table_provider(table.as_str()).await.ok()?;
-        if super::scope::county_key(&provider.schema()).is_none() {
+        let schema = provider.schema();
+        let has = match split {
+            Split::County => super::scope::county_key(&schema).is_some(),
+            Split::Key(key) => schema.index_of(key).is_ok(),
+        };
+        if !has {
             without.push(table);
         }
     }
-    (!without.is_empty()).then(|| no_code_column(&without))
+    (!without.is_empty()).then(|| no_split_column(split, &without))
 }
 
 /// The distinct county keys of a table's rows (`None` for rows with no code).

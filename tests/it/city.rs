@@ -127,8 +127,9 @@ fn assert_same_marts(got: &BTreeMap<PathBuf, Vec<u8>>, want: &BTreeMap<PathBuf, 
 }
 
 /// A city's steps marked `split = "county"` run one county at a time (`sql::scope`), and once
-/// over the rows of no county, and give the same mart bytes as the steps run whole
-/// (`[engine] split_by_county = false`, which a Ballista cluster does too).
+/// over the rows of no county, and those split by a key run in buckets of it under a small
+/// budget; they give the same mart bytes as the steps run whole (`[engine] split_by_county =
+/// false` with room to spare, as a Ballista cluster runs them too).
 #[test]
 fn a_city_s_steps_run_one_county_at_a_time_give_the_marts_of_the_steps_run_whole() {
     let dir = scratch();
@@ -137,9 +138,12 @@ fn a_city_s_steps_run_one_county_at_a_time_give_the_marts_of_the_steps_run_whole
     ingest(&city);
     let config = std::fs::read_to_string(city.join("wangge.toml")).unwrap();
     assert!(config.contains("split_by_county = true"), "the default is stated: {config}");
+    assert!(config.contains("memory_mib = 1024"), "the default is stated: {config}");
     let run = |split: bool| {
         let setting = format!("split_by_county = {split}");
-        let marts = fresh_marts(&city, &config.replace("split_by_county = true", &setting), "wangge::sql::split=debug");
+        let budget = if split { "memory_mib = 8" } else { "memory_mib = 1024" };
+        let config = config.replace("split_by_county = true", &setting).replace("memory_mib = 1024", budget);
+        let marts = fresh_marts(&city, &config, "wangge::sql::split=debug");
         assert!(!city.join("warehouse/_parts").read_dir().is_ok_and(|mut d| d.next().is_some()), "parts left");
         marts
     };
@@ -151,6 +155,10 @@ fn a_city_s_steps_run_one_county_at_a_time_give_the_marts_of_the_steps_run_whole
     }
     for step in ["stg_special_visits", "special_overdue", "daily_grid", "stg_fire_places", "testing_buildings"] {
         assert!(log.contains(&format!("step=\"{step}\" part=county 130203")), "{step} ran whole:\n{log}");
+    }
+    // (2 days of 3 districts: 1,100 registrations of returnees, two buckets' worth under 8 MiB)
+    for step in ["stg_returnees_latest", "stg_returnees_seen"] {
+        assert!(log.contains(&format!("step=\"{step}\" part=person_key bucket 2 of")), "{step} ran whole:\n{log}");
     }
     assert_same_marts(&parts, &whole, "when split by county");
 }

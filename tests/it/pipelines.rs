@@ -270,11 +270,19 @@ fn validate_reports_every_problem_of_broken_pipelines_at_once() {
     write("pipelines/misdeclared/sql/missing.sql", "SELECT 1 AS one\n");
     write("pipelines/misdeclared/sql/view.sql", "SELECT 1 AS one\n");
     write("pipelines/misdeclared/sql/incremental/stray.sql", "SELECT 1 AS one\n");
-    // A view cannot be split; a split step cannot read a table with no code column.
+    // A view cannot be split; a split step cannot read a table with no code column, or without
+    // the key it is split by; a split is by county or by a key.
     write(
         "pipelines/split/pipeline.toml",
-        "[steps.counted]\nmaterialize = \"parquet\"\n[steps.by_county]\nmaterialize = \"parquet\"\nsplit = \"county\"\n",
+        "[steps.counted]\nmaterialize = \"parquet\"\n[steps.by_county]\nmaterialize = \"parquet\"\nsplit = \"county\"\n\
+         [steps.by_key]\nmaterialize = \"parquet\"\nsplit = { key = \"person_key\" }\n",
     );
+    write(
+        "pipelines/split/sql/by_key.sql",
+        "SELECT r.person_key, v.grid_code FROM returnees r JOIN visits v USING (grid_code)\n",
+    );
+    write("pipelines/split_kind/pipeline.toml", "[steps.by_town]\nmaterialize = \"parquet\"\nsplit = \"town\"\n");
+    write("pipelines/split_kind/sql/by_town.sql", "SELECT grid_code FROM returnees\n");
     write("pipelines/split/sql/counted.sql", "SELECT count(*) AS n FROM returnees\n");
     write("pipelines/split/sql/by_county.sql", "SELECT c.n, r.grid_code FROM counted c CROSS JOIN returnees r\n");
     write("pipelines/split_view/pipeline.toml", "[steps.narrowed]\nsplit = \"county\"\n");
@@ -299,6 +307,9 @@ fn validate_reports_every_problem_of_broken_pipelines_at_once() {
         "incremental/stray.sql: not used",
         "pipelines/split/sql/by_county.sql: split by county, but it reads `counted`, with no code column",
         "`[steps.narrowed]`: `split` runs a step in parts and writes their rows as one mart",
+        "pipelines/split/sql/by_key.sql: split by key `person_key`, but it reads `visits`, with no column `person_key`",
+        "pipelines/split_kind/pipeline.toml",
+        "unknown variant `town`, expected `county` or `key`",
         "bad.html",
     ] {
         assert!(stderr.contains(expected), "`{expected}` not reported:\n{stderr}");
