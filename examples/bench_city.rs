@@ -26,6 +26,9 @@ const END: &str = "2022-05-10";
 /// least a 14-district city ran at whole (its floor is `stg_special_visits`' two hash joins of
 /// the register, which cannot spill; split, it runs at 16).
 const TIGHT: u64 = 32;
+/// A small budget every city also runs under, its steps split, to compare the cities' memory
+/// where it is limited (the 14-district city runs at 6 MiB, one district at 3).
+const LEAST: u64 = 8;
 
 /// Best of `n` runs: the least time, and the peak of that run.
 fn best(n: usize, mut make: impl FnMut() -> Command) -> (f64, f64) {
@@ -211,9 +214,15 @@ fn main() {
         println!("  local, memory_mib = {TIGHT}, steps whole: {whole_s:.2} s, peak {wm:.0} MiB (data {wdata:.0} MiB)");
         assert!(marts(&c.ws) == roomy, "the marts of steps run whole differ from those run by county");
         set_split(&c.ws, true);
+        // The least budget: every city, split, must run under it and give the same marts.
+        set_memory(&c.ws, LEAST);
+        let (ls, lm) = best(3, run(&c.ws, "local"));
+        let (ldata, _) = common::sampled_memory(&mut run(&c.ws, "local")());
+        println!("  local, memory_mib = {LEAST}: {ls:.2} s, peak {lm:.0} MiB (data {ldata:.0} MiB)");
+        assert!(marts(&c.ws) == roomy, "the marts under {LEAST} MiB differ from those under {limit}");
         set_memory(&c.ws, limit);
         rows.push(format!(
-            "| {n} | {} | {} | {:.1} s, {:.0} MiB | {s:.2} s | {m:.0} MiB | {data:.0} MiB | {code:.0} MiB | {ts:.2} s, {tm:.0} MiB, data {tdata:.0} MiB | {whole_s:.2} s, {wm:.0} MiB, data {wdata:.0} MiB |",
+            "| {n} | {} | {} | {:.1} s, {:.0} MiB | {s:.2} s | {m:.0} MiB | {data:.0} MiB | {code:.0} MiB | {ts:.2} s, {tm:.0} MiB, data {tdata:.0} MiB | {whole_s:.2} s, {wm:.0} MiB, data {wdata:.0} MiB | {ls:.2} s, {lm:.0} MiB, data {ldata:.0} MiB |",
             c.rows, c.grids, c.ingest.0, c.ingest.1
         ));
         last = Some(c);
@@ -247,27 +256,30 @@ written to Parquet, no report files. Best of three, each a fresh process; peak i
 runs with `[engine] memory_mib = {limit}` (sorts and groups spill to `runs/spill`). A fourth run is sampled every 2 ms \
 for the two parts of its resident memory at their largest (not always at the same moment): data (anonymous memory: what the queries allocate) and code \
 (file-backed: the binary's pages as it runs them, the same for any input).\n\n\
-| districts | rows accepted | grids | ingest | daily pipeline, local | peak | data | code | under {TIGHT} MiB | under {TIGHT} MiB, steps whole |\n\
-|---|---|---|---|---|---|---|---|---|---|\n{}\n\n\
+| districts | rows accepted | grids | ingest | daily pipeline, local | peak | data | code | under {TIGHT} MiB | under {TIGHT} MiB, steps whole | under {LEAST} MiB |\n\
+|---|---|---|---|---|---|---|---|---|---|---|\n{}\n\n\
 For {n} districts: the local engine with `memory_mib = 1024` took {free_s:.2} s with a {free_m:.0} MiB peak; on Apache \
 Ballista (a scheduler and two executors started by `wangge ballista` on 127.0.0.1, one core and {limit} MiB each, the \
 client submitting every step) {b_s:.2} s, the client's peak {b_m:.0} MiB, the cluster's processes' peaks: {}. Ballista's \
 marts equal the local engine's byte for byte.\n\n\
-Steps split by county (measured 2026-12-05). In a city, the steps marked `split = \"county\"` (docs/warehouse.md) \
-run one county at a time, each over its county's rows, and once over the rows of no county: the runs above do so (the \
-default), the last column runs every step whole (`[engine] split_by_county = false`), and both give the same mart \
-bytes. Split, the 14-district city runs at 16 MiB (at 12, `stg_returnees_latest`, keyed by person and so not split, \
-holds its joins of the city's returnees); whole, at 32 and not 28 (`stg_special_visits`' two hash joins of the \
-91,000-person register hold 27.8 MB that cannot spill). By hand, on these workspaces: the data split, 62-71 MiB at \
-16-24 MiB, against 77-87 whole at 32; 1 and 4 districts 26-28 and 46-54 MiB at 8. heaptrack (a glibc build) under 32 \
-MiB put the heap's peak at 9.1 MiB for 1 district and 32.3 MiB for 14 split (43-45 whole). What splitting costs: each \
-part reads its tables' files again and keeps one county's rows (decoding leads the profile: zstd, UTF-8 checks), \
-about 0.3 s more per split step for 14 counties. So the memory is lower, not flat in the number of districts. What \
-still grows: the steps keyed by a person or an order, which cannot be split by county (a returnee may register in \
-one county and then another: `stg_returnees_latest`, `stg_returnees_seen`, `stg_work_orders`, about 50 MiB of data \
-each for 14 districts); the sorts that make each mart deterministic, which fill the budget before they spill (the \
-row-format copies of their keys are outside it); Parquet's reads of whole row groups, each holding every county's \
-rows (up to 131,072); and mimalloc's pages around the heap.\n\n\
+Steps split (measured 2026-12-05). In a city, the steps marked `split = \"county\"` (docs/warehouse.md) \
+run one county at a time, each over its county's rows, and once over the rows of no county; those keyed by a person \
+or an order (`split = {{ key = \"person_key\" }}`) run in buckets of their key, as many as their tables' rows need \
+for each to have a sixteenth of the budget at 512 bytes a row (none under 96 MiB for 1 district; for 14 districts' \
+18,796 registrations of returnees 2 under 96 MiB, 5 under 32 and 19 under 8; 2 under 8 for 1 district). The runs above do so (the default); \
+the column \"steps whole\" runs no step by county (`[engine] split_by_county = false`); all give the same mart bytes. \
+Least budgets, by hand on these workspaces (`wangge run daily --no-reports`): 1 district 3 MiB, 4 districts 4, 14 \
+districts 6 (fails at 5, a sort's merge); before the key buckets, 6, 6 and 16 (the city failed at 12 in \
+`stg_returnees_latest`, holding its joins of the city's registrations). Under 8 MiB, heaptrack (a glibc build) put \
+the heap's peak at 7.1, 12.7 and 22.1 MiB for 1, 4 and 14 districts (under 32 MiB, 14 districts: 32.9). Batches \
+of rows follow the budget (8,192 rows from 32 MiB up, 2,048 at 8): at 8,192 under 8 MiB the peaks were 9.2 and \
+29.9 MiB for 1 and 14 districts, and the city took 8.2-8.6 s against 7.6. What splitting costs: each part reads \
+its tables' files again and keeps its own rows (decoding leads the profile: zstd, UTF-8 checks), about 0.3 s more \
+per step split by county for 14 counties. So the memory is lower, still not flat in the number of districts. What \
+still grows with the city, in the 14-district heap's peak under 8 MiB: the bytes of the row groups being decoded \
+(7.6 MiB: a compacted file's row groups hold up to 131,072 rows, every county's; rewritten by pyarrow in groups of \
+16,384, the peak fell by 3 MiB), the batches Parquet decodes (6.4 MiB), and, outside the heap, the allocator's \
+pages around it (the data column).\n\n\
 The budget and the process (measured 2026-12-05, steps whole). `[engine] memory_mib` is the budget DataFusion's operators \
 reserve from (`src/sql/memory.rs`): sorts and groups spill once it is three quarters used and they hold half of it, \
 and what cannot spill (a hash join's build side, a merge's buffers) takes the rest. Every city above also runs \
