@@ -277,8 +277,10 @@ of rows follow the budget (8,192 rows from 32 MiB up, 2,048 at 8): at 8,192 unde
 its tables' files again and keeps its own rows (decoding leads the profile: zstd, UTF-8 checks), about 0.3 s more \
 per step split by county for 14 counties. So the memory is lower, still not flat in the number of districts. What \
 still grows with the city, in the 14-district heap's peak under 8 MiB: the bytes of the row groups being decoded \
-(7.6 MiB: a compacted file's row groups hold up to 131,072 rows, every county's; rewritten by pyarrow in groups of \
-16,384, the peak fell by 3 MiB), the batches Parquet decodes (6.4 MiB), and, outside the heap, the allocator's \
+(7.6 MiB: a compacted file's row groups hold up to 131,072 rows, every county's. Compacted in groups of 16,384 \
+instead, the 14-district city's data under 8 MiB was 53 MiB against 58, but DuckDB's count of a year's visits took \
+2.6× the floor instead of 1.4×, its footers holding eight times the row groups, and the year's visits 43.1 MiB \
+against 40.5: not kept), the batches Parquet decodes (6.4 MiB), and, outside the heap, the allocator's \
 pages around it (the data column).\n\n\
 The budget and the process (measured 2026-12-05, steps whole). `[engine] memory_mib` is the budget DataFusion's operators \
 reserve from (`src/sql/memory.rs`): sorts and groups spill once it is three quarters used and they hold half of it, \
