@@ -62,8 +62,8 @@ pub enum Part {
 pub const MOST_BUCKETS: usize = 64;
 
 impl Part {
-    /// Rows of this part in a table of `schema` (whose county key is `county`), and the
-    /// columns that tells; `None` if the table has none of them.
+    /// The filter that keeps this part's rows of a table of `schema` (whose county key is
+    /// `county`), and the columns it reads; `None` if the table has none of them.
     fn predicate(&self, schema: &SchemaRef, county: Option<&Expr>) -> Option<(Expr, Vec<String>)> {
         let codes = || CODE_COLUMNS.iter().filter(|c| schema.index_of(c).is_ok()).map(|c| c.to_string()).collect();
         match self {
