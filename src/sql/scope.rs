@@ -182,14 +182,12 @@ pub struct ScopedTable {
     /// The county keys its rows have, once a split step has asked (`super::split`): a table is
     /// registered again when its files change, so the answer holds as long as this provider.
     keys: std::sync::OnceLock<Arc<Vec<Option<String>>>>,
-    /// Its number of rows, once a step split by a key has asked.
-    rows: std::sync::OnceLock<usize>,
 }
 
 impl ScopedTable {
     pub fn new(inner: Arc<dyn TableProvider>, scope: Arc<Scope>) -> ScopedTable {
         let key = county_key(&inner.schema());
-        ScopedTable { inner, scope, key, keys: Default::default(), rows: Default::default() }
+        ScopedTable { inner, scope, key, keys: Default::default() }
     }
 
     /// The table as registered, unnarrowed.
@@ -205,16 +203,6 @@ impl ScopedTable {
     /// The county keys of its rows, if already found.
     pub fn known_keys(&self) -> Option<Arc<Vec<Option<String>>>> {
         self.keys.get().cloned()
-    }
-
-    /// Its number of rows, if already counted.
-    pub fn known_rows(&self) -> Option<usize> {
-        self.rows.get().copied()
-    }
-
-    /// Remembers its number of rows.
-    pub fn remember_rows(&self, rows: usize) -> usize {
-        *self.rows.get_or_init(|| rows)
     }
 
     /// Remembers the county keys of its rows.
