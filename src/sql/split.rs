@@ -144,15 +144,8 @@ async fn buckets(ctx: &SessionContext, df: &DataFrame, name: &str, key: &str) ->
     let MemoryLimit::Finite(budget) = ctx.runtime_env().memory_pool.memory_limit() else { return Ok(Vec::new()) };
     let context = format!("step `{name}`: counting its rows");
     let plan = df.clone().into_optimized_plan().map_err(SqlError::engine(&context))?;
-    let mut scans = Vec::new();
-    let _ = plan.apply_with_subqueries(|node| {
-        if let LogicalPlan::TableScan(scan) = node {
-            scans.push((scan.table_name.table().to_string(), scan.filters.clone()));
-        }
-        Ok(TreeNodeRecursion::Continue)
-    });
     let mut most: std::collections::BTreeMap<String, usize> = Default::default();
-    for (table, filters) in scans {
+    for (table, filters) in scans(&plan) {
         let provider = ctx.table_provider(table.as_str()).await.map_err(SqlError::engine(&context))?;
         let Some(scoped) = provider.downcast_ref::<ScopedTable>() else { return Ok(Vec::new()) };
         if provider.schema().index_of(key).is_err() {
@@ -240,12 +233,17 @@ async fn county_keys(
 
 /// The tables a plan scans, its subqueries' too (views are inlined by then).
 pub fn scanned_tables(plan: &LogicalPlan) -> BTreeSet<String> {
-    let mut tables = BTreeSet::new();
+    scans(plan).into_iter().map(|(table, _)| table).collect()
+}
+
+/// Each scan of a plan and its subqueries: the table and the filters it reads with.
+fn scans(plan: &LogicalPlan) -> Vec<(String, Vec<datafusion::logical_expr::Expr>)> {
+    let mut scans = Vec::new();
     let _ = plan.apply_with_subqueries(|node| {
         if let LogicalPlan::TableScan(scan) = node {
-            tables.insert(scan.table_name.table().to_string());
+            scans.push((scan.table_name.table().to_string(), scan.filters.clone()));
         }
         Ok(TreeNodeRecursion::Continue)
     });
-    tables
+    scans
 }
