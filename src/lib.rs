@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod county;
 pub mod deliver;
 pub mod demo;
 pub mod digest;

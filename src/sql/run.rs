@@ -303,18 +303,42 @@ pub async fn run(
 /// Writes a step's result for one report date: sorted by every column so that the same inputs
 /// give the same bytes, without the `report_date` column (it is the partition).
 pub(super) async fn materialise(df: DataFrame, path: &Path, name: &str) -> Result<usize, SqlError> {
-    write_mart(df, path, name, true).await
+    Ok(write_mart(df, path, name, Written::Mart).await?.0)
 }
 
-/// Writes a step's rows as its mart holds them (see `materialise`), `sorted` or as they come
-/// (a part of a split step: `super::split`).
-pub(super) async fn write_mart(df: DataFrame, path: &Path, name: &str, sorted: bool) -> Result<usize, SqlError> {
+/// What `write_mart` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Written {
+    /// A step's mart, sorted (see `materialise`), on disk when written.
+    Mart,
+    /// A part of a split step (`super::split`), read back in the same run, sorted or as its
+    /// rows come.
+    Part { sorted: bool },
+}
+
+/// Writes a step's rows as `written` says: their count, and the county keys of the first and
+/// last row written (`parquet_io::MartWriter::span`).
+pub(super) async fn write_mart(
+    df: DataFrame,
+    path: &Path,
+    name: &str,
+    written: Written,
+) -> Result<(usize, Option<parquet_io::Span>), SqlError> {
+    let sorted = written != Written::Part { sorted: false };
     let context = format!("step `{name}`");
     let columns: Vec<String> =
         df.schema().fields().iter().map(|f| f.name().clone()).filter(|n| n != PARTITION).collect();
     let df = df.select(columns.iter().map(|c| col(format!("\"{c}\""))).collect::<Vec<_>>());
     let df = match sorted {
-        true => df.and_then(|df| df.sort(columns.iter().map(|c| col(format!("\"{c}\"")).sort(true, true)).collect())),
+        true => df.and_then(|df| {
+            // County by county first, so that the mart's row groups hold a county at a time
+            // (`parquet_io::MartWriter`), then by every column.
+            let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
+            let county = super::scope::county_key(&schema).map(|key| key.sort(true, true));
+            df.sort(
+                county.into_iter().chain(columns.iter().map(|c| col(format!("\"{c}\"")).sort(true, true))).collect(),
+            )
+        }),
         false => df,
     }
     .map_err(SqlError::engine(&context))?;
@@ -337,9 +361,9 @@ pub(super) async fn write_mart(df: DataFrame, path: &Path, name: &str, sorted: b
     };
     // Written as the sorted rows come, not held whole first (`parquet_io::MartWriter` says why).
     let mut stream = df.execute_stream().await.map_err(SqlError::engine(&context))?;
-    let mut file = match sorted {
-        true => parquet_io::MartWriter::new(path, schema.clone()),
-        false => parquet_io::MartWriter::scratch(path, schema.clone()),
+    let mut file = match written {
+        Written::Mart => parquet_io::MartWriter::new(path, schema.clone()),
+        Written::Part { .. } => parquet_io::MartWriter::scratch(path, schema.clone()),
     };
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(SqlError::engine(&context))?;
@@ -352,7 +376,8 @@ pub(super) async fn write_mart(df: DataFrame, path: &Path, name: &str, sorted: b
             .map_err(arrow_error)?;
         file.write(RecordBatch::try_new(schema.clone(), columns).map_err(arrow_error)?)?;
     }
-    Ok(file.finish()?)
+    let span = file.span();
+    Ok((file.finish()?, span))
 }
 
 /// The first `n` rows of some batches.

@@ -15,7 +15,8 @@
 //! as a [`ScopedTable`], which reads the session's [`Scope`] when a scan is planned. With no
 //! part set it is its table unchanged; with one, its scan keeps the rows whose county key (the
 //! first six characters of the first of `grid_code`, `sub_grid_code`, `community_code`,
-//! `town_code` and `county_code` the row has) is that part's. Views read the tables under
+//! `town_code` and `county_code` the row has: `crate::county`) is that part's, and skips the
+//! row groups of other counties by their codes' statistics (`in_range`). Views read the tables under
 //! them, so they are narrowed too. A Ballista session has no scope (a plan sent to executors
 //! cannot carry this provider): there a split step runs whole, and gives the same rows.
 //!
@@ -38,13 +39,7 @@ use datafusion::physical_plan::limit::GlobalLimitExec;
 use datafusion::physical_plan::projection::ProjectionExec;
 use datafusion::prelude::{SessionContext, cast, col, left, lit, when};
 
-/// The columns that place a row in a county, in the order they are tried.
-/// The finest first: steps join on grids, so a row whose town and grid disagree (a typing
-/// error) goes where its grid's rows go.
-pub const CODE_COLUMNS: [&str; 5] = ["grid_code", "sub_grid_code", "community_code", "town_code", "county_code"];
-
-/// The length of a county's code (GB/T 2260), the prefix of every code under it.
-const COUNTY_DIGITS: i64 = 6;
+pub use crate::county::{CODE_COLUMNS, is_county};
 
 /// One run of a split step.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,16 +145,12 @@ impl Drop for ScopeGuard {
 pub fn county_key(schema: &SchemaRef) -> Option<Expr> {
     let codes: Vec<&str> = CODE_COLUMNS
         .into_iter()
-        .filter(|name| {
-            schema
-                .field_with_name(name)
-                .is_ok_and(|f| matches!(f.data_type(), DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8))
-        })
+        .filter(|name| schema.field_with_name(name).is_ok_and(|f| crate::county::is_text(f.data_type())))
         .collect();
     // A CASE, not `coalesce`: the scan plans it as it is, and the engine plans `coalesce` only
     // after its optimiser has rewritten it into this.
     let code = |name: &str| col(format!("\"{name}\""));
-    let prefix = |name: &str| left(code(name), lit(COUNTY_DIGITS));
+    let prefix = |name: &str| left(code(name), lit(crate::county::COUNTY_DIGITS as i64));
     let (first, others) = codes.split_first()?;
     let mut key = when(code(first).is_not_null(), prefix(first));
     for name in others {
@@ -168,9 +159,22 @@ pub fn county_key(schema: &SchemaRef) -> Option<Expr> {
     key.end().ok()
 }
 
-/// Whether a county key is a county's code (six ASCII digits); any other goes to the rest.
-pub fn is_county(key: &str) -> bool {
-    key.len() == COUNTY_DIGITS as usize && key.bytes().all(|b| b.is_ascii_digit())
+/// A filter that the rows of county `code` (six digits) pass, in terms a scan can check
+/// against a row group's statistics, as it cannot the county key itself: one of the code
+/// columns lies between the county's code and the next. The warehouse's and the marts' row
+/// groups hold a county at a time (`crate::county`), so a county's run skips the others'.
+fn in_range(schema: &SchemaRef, code: &str) -> Option<Expr> {
+    let mut next = code.as_bytes().to_vec();
+    *next.last_mut()? += 1; // '9' + 1 is ':', still above every code that begins with `code`
+    let next = String::from_utf8(next).ok()?;
+    CODE_COLUMNS
+        .iter()
+        .filter(|name| schema.field_with_name(name).is_ok_and(|f| crate::county::is_text(f.data_type())))
+        .map(|name| {
+            let column = col(format!("\"{name}\""));
+            column.clone().gt_eq(lit(code.to_string())).and(column.lt(lit(next.clone())))
+        })
+        .reduce(Expr::or)
 }
 
 /// A table whose scans keep only the rows of the session's current part.
@@ -259,6 +263,9 @@ impl TableProvider for ScopedTable {
         }
         let mut pushed = filters.to_vec();
         pushed.push(predicate.clone());
+        if let Part::County(code) = &part {
+            pushed.extend(in_range(&schema, code));
+        }
         let input = self.inner.scan(state, Some(&columns), &pushed, None).await?;
         let input_schema = input.schema();
         let physical = state.create_physical_expr(predicate, &DFSchema::try_from(input_schema.as_ref().clone())?)?;

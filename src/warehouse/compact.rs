@@ -8,6 +8,7 @@
 //! at the end of each batch the years it touched are compacted: the day files of the open
 //! month merge into its part, those of another month (a late file) into the year's part, and
 //! an open part whose month has closed into its year's part. A part's rows come out sorted by
+//! county (`crate::county`: its row groups hold a county at a time, `parquet_io::PartWriter`),
 //! report date (so that a reader of one day skips the rest by the row groups' and pages'
 //! statistics), source (file, sha256, sheet, row) and then every column, so the same rows give
 //! the same bytes whichever history of files they arrived in. Rows keep their source in

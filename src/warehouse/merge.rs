@@ -3,9 +3,10 @@
 //! about two copies of it: 532 MiB closing a month into one district's year, 317 MiB for 4
 //! districts' 35 days ingested in one call, and it grew with the city.
 //!
-//! The part's rows are in one total order: by the source columns (`runs::SOURCE_ORDER`), then every
-//! other column, in the merged schema's order, nulls first. Parts written by compaction are
-//! already in that order, so they are read as they are, a batch at a time. The other files (a
+//! The part's rows are in one total order: by their county, by the source columns
+//! (`runs::SOURCE_ORDER`), then every other column, in the merged schema's order, nulls first.
+//! Parts written by compaction are already in that order, so they are read as they are, a batch
+//! at a time (a part of an earlier version, sorted by date first, is found out of order below). The other files (a
 //! day's files from ingest, files of an earlier layout) are gathered up to `LIMITS.buffer_bytes`,
 //! sorted, and kept as one sorted run, written to a temporary Arrow file when another follows.
 //! Then the runs are merged, `LIMITS.max_runs` at a time, and the part is written in whole `CHUNK`s,
@@ -184,7 +185,7 @@ fn attempt(
     if let Err(input) = merged_into(runs, order, dir, &mut |b| writer.write(b).map_err(parquet))? {
         return Ok(Err(input));
     }
-    writer.into_inner().map_err(parquet)?;
+    writer.into_inner().close().map_err(parquet)?;
     Ok(Ok(guard.keep()))
 }
 
@@ -371,6 +372,33 @@ mod tests {
         let both = rows_of(merged(&year, &[a, b], LIMITS));
         let names: Vec<Option<&str>> = both.iter().map(|(n, _, _)| n.as_deref()).collect();
         assert_eq!(names, [Some("甲"), Some("甲"), None, None, Some("乙"), Some("乙")]);
+    }
+
+    #[test]
+    fn a_table_with_codes_is_sorted_by_county_before_its_source() {
+        let dir = tempfile::tempdir().unwrap();
+        let year = dir.path().join("t/report_year=2022");
+        let day = |name: &str, grids: &[Option<&str>], files: &[&str]| {
+            let b = RecordBatch::try_from_iter([
+                ("grid_code", Arc::new(StringArray::from(grids.to_vec())) as ArrayRef),
+                ("source_file", Arc::new(StringArray::from(files.to_vec()))),
+                (SOURCE_SHA, Arc::new(StringArray::from(vec!["0"; files.len()]))),
+            ])
+            .unwrap();
+            let path = year.join(name);
+            parquet_io::write(&path, b.schema(), &b).unwrap();
+            path
+        };
+        let a = day("2022-05-01-a.parquet", &[Some("130203001"), Some("130202001"), None], &["a", "b", "c"]);
+        let b = day("2022-05-02-b.parquet", &[Some("130202002"), Some("130203002")], &["a", "b"]);
+        let bytes = bytes::Bytes::from(merged(&year, &[a, b], LIMITS));
+        let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(bytes).unwrap();
+        let batch = reader.build().unwrap().next().unwrap().unwrap();
+        let grids = batch.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+        let valid = |i| !arrow::array::Array::is_null(grids, i);
+        let grids: Vec<Option<&str>> = (0..batch.num_rows()).map(|i| valid(i).then(|| grids.value(i))).collect();
+        // No county first, then each county's rows by their source.
+        assert_eq!(grids, [None, Some("130202002"), Some("130202001"), Some("130203001"), Some("130203002")]);
     }
 
     /// Days of rows from many sources, each day's file in no order, with a column that only

@@ -10,6 +10,7 @@
 //! before the next run writes anything. A warehouse of an earlier layout (a folder per day) is
 //! moved into years by the first run (`migrate`). This module knows nothing of SQL steps.
 
+mod by_county;
 pub mod columns;
 pub mod compact;
 pub mod dated;

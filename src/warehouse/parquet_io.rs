@@ -8,7 +8,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{Array, RecordBatch};
 use arrow::datatypes::Schema;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
@@ -17,6 +17,8 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use super::WarehouseError;
+use super::by_county::ByCounty;
+pub use super::by_county::Span;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> WarehouseError + '_ {
     move |source| WarehouseError::Io { path: path.to_path_buf(), source }
@@ -90,7 +92,8 @@ pub fn write(path: &Path, schema: Arc<Schema>, batch: &RecordBatch) -> Result<()
 /// whole `CHUNK`s (the parquet writer lays out pages by the calls it gets: a call whose values
 /// of a column are all null or all present is written in larger mini-batches), and the
 /// compression is chosen as `write` chooses it, once `COMPRESS_FROM_ROWS` rows are seen. A
-/// mart under `CHUNK` rows is one call, as before.
+/// mart under `CHUNK` rows is one call, as before. Its rows come county by county (`sql::run`
+/// sorts them so), and its row groups hold a county at a time (`ByCounty`).
 pub struct MartWriter {
     path: PathBuf,
     tmp: PathBuf,
@@ -98,6 +101,7 @@ pub struct MartWriter {
     held: std::collections::VecDeque<RecordBatch>,
     held_rows: usize,
     writer: Option<ArrowWriter<File>>,
+    groups: ByCounty,
     rows: usize,
     /// On disk when `finish` returns; not for a file read back in the same run and removed.
     durable: bool,
@@ -105,7 +109,7 @@ pub struct MartWriter {
 
 /// Rows per call to the writer (see `MartWriter`): the engine's batch size, a whole number of
 /// the writer's mini-batches and of its row group.
-pub(super) const CHUNK: usize = 8 * parquet::file::properties::DEFAULT_WRITE_BATCH_SIZE;
+pub const CHUNK: usize = 8 * parquet::file::properties::DEFAULT_WRITE_BATCH_SIZE;
 const _: () = assert!(parquet::file::properties::DEFAULT_MAX_ROW_GROUP_ROW_COUNT % CHUNK == 0);
 const _: () = assert!(ROW_GROUP_ROWS % CHUNK == 0);
 
@@ -119,6 +123,7 @@ impl MartWriter {
             held: Default::default(),
             held_rows: 0,
             writer: None,
+            groups: ByCounty::default(),
             rows: 0,
             durable: true,
         }
@@ -145,6 +150,24 @@ impl MartWriter {
             self.put(&chunk)?;
         }
         Ok(())
+    }
+
+    /// The county keys of the first and last row given (`crate::county`), if it has code
+    /// columns and rows.
+    pub fn span(&self) -> Option<Span> {
+        let key = |batch: &RecordBatch, row: usize| {
+            let keys = crate::county::keys(&batch.slice(row, 1))?;
+            Some(keys.is_valid(0).then(|| keys.value(0).to_string()))
+        };
+        let first = match &self.groups.first {
+            Some(first) => first.clone(),
+            None => key(self.held.iter().find(|b| b.num_rows() > 0)?, 0)?,
+        };
+        let last = match self.held.iter().rev().find(|b| b.num_rows() > 0) {
+            Some(batch) => key(batch, batch.num_rows() - 1)?,
+            None => self.groups.last.clone()?,
+        };
+        Some((first, last))
     }
 
     /// Writes what is held, and puts the file in place. Returns its rows.
@@ -186,7 +209,7 @@ impl MartWriter {
 
     fn put(&mut self, batch: &RecordBatch) -> Result<(), WarehouseError> {
         let writer = self.writer.as_mut().expect("opened before rows are put");
-        writer.write(batch).map_err(pq(&self.tmp))
+        self.groups.write(writer, batch).map_err(pq(&self.tmp))
     }
 }
 
@@ -254,15 +277,28 @@ pub(super) fn close_in_place(
 /// there unsynced when it is closed (see `sync_written`): its final name is known only from its
 /// bytes (`compact`), and its rows come in whole `CHUNK`s (see `MartWriter`), so that its bytes
 /// depend on its rows alone.
-pub fn create_part(
-    path: &Path,
-    schema: &Arc<Schema>,
-    rows: usize,
-) -> Result<(PathBuf, ArrowWriter<File>), WarehouseError> {
+pub fn create_part(path: &Path, schema: &Arc<Schema>, rows: usize) -> Result<(PathBuf, PartWriter), WarehouseError> {
     let tmp = crate::atomic_file::temporary_name(path);
     let properties = properties(schema, compression_for(rows, ZSTD_LEVEL), Some(ROW_GROUP_ROWS));
     let writer = open_temporary(path, &tmp, schema, properties)?;
-    Ok((tmp, writer))
+    Ok((tmp, PartWriter { writer, groups: ByCounty::default() }))
+}
+
+/// A writer of a warehouse part, whose row groups hold a county at a time (`ByCounty`).
+pub struct PartWriter {
+    writer: ArrowWriter<File>,
+    groups: ByCounty,
+}
+
+impl PartWriter {
+    pub fn write(&mut self, batch: &RecordBatch) -> Result<(), parquet::errors::ParquetError> {
+        self.groups.write(&mut self.writer, batch)
+    }
+
+    /// The writer, to be closed.
+    pub fn into_inner(self) -> ArrowWriter<File> {
+        self.writer
+    }
 }
 
 /// Row groups of a compacted file: big enough that a year of a table is a few hundred of them,

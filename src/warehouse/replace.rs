@@ -147,7 +147,7 @@ fn keep_rows(path: &Path, keep: impl Fn(&str, &str, &str) -> bool) -> Result<(),
         w.write(&filtered).map_err(|source| WarehouseError::Parquet { path: tmp.clone(), source })?;
     }
     let (tmp, w) = writer.expect("a file with rows kept has a batch");
-    parquet_io::close_in_place(w, &tmp, path, true)
+    parquet_io::close_in_place(w.into_inner(), &tmp, path, true)
 }
 
 /// Sets `status` to `superseded` on the ledger rows that were `read` and

@@ -4,9 +4,10 @@
 use std::fs::File;
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use arrow::array::{ArrayRef, RecordBatch};
-use arrow::datatypes::SchemaRef;
+use arrow::array::{ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, SchemaRef};
 use arrow::ipc::reader::FileReader;
 use arrow::ipc::writer::FileWriter;
 use arrow::row::{RowConverter, Rows, SortField};
@@ -16,7 +17,8 @@ use super::compact::{arrow_err, io};
 use super::dated::REPORT_DATE;
 use super::tiers;
 
-/// Columns a part is sorted by first, those of them the table has: the source of each row.
+/// Columns a part is sorted by first, those of them the table has, after the row's county
+/// (`crate::county`: a part's row groups hold a county at a time): the source of each row.
 pub(super) const SOURCE_ORDER: &[&str] = &[
     REPORT_DATE,
     "source_file",
@@ -35,20 +37,31 @@ pub(super) const READ_ROWS: usize = 2_048;
 /// The sort keys of a part's rows (see `merge`): comparable across batches.
 pub(super) struct Order {
     converter: RowConverter,
+    /// Whether the rows are sorted by their county key first (a table with a code column).
+    by_county: bool,
     columns: Vec<usize>,
 }
 
 impl Order {
     pub(super) fn new(schema: &SchemaRef) -> Result<Order, arrow::error::ArrowError> {
+        let by_county = crate::county::CODE_COLUMNS
+            .iter()
+            .any(|c| schema.field_with_name(c).is_ok_and(|f| crate::county::is_text(f.data_type())));
         let mut columns: Vec<usize> = SOURCE_ORDER.iter().filter_map(|c| schema.index_of(c).ok()).collect();
         let source = columns.clone();
         columns.extend((0..schema.fields().len()).filter(|i| !source.contains(i)));
-        let fields = columns.iter().map(|i| SortField::new(schema.field(*i).data_type().clone())).collect();
-        Ok(Order { converter: RowConverter::new(fields)?, columns })
+        let mut fields: Vec<SortField> = by_county.then(|| SortField::new(DataType::Utf8)).into_iter().collect();
+        fields.extend(columns.iter().map(|i| SortField::new(schema.field(*i).data_type().clone())));
+        Ok(Order { converter: RowConverter::new(fields)?, by_county, columns })
     }
 
     pub(super) fn keys(&self, batch: &RecordBatch) -> Result<Rows, arrow::error::ArrowError> {
-        let columns: Vec<ArrayRef> = self.columns.iter().map(|i| batch.column(*i).clone()).collect();
+        let mut columns: Vec<ArrayRef> = Vec::with_capacity(self.columns.len() + 1);
+        if self.by_county {
+            let keys = crate::county::keys(batch).unwrap_or_else(|| StringArray::new_null(batch.num_rows()));
+            columns.push(Arc::new(keys));
+        }
+        columns.extend(self.columns.iter().map(|i| batch.column(*i).clone()));
         self.converter.convert_columns(&columns)
     }
 }
