@@ -269,19 +269,21 @@ for each to have a sixteenth of the budget at 512 bytes a row (none under 96 MiB
 18,796 registrations of returnees 2 under 96 MiB, 5 under 32 and 19 under 8; 2 under 8 for 1 district). The runs above do so (the default); \
 the column \"steps whole\" runs no step by county (`[engine] split_by_county = false`); all give the same mart bytes. \
 Least budgets, by hand on these workspaces (`wangge run daily --no-reports`): 1 district 3 MiB, 4 districts 4, 14 \
-districts 6 (fails at 5, a sort's merge); before the key buckets, 6, 6 and 16 (the city failed at 12 in \
+districts 5 (fails at 4, an external sort); before the key buckets, 6, 6 and 16 (the city failed at 12 in \
 `stg_returnees_latest`, holding its joins of the city's registrations). Under 8 MiB, heaptrack (a glibc build) put \
-the heap's peak at 7.1, 12.7 and 22.1 MiB for 1, 4 and 14 districts (under 32 MiB, 14 districts: 32.9). Batches \
+the heap's peak at 7.0, 10.0 and 18.1 MiB for 1, 4 and 14 districts. Batches \
 of rows follow the budget (8,192 rows from 32 MiB up, 2,048 at 8): at 8,192 under 8 MiB the peaks were 9.2 and \
 29.9 MiB for 1 and 14 districts, and the city took 8.2-8.6 s against 7.6. What splitting costs: each part reads \
 its tables' files again and keeps its own rows (decoding leads the profile: zstd, UTF-8 checks), about 0.3 s more \
-per step split by county for 14 counties. So the memory is lower, still not flat in the number of districts. What \
-still grows with the city, in the 14-district heap's peak under 8 MiB: the bytes of the row groups being decoded \
-(7.6 MiB: a compacted file's row groups hold up to 131,072 rows, every county's. Compacted in groups of 16,384 \
-instead, the 14-district city's data under 8 MiB was 53 MiB against 58, but DuckDB's count of a year's visits took \
-2.6× the floor instead of 1.4×, its footers holding eight times the row groups, and the year's visits 43.1 MiB \
-against 40.5: not kept), the batches Parquet decodes (6.4 MiB), and, outside the heap, the allocator's \
-pages around it (the data column).\n\n\
+per step split by county for 14 counties. Rows are laid out county by county, in the warehouse's parts and in the \
+marts, in row groups of a county at a time (docs/warehouse.md), and a step split by county writes its counties' runs \
+one after another instead of sorting the city's rows again. Before that, the heap's peak under 8 MiB was 7.1, 12.7 \
+and 22.1 MiB, and 14 districts' held the raw pages (7.6 MiB) and decoded batches (6.4 MiB) of row groups of 131,072 \
+rows of every county, then the final sort of `headline`'s 94,284 rows, merging 21 spilled runs (compacted in groups \
+of 16,384 rows instead, DuckDB's count of a year's visits took 2.6× the floor instead of 1.4×: not kept). So the \
+memory is lower, still not flat in the number of districts. The 14-district peak under 8 MiB is now the `unique` \
+check of `headline`, a grouping of the city's 94,284 rows (it can spill; its hash tables are most of the peak), and, \
+outside the heap, the allocator's pages around it (the data column).\n\n\
 The budget and the process (measured 2026-12-05, steps whole). `[engine] memory_mib` is the budget DataFusion's operators \
 reserve from (`src/sql/memory.rs`): sorts and groups spill once it is three quarters used and they hold half of it, \
 and what cannot spill (a hash join's build side, a merge's buffers) takes the rest. Every city above also runs \
