@@ -9,7 +9,7 @@
 //! `未知`) is no county's, and a row with no code has none.
 
 use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
-use arrow::datatypes::DataType;
+use arrow::datatypes::{DataType, Schema};
 
 /// The columns that place a row in a county, in the order they are tried.
 pub const CODE_COLUMNS: [&str; 5] = ["grid_code", "sub_grid_code", "community_code", "town_code", "county_code"];
@@ -23,16 +23,20 @@ pub fn is_county(key: &str) -> bool {
 }
 
 /// Whether a column of this type can hold a code (text of any of Arrow's layouts).
-pub fn is_text(data_type: &DataType) -> bool {
+fn is_text(data_type: &DataType) -> bool {
     matches!(data_type, DataType::Utf8 | DataType::Utf8View | DataType::LargeUtf8)
+}
+
+/// The code columns a schema has, as text, in the order they are tried.
+pub fn code_columns(schema: &Schema) -> Vec<&'static str> {
+    CODE_COLUMNS.into_iter().filter(|name| schema.field_with_name(name).is_ok_and(|f| is_text(f.data_type()))).collect()
 }
 
 /// The county keys of a batch's rows; `None` for a batch with no code column.
 pub fn keys(batch: &RecordBatch) -> Option<StringArray> {
-    let codes: Vec<StringArray> = CODE_COLUMNS
-        .iter()
+    let codes: Vec<StringArray> = code_columns(batch.schema_ref())
+        .into_iter()
         .filter_map(|name| batch.column_by_name(name))
-        .filter(|column| is_text(column.data_type()))
         .filter_map(as_utf8)
         .collect();
     if codes.is_empty() {

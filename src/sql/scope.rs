@@ -143,10 +143,7 @@ impl Drop for ScopeGuard {
 /// A table's county key: the first six characters of the first code column a row has; `None`
 /// for a table with no code column (which a split step cannot read).
 pub fn county_key(schema: &SchemaRef) -> Option<Expr> {
-    let codes: Vec<&str> = CODE_COLUMNS
-        .into_iter()
-        .filter(|name| schema.field_with_name(name).is_ok_and(|f| crate::county::is_text(f.data_type())))
-        .collect();
+    let codes = crate::county::code_columns(schema);
     // A CASE, not `coalesce`: the scan plans it as it is, and the engine plans `coalesce` only
     // after its optimiser has rewritten it into this.
     let code = |name: &str| col(format!("\"{name}\""));
@@ -167,9 +164,8 @@ fn in_range(schema: &SchemaRef, code: &str) -> Option<Expr> {
     let mut next = code.as_bytes().to_vec();
     *next.last_mut()? += 1; // '9' + 1 is ':', still above every code that begins with `code`
     let next = String::from_utf8(next).ok()?;
-    CODE_COLUMNS
-        .iter()
-        .filter(|name| schema.field_with_name(name).is_ok_and(|f| crate::county::is_text(f.data_type())))
+    crate::county::code_columns(schema)
+        .into_iter()
         .map(|name| {
             let column = col(format!("\"{name}\""));
             column.clone().gt_eq(lit(code.to_string())).and(column.lt(lit(next.clone())))

@@ -74,20 +74,8 @@ mod tests {
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     use super::super::parquet_io::MartWriter;
+    use super::super::parquet_io::tests::written;
     use super::*;
-
-    /// Writes `batch` to a mart at `path` cut into batches of `cut` rows, then the rest.
-    fn written(path: &std::path::Path, batch: &RecordBatch, cut: &[usize]) -> Vec<u8> {
-        let mut file = MartWriter::new(path, batch.schema());
-        let mut at = 0;
-        for &len in cut.iter().chain(std::iter::once(&usize::MAX)) {
-            let len = len.min(batch.num_rows() - at);
-            file.write(batch.slice(at, len)).unwrap();
-            at += len;
-        }
-        file.finish().unwrap();
-        std::fs::read(path).unwrap()
-    }
 
     #[test]
     fn row_groups_hold_a_county_at_a_time_once_they_have_enough_rows() {
@@ -111,7 +99,7 @@ mod tests {
         assert_eq!(file.span(), Some((None, Some("130207".to_string()))));
         file.finish().unwrap();
         let whole = std::fs::read(&path).unwrap();
-        let cut = written(&path, &batch, &[1, 8_191, 11_811, 3, 5_000, 8_192, 700]);
+        let (_, cut) = written(&path, &schema, &batch, &[1, 8_191, 11_811, 3, 5_000, 8_192, 700]);
         assert!(whole == cut, "the same rows in other batches gave other row groups");
         let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
         let groups: Vec<i64> = reader.metadata().row_groups().iter().map(|g| g.num_rows()).collect();

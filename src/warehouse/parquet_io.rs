@@ -384,7 +384,7 @@ pub fn read(path: &Path, columns: &[&str]) -> Result<Vec<RecordBatch>, Warehouse
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use arrow::array::{ArrayRef, Int64Array, StringArray};
     use arrow::datatypes::{DataType, Field};
@@ -402,7 +402,13 @@ mod tests {
         (schema, batch)
     }
 
-    fn written(path: &Path, schema: &Arc<Schema>, batch: &RecordBatch, cut: &[usize]) -> (usize, Vec<u8>) {
+    /// Writes `batch` to a mart at `path` in batches of `cut` rows, then the rest: its rows and bytes.
+    pub(in crate::warehouse) fn written(
+        path: &Path,
+        schema: &Arc<Schema>,
+        batch: &RecordBatch,
+        cut: &[usize],
+    ) -> (usize, Vec<u8>) {
         let mut file = MartWriter::new(path, schema.clone());
         let mut at = 0;
         for &len in cut.iter().chain(std::iter::once(&usize::MAX)) {

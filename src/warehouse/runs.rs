@@ -44,9 +44,7 @@ pub(super) struct Order {
 
 impl Order {
     pub(super) fn new(schema: &SchemaRef) -> Result<Order, arrow::error::ArrowError> {
-        let by_county = crate::county::CODE_COLUMNS
-            .iter()
-            .any(|c| schema.field_with_name(c).is_ok_and(|f| crate::county::is_text(f.data_type())));
+        let by_county = !crate::county::code_columns(schema).is_empty();
         let mut columns: Vec<usize> = SOURCE_ORDER.iter().filter_map(|c| schema.index_of(c).ok()).collect();
         let source = columns.clone();
         columns.extend((0..schema.fields().len()).filter(|i| !source.contains(i)));
