@@ -266,6 +266,7 @@ pub fn load(dir: &Path, forms: &[(String, String)]) -> Result<Pipeline, Vec<Conf
                 sql: "SELECT town, community_code, community, form FROM completeness \
                       WHERE report_date = $report_date AND status = '应报未报'"
                     .into(),
+                unique: None,
             }],
             depends_on: Vec::new(),
             reads: BTreeSet::new(),

@@ -237,6 +237,8 @@ pub async fn run(
     for step in &pipeline.steps {
         let clock = crate::clock::stopwatch();
         tracing::info!(step = %step.name, "step");
+        // The parts a split step ran in, if it did not run whole.
+        let mut parts = Vec::new();
         let plan = step.incremental.is_some().then(|| {
             let ledger = ledger.get_or_init(|| super::incremental::Ledger::read(warehouse_root));
             super::incremental::plan(warehouse_root, ledger, pipeline, step, report_date)
@@ -266,7 +268,10 @@ pub async fn run(
                 }
                 let rows = match &step.split {
                     Some(split) => {
-                        super::split::materialise_split(ctx, df, &path, &step.name, warehouse_root, split).await?
+                        let (rows, ran_in) =
+                            super::split::materialise_split(ctx, df, &path, &step.name, warehouse_root, split).await?;
+                        parts = ran_in;
+                        rows
                     }
                     None => materialise(df, &path, &step.name).await?,
                 };
@@ -278,14 +283,8 @@ pub async fn run(
             }
         }
         for check in &step.checks {
-            let context = format!("check `{}` of step `{}`", check.name, step.name);
             tracing::info!(step = %step.name, check = %check.name, "check");
-            let df = ctx
-                .sql(&check.sql)
-                .await
-                .and_then(|df| df.with_param_values(params.clone()))
-                .map_err(SqlError::engine(&context))?;
-            let batches = df.collect().await.map_err(SqlError::engine(&context))?;
+            let batches = super::checks::run(ctx, check, &params, &parts).await?;
             let failing_rows = batches.iter().map(|b| b.num_rows()).sum();
             let sample = limit(&batches, 20);
             outcome.checks.push(CheckOutcome {

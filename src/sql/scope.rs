@@ -89,6 +89,24 @@ impl Part {
     }
 }
 
+impl Part {
+    /// Whether rows of a table of `schema` that are equal on `columns` always fall in this
+    /// same part, so that a check of groups of such rows (`unique`) finds the same groups run
+    /// a part at a time. A county's rows are told by their first code column, so the columns
+    /// must hold every code column the table has (two rows with no grid code but different
+    /// towns are equal on `grid_code` alone, and lie in two counties); a bucket's by its key.
+    pub fn keeps_together(&self, columns: &[String], schema: &SchemaRef) -> bool {
+        let has = |name: &str| columns.iter().any(|c| c == name);
+        match self {
+            Part::County(_) | Part::Rest(_) => {
+                let codes = crate::county::code_columns(schema);
+                !codes.is_empty() && codes.iter().all(|c| has(c))
+            }
+            Part::Bucket { key, .. } => has(key) && schema.index_of(key).is_ok(),
+        }
+    }
+}
+
 impl std::fmt::Display for Part {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -391,5 +409,31 @@ mod tests {
         let err = ctx.sql("SELECT * FROM plain").await.unwrap().collect().await.unwrap_err();
         assert!(err.to_string().contains("no column to split it by (grid_code"), "{err}");
         assert!(is_county("130203") && !is_county("13020") && !is_county("13020a"));
+    }
+
+    #[test]
+    fn rows_equal_on_every_code_column_or_on_the_key_stay_in_one_part() {
+        let schema: SchemaRef = Arc::new(arrow::datatypes::Schema::new(vec![
+            arrow::datatypes::Field::new("town_code", DataType::Utf8, true),
+            arrow::datatypes::Field::new("grid_code", DataType::Utf8, true),
+            arrow::datatypes::Field::new("person_key", DataType::Utf8, true),
+        ]));
+        let columns = |names: &[&str]| names.iter().map(|n| n.to_string()).collect::<Vec<_>>();
+        let county = Part::County("130203".into());
+        let rest = Part::Rest(vec!["130203".into()]);
+        let bucket = Part::Bucket { key: "person_key".into(), index: 0, count: 4 };
+        for part in [&county, &rest] {
+            assert!(part.keeps_together(&columns(&["grid_code", "town_code", "person_key"]), &schema));
+            // Two rows with no grid code, of two towns, lie in two counties.
+            assert!(!part.keeps_together(&columns(&["grid_code"]), &schema));
+        }
+        assert!(bucket.keeps_together(&columns(&["person_key", "grid_code"]), &schema));
+        assert!(!bucket.keeps_together(&columns(&["grid_code", "town_code"]), &schema));
+        let no_codes: SchemaRef = Arc::new(arrow::datatypes::Schema::new(vec![arrow::datatypes::Field::new(
+            "person_key",
+            DataType::Utf8,
+            true,
+        )]));
+        assert!(!county.keeps_together(&columns(&["person_key"]), &no_codes));
     }
 }
