@@ -19,11 +19,18 @@ use super::parquet_io::CHUNK;
 /// one, and rows that do not come county by county (a part of an earlier layout, sorted by
 /// date first, losing a corrected sheet's rows) are not cut into thousands of tiny groups.
 /// The cuts depend on the rows alone, so the bytes do too.
+///
+/// A mart's groups (`ByCounty::bounded`) also end when the writer holds `MOST_GROUP_BYTES`:
+/// a group is encoded in memory until it is flushed, and the memory budget does not see it.
+/// A 14-district city's `stg_returnees_latest`, cut at county changes only, held 7.3 MiB in
+/// the writer under an 8 MiB budget, the peak of the whole pipeline (heaptrack).
 #[derive(Default)]
 pub(super) struct ByCounty {
     /// The county keys of the first and the last row written, once a row is.
     pub(super) first: Option<Option<String>>,
     pub(super) last: Option<Option<String>>,
+    /// Whether a group also ends at `MOST_GROUP_BYTES`.
+    bounded: bool,
 }
 
 /// The county keys of a file's first and last rows (`None` for a row with no code).
@@ -34,7 +41,19 @@ const MIN_GROUP_ROWS: usize = CHUNK;
 // (the unit test's small counties, of 3,000 and 2,000 rows, share a group; its large ones do not)
 const _: () = assert!(MIN_GROUP_ROWS > 5_000 && MIN_GROUP_ROWS <= 20_000);
 
+/// The most a mart's group holds in the writer (its `memory_size`), checked every
+/// `BYTES_CHECKED_ROWS` rows of the group: so the cuts, like the rows', depend on the rows
+/// alone (a mart's rows reach the writer in calls of `CHUNK`, its pages laid out by them).
+const MOST_GROUP_BYTES: usize = 1 << 20;
+const BYTES_CHECKED_ROWS: usize = parquet::file::properties::DEFAULT_WRITE_BATCH_SIZE;
+const _: () = assert!(CHUNK % BYTES_CHECKED_ROWS == 0);
+
 impl ByCounty {
+    /// Groups that also end at `MOST_GROUP_BYTES` (a mart's).
+    pub(super) fn bounded() -> ByCounty {
+        ByCounty { bounded: true, ..Default::default() }
+    }
+
     pub(super) fn write(
         &mut self,
         writer: &mut ArrowWriter<File>,
@@ -53,14 +72,34 @@ impl ByCounty {
         let mut start = 0;
         for i in crate::county::changes(&keys) {
             if writer.in_progress_rows() + (i - start) >= MIN_GROUP_ROWS {
-                writer.write(&batch.slice(start, i - start))?;
-                writer.flush()?;
+                self.put(writer, &batch.slice(start, i - start))?;
                 start = i;
+                // (a bounded group may have ended inside the county, and its rest be few)
+                if writer.in_progress_rows() >= MIN_GROUP_ROWS {
+                    writer.flush()?;
+                }
             }
         }
-        writer.write(&batch.slice(start, batch.num_rows() - start))?;
+        self.put(writer, &batch.slice(start, batch.num_rows() - start))?;
         self.first.get_or_insert_with(|| key(0).map(str::to_string));
         self.last = Some(key(batch.num_rows() - 1).map(str::to_string));
+        Ok(())
+    }
+
+    /// Writes rows of the group in progress; a bounded one ends it where it holds too much.
+    fn put(&self, writer: &mut ArrowWriter<File>, rows: &RecordBatch) -> Result<(), parquet::errors::ParquetError> {
+        if !self.bounded {
+            return writer.write(rows);
+        }
+        let mut at = 0;
+        while at < rows.num_rows() {
+            let len = (BYTES_CHECKED_ROWS - writer.in_progress_rows() % BYTES_CHECKED_ROWS).min(rows.num_rows() - at);
+            writer.write(&rows.slice(at, len))?;
+            at += len;
+            if writer.in_progress_rows() % BYTES_CHECKED_ROWS == 0 && writer.memory_size() >= MOST_GROUP_BYTES {
+                writer.flush()?;
+            }
+        }
         Ok(())
     }
 }
@@ -77,34 +116,80 @@ mod tests {
     use super::super::parquet_io::tests::written;
     use super::*;
 
-    #[test]
-    fn row_groups_hold_a_county_at_a_time_once_they_have_enough_rows() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("part-0.parquet");
-        // Rows of no code, then four counties of 20,000, 3,000, 2,000 and 15,000 rows.
+    /// Rows of no code, then four counties of 20,000, 3,000, 2,000 and 15,000 rows, with a
+    /// text column of `width` characters.
+    fn counties(width: usize) -> (Arc<Schema>, RecordBatch) {
         let counties = [(None, 3), (Some("130202"), 20_000), (Some("130203"), 3_000), (Some("130204"), 2_000)];
         let counties = [&counties[..], &[(Some("130207"), 15_000)]].concat();
         let schema = Arc::new(Schema::new(vec![
             Field::new("grid_code", DataType::Utf8, true),
             Field::new("n", DataType::Int64, false),
+            Field::new("note", DataType::Utf8, false),
         ]));
         let codes: StringArray = counties
             .iter()
             .flat_map(|(county, rows)| (0..*rows).map(move |i| county.map(|c| format!("{c}001001{:03}", i % 40))))
             .collect();
         let n: Int64Array = (0..codes.len() as i64).collect();
-        let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(codes) as ArrayRef, Arc::new(n)]).unwrap();
-        let mut file = MartWriter::new(&path, schema.clone());
-        file.write(batch.clone()).unwrap();
-        assert_eq!(file.span(), Some((None, Some("130207".to_string()))));
-        file.finish().unwrap();
-        let whole = std::fs::read(&path).unwrap();
-        let (_, cut) = written(&path, &schema, &batch, &[1, 8_191, 11_811, 3, 5_000, 8_192, 700]);
-        assert!(whole == cut, "the same rows in other batches gave other row groups");
-        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(&path).unwrap()).unwrap();
-        let groups: Vec<i64> = reader.metadata().row_groups().iter().map(|g| g.num_rows()).collect();
+        let note: StringArray = (0..codes.len()).map(|i| Some(format!("{i:0width$}"))).collect();
+        let columns = vec![Arc::new(codes) as ArrayRef, Arc::new(n), Arc::new(note)];
+        (schema.clone(), RecordBatch::try_new(schema, columns).unwrap())
+    }
+
+    fn groups(path: &std::path::Path) -> Vec<i64> {
+        let reader = ParquetRecordBatchReaderBuilder::try_new(File::open(path).unwrap()).unwrap();
+        reader.metadata().row_groups().iter().map(|g| g.num_rows()).collect()
+    }
+
+    #[test]
+    fn row_groups_hold_a_county_at_a_time_once_they_have_enough_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part-0.parquet");
+        let (schema, batch) = counties(1);
+        // As a warehouse part is written: in batches as they come, groups unbounded in bytes.
+        let mut writer = ArrowWriter::try_new(File::create(&path).unwrap(), schema.clone(), None).unwrap();
+        let mut by_county = ByCounty::default();
+        let mut at = 0;
+        for len in [1, 8_191, 11_811, 3, 5_000, 8_192, 700, usize::MAX] {
+            let len = len.min(batch.num_rows() - at);
+            by_county.write(&mut writer, &batch.slice(at, len)).unwrap();
+            at += len;
+        }
+        writer.close().unwrap();
         // The rows of no code join the first county's group (3 rows are too few for one); the
         // three small counties share one, as their first two have fewer than MIN_GROUP_ROWS.
-        assert_eq!(groups, [20_003, 20_000]);
+        assert_eq!(groups(&path), [20_003, 20_000]);
+    }
+
+    /// A mart's groups also end where the writer holds `MOST_GROUP_BYTES`, every
+    /// `BYTES_CHECKED_ROWS` rows of a group: wide rows give more groups, and the cuts, like
+    /// the bytes, depend on the rows, not on how they came.
+    #[test]
+    fn a_mart_s_row_groups_are_bounded_in_bytes_where_its_rows_alone_say() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part-0.parquet");
+        let mut counts = Vec::new();
+        for width in [1, 100] {
+            let (schema, batch) = counties(width);
+            let mut file = MartWriter::new(&path, schema.clone());
+            file.write(batch.clone()).unwrap();
+            assert_eq!(file.span(), Some((None, Some("130207".to_string()))));
+            file.finish().unwrap();
+            let whole = std::fs::read(&path).unwrap();
+            let (_, cut) = written(&path, &schema, &batch, &[1, 8_191, 11_811, 3, 5_000, 8_192, 700]);
+            assert!(whole == cut, "the same rows in other batches gave other row groups");
+            let groups = groups(&path);
+            assert_eq!(groups.iter().sum::<i64>(), 40_003);
+            // Each group ends at a check of its bytes, or where a county ends (rows 20,003 and
+            // 25,003 from the first), or is the last.
+            let mut end = 0;
+            for g in &groups[..groups.len() - 1] {
+                end += g;
+                assert!(g % BYTES_CHECKED_ROWS as i64 == 0 || [20_003, 25_003].contains(&end), "{groups:?}");
+            }
+            counts.push(groups.len());
+        }
+        // 100 characters a row more: 4 MB of text, in groups of at most 1 MiB held.
+        assert!(counts[1] > counts[0] && counts[1] >= 4, "{counts:?}");
     }
 }

@@ -123,7 +123,7 @@ impl MartWriter {
             held: Default::default(),
             held_rows: 0,
             writer: None,
-            groups: ByCounty::default(),
+            groups: ByCounty::bounded(),
             rows: 0,
             durable: true,
         }
