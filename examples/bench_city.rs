@@ -271,7 +271,7 @@ the column \"steps whole\" runs no step by county (`[engine] split_by_county = f
 Least budgets, by hand on these workspaces (`wangge run daily --no-reports`): 1 district 3 MiB, 4 districts 4, 14 \
 districts 5 (fails at 4, an external sort); before the key buckets, 6, 6 and 16 (the city failed at 12 in \
 `stg_returnees_latest`, holding its joins of the city's registrations). Under 8 MiB, heaptrack (a glibc build) put \
-the heap's peak at 7.0, 10.0 and 18.1 MiB for 1, 4 and 14 districts. Batches \
+the heap's peak at 6.9, 10.5 and 12.2 MiB for 1, 4 and 14 districts. Batches \
 of rows follow the budget (8,192 rows from 32 MiB up, 2,048 at 8): at 8,192 under 8 MiB the peaks were 9.2 and \
 29.9 MiB for 1 and 14 districts, and the city took 8.2-8.6 s against 7.6. What splitting costs: each part reads \
 its tables' files again and keeps its own rows (decoding leads the profile: zstd, UTF-8 checks), about 0.3 s more \
@@ -280,10 +280,16 @@ marts, in row groups of a county at a time (docs/warehouse.md), and a step split
 one after another instead of sorting the city's rows again. Before that, the heap's peak under 8 MiB was 7.1, 12.7 \
 and 22.1 MiB, and 14 districts' held the raw pages (7.6 MiB) and decoded batches (6.4 MiB) of row groups of 131,072 \
 rows of every county, then the final sort of `headline`'s 94,284 rows, merging 21 spilled runs (compacted in groups \
-of 16,384 rows instead, DuckDB's count of a year's visits took 2.6× the floor instead of 1.4×: not kept). So the \
-memory is lower, still not flat in the number of districts. The 14-district peak under 8 MiB is now the `unique` \
-check of `headline`, a grouping of the city's 94,284 rows (it can spill; its hash tables are most of the peak), and, \
-outside the heap, the allocator's pages around it (the data column).\n\n\
+of 16,384 rows instead, DuckDB's count of a year's visits took 2.6× the floor instead of 1.4×: not kept). After \
+that (stop 42) the peaks were 6.5, 10.7 and 17.3 MiB on these workspaces, the city's the `unique` check of \
+`headline` (a grouping of its 94,284 rows), then the sort of a key-split step's buckets (rows of every county at \
+once) and `followups_exceptions`' ranking of the city's 4,533 follow-up listings (a partition each). Now a \
+`unique` check whose columns tell a row's county runs county by county, a key-split step's buckets are sorted a \
+county at a time, a mart's row group ends once the writer holds 1 MiB, and `followups_exceptions` joins to the \
+listing `stg_followups_people` found latest: 6.9, 10.5 and 12.2 MiB (heaptrack, 2026-12-05). The peak of 4 and of \
+14 districts is now the same: reading a row group in `stg_special_visits` (Parquet's pages, one of up to 1 MiB per \
+column, 2.8 MiB; decoded dictionaries 2.4; zstd contexts 1.5), per column, not per district. Outside the heap, the \
+allocator's pages around it make the data column.\n\n\
 The budget and the process (measured 2026-12-05, steps whole). `[engine] memory_mib` is the budget DataFusion's operators \
 reserve from (`src/sql/memory.rs`): sorts and groups spill once it is three quarters used and they hold half of it, \
 and what cannot spill (a hash join's build side, a merge's buffers) takes the rest. Every city above also runs \
