@@ -269,7 +269,7 @@ for each to have a sixteenth of the budget at 512 bytes a row (none under 96 MiB
 18,796 registrations of returnees 2 under 96 MiB, 5 under 32 and 19 under 8; 2 under 8 for 1 district). The runs above do so (the default); \
 the column \"steps whole\" runs no step by county (`[engine] split_by_county = false`); all give the same mart bytes. \
 Least budgets, by hand on these workspaces (`wangge run daily --no-reports`): 1 district 3 MiB, 4 districts 4, 14 \
-districts 5 (fails at 4, an external sort); before the key buckets, 6, 6 and 16 (the city failed at 12 in \
+districts 5 (not on every attempt: `stg_registry`'s external sort, as with stop 42's binary; fails at 4); before the key buckets, 6, 6 and 16 (the city failed at 12 in \
 `stg_returnees_latest`, holding its joins of the city's registrations). Under 8 MiB, heaptrack (a glibc build) put \
 the heap's peak at 6.9, 10.5 and 12.2 MiB for 1, 4 and 14 districts. Batches \
 of rows follow the budget (8,192 rows from 32 MiB up, 2,048 at 8): at 8,192 under 8 MiB the peaks were 9.2 and \
