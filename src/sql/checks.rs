@@ -200,39 +200,18 @@ mod tests {
     /// ran whole or in parts.
     #[tokio::test]
     async fn a_unique_check_finds_the_same_groups_run_in_a_split_step_s_parts() {
-        use arrow::array::{Int64Array, StringArray};
-        use arrow::datatypes::{DataType, Field, Schema};
-        use std::sync::Arc;
-        let scope = Arc::new(Scope::new(true));
-        let ctx = SessionContext::new_with_config(datafusion::prelude::SessionConfig::new().with_extension(scope));
-        let rows: [(Option<&str>, Option<&str>); 9] = [
-            (Some("130202001"), Some("13020200100100100")),
-            (Some("130202001"), Some("13020200100100100")),
-            (Some("130203002"), Some("13020300200100100")),
-            (Some("130203002"), Some("13020300200100100")),
-            (Some("130203002"), Some("13020300200100101")),
-            (None, None),
-            (None, None),
-            (Some("130202001"), None), // no grid: in 130202 by its town
-            (Some("130203002"), None),
+        let rows: [(Option<&str>, Option<&str>, i64); 9] = [
+            (Some("130202001"), Some("13020200100100100"), 0),
+            (Some("130202001"), Some("13020200100100100"), 1),
+            (Some("130203002"), Some("13020300200100100"), 2),
+            (Some("130203002"), Some("13020300200100100"), 3),
+            (Some("130203002"), Some("13020300200100101"), 4),
+            (None, None, 5),
+            (None, None, 6),
+            (Some("130202001"), None, 7), // no grid: in 130202 by its town
+            (Some("130203002"), None, 8),
         ];
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("town_code", DataType::Utf8, true),
-            Field::new("grid_code", DataType::Utf8, true),
-            Field::new("n", DataType::Int64, false),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(StringArray::from(rows.iter().map(|r| r.0).collect::<Vec<_>>())),
-                Arc::new(StringArray::from(rows.iter().map(|r| r.1).collect::<Vec<_>>())),
-                Arc::new(Int64Array::from((0..rows.len() as i64).collect::<Vec<_>>())),
-            ],
-        )
-        .unwrap();
-        let table = datafusion::datasource::MemTable::try_new(schema, vec![vec![batch]]).unwrap();
-        ctx.register_table("t", Arc::new(table)).unwrap();
-        super::super::scope::narrowable(&ctx, "t").unwrap();
+        let (ctx, _) = super::super::scope::tests::session_with(&rows);
         let parts = [
             Part::County("130202".into()),
             Part::County("130203".into()),

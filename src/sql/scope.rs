@@ -305,14 +305,15 @@ pub fn narrowable(ctx: &SessionContext, name: &str) -> Result<()> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use arrow::array::{Array, Int64Array, RecordBatch, StringArray};
     use arrow::datatypes::{Field, Schema};
     use datafusion::datasource::MemTable;
     use datafusion::prelude::SessionConfig;
 
-    fn session_with(rows: &[(Option<&str>, Option<&str>, i64)]) -> (SessionContext, Arc<Scope>) {
+    /// A session with a scope and a table `t` (`town_code`, `grid_code`, `n`) of `rows`, narrowable.
+    pub(in crate::sql) fn session_with(rows: &[(Option<&str>, Option<&str>, i64)]) -> (SessionContext, Arc<Scope>) {
         let scope = Arc::new(Scope::default());
         let ctx = SessionContext::new_with_config(SessionConfig::new().with_extension(scope.clone()));
         let schema = Arc::new(Schema::new(vec![
