@@ -310,9 +310,9 @@ pub(super) async fn materialise(df: DataFrame, path: &Path, name: &str) -> Resul
 pub(super) enum Written {
     /// A step's mart, sorted (see `materialise`), on disk when written.
     Mart,
-    /// A part of a split step (`super::split`), read back in the same run, sorted or as its
-    /// rows come.
-    Part { sorted: bool },
+    /// A part of a split step (`super::split`), sorted as a mart is, read back in the same
+    /// run and removed.
+    Part,
 }
 
 /// Writes a step's rows as `written` says: their count, and the county keys of the first and
@@ -323,13 +323,25 @@ pub(super) async fn write_mart(
     name: &str,
     written: Written,
 ) -> Result<(usize, Option<parquet_io::Span>), SqlError> {
-    let sorted = written != Written::Part { sorted: false };
+    let (df, schema) = sorted(df, name)?;
+    let mut file = match written {
+        Written::Mart => parquet_io::MartWriter::new(path, schema.clone()),
+        Written::Part => parquet_io::MartWriter::scratch(path, schema.clone()),
+    };
+    write_into(df, &schema, &mut file, name).await?;
+    let span = file.span();
+    Ok((file.finish()?, span))
+}
+
+/// A step's rows sorted as a mart's are (without the partition column), and the schema they
+/// are written with.
+pub(super) fn sorted(df: DataFrame, name: &str) -> Result<(DataFrame, arrow::datatypes::SchemaRef), SqlError> {
     let context = format!("step `{name}`");
     let columns: Vec<String> =
         df.schema().fields().iter().map(|f| f.name().clone()).filter(|n| n != PARTITION).collect();
-    let df = df.select(columns.iter().map(|c| col(format!("\"{c}\""))).collect::<Vec<_>>());
-    let df = match sorted {
-        true => df.and_then(|df| {
+    let df = df
+        .select(columns.iter().map(|c| col(format!("\"{c}\""))).collect::<Vec<_>>())
+        .and_then(|df| {
             // County by county first, so that the mart's row groups hold a county at a time
             // (`parquet_io::MartWriter`), then by every column.
             let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
@@ -337,10 +349,8 @@ pub(super) async fn write_mart(
             df.sort(
                 county.into_iter().chain(columns.iter().map(|c| col(format!("\"{c}\"")).sort(true, true))).collect(),
             )
-        }),
-        false => df,
-    }
-    .map_err(SqlError::engine(&context))?;
+        })
+        .map_err(SqlError::engine(&context))?;
     // Text as `Utf8` whichever engine made it: DataFusion's local session casts to VARCHAR as
     // `Utf8View`, a Ballista session as `Utf8`, and the same rows must give the same bytes.
     let fields: Vec<arrow::datatypes::Field> = df
@@ -353,17 +363,23 @@ pub(super) async fn write_mart(
             _ => f.as_ref().clone(),
         })
         .collect();
-    let schema = std::sync::Arc::new(arrow::datatypes::Schema::new(fields));
+    Ok((df, std::sync::Arc::new(arrow::datatypes::Schema::new(fields))))
+}
+
+/// Writes the rows of `df` (`sorted`) to `file` as they come, not held whole first
+/// (`parquet_io::MartWriter` says why).
+pub(super) async fn write_into(
+    df: DataFrame,
+    schema: &arrow::datatypes::SchemaRef,
+    file: &mut parquet_io::MartWriter,
+    name: &str,
+) -> Result<(), SqlError> {
+    let context = format!("step `{name}`");
     let arrow_error = |e| SqlError::Engine {
         context: context.clone(),
         error: datafusion::error::DataFusionError::ArrowError(Box::new(e), None),
     };
-    // Written as the sorted rows come, not held whole first (`parquet_io::MartWriter` says why).
     let mut stream = df.execute_stream().await.map_err(SqlError::engine(&context))?;
-    let mut file = match written {
-        Written::Mart => parquet_io::MartWriter::new(path, schema.clone()),
-        Written::Part { .. } => parquet_io::MartWriter::scratch(path, schema.clone()),
-    };
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(SqlError::engine(&context))?;
         let columns = batch
@@ -375,8 +391,7 @@ pub(super) async fn write_mart(
             .map_err(arrow_error)?;
         file.write(RecordBatch::try_new(schema.clone(), columns).map_err(arrow_error)?)?;
     }
-    let span = file.span();
-    Ok((file.finish()?, span))
+    Ok(())
 }
 
 /// The first `n` rows of some batches.

@@ -31,6 +31,9 @@ pub(super) struct ByCounty {
     pub(super) last: Option<Option<String>>,
     /// Whether a group also ends at `MOST_GROUP_BYTES`.
     bounded: bool,
+    /// Whether a group ends at every change of county, however few its rows: for a file read
+    /// back a county at a time in the same run (`ByCounty::scratch`).
+    every_county: bool,
 }
 
 /// The county keys of a file's first and last rows (`None` for a row with no code).
@@ -54,6 +57,19 @@ impl ByCounty {
         ByCounty { bounded: true, ..Default::default() }
     }
 
+    /// Bounded groups that end at every change of county: a split step's part (`sql::split`),
+    /// read back a county at a time, each read skipping the other counties' groups by their
+    /// statistics. With small counties sharing a group, each of a 14-district city's 15 county
+    /// reads of a key step's 19 buckets decoded all of them.
+    pub(super) fn scratch() -> ByCounty {
+        ByCounty { bounded: true, every_county: true, ..Default::default() }
+    }
+
+    /// The fewest rows a group holds before a change of county ends it.
+    fn fewest_rows(&self) -> usize {
+        if self.every_county { 1 } else { MIN_GROUP_ROWS }
+    }
+
     pub(super) fn write(
         &mut self,
         writer: &mut ArrowWriter<File>,
@@ -64,18 +80,17 @@ impl ByCounty {
             return Ok(());
         }
         let key = |i: usize| keys.is_valid(i).then(|| keys.value(i));
-        if self.last.as_ref().is_some_and(|last| last.as_deref() != key(0))
-            && writer.in_progress_rows() >= MIN_GROUP_ROWS
-        {
+        let fewest = self.fewest_rows();
+        if self.last.as_ref().is_some_and(|last| last.as_deref() != key(0)) && writer.in_progress_rows() >= fewest {
             writer.flush()?;
         }
         let mut start = 0;
         for i in crate::county::changes(&keys) {
-            if writer.in_progress_rows() + (i - start) >= MIN_GROUP_ROWS {
+            if writer.in_progress_rows() + (i - start) >= fewest {
                 self.put(writer, &batch.slice(start, i - start))?;
                 start = i;
                 // (a bounded group may have ended inside the county, and its rest be few)
-                if writer.in_progress_rows() >= MIN_GROUP_ROWS {
+                if writer.in_progress_rows() >= fewest {
                     writer.flush()?;
                 }
             }
@@ -191,5 +206,21 @@ mod tests {
         }
         // 100 characters a row more: 4 MB of text, in groups of at most 1 MiB held.
         assert!(counts[1] > counts[0] && counts[1] >= 4, "{counts:?}");
+    }
+
+    /// A split step's part, read back a county at a time, has a group per county however few
+    /// its rows (and more where the writer holds too much).
+    #[test]
+    fn a_part_s_row_groups_end_at_every_county() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("part-0.parquet");
+        let (schema, batch) = counties(1);
+        let mut file = MartWriter::scratch(&path, schema);
+        file.write(batch).unwrap();
+        file.finish().unwrap();
+        let ends: Vec<i64> = groups(&path).iter().scan(0, |end, g| Some(*end + g).inspect(|e| *end = *e)).collect();
+        for county_ends in [3, 20_003, 23_003, 25_003, 40_003] {
+            assert!(ends.contains(&county_ends), "{ends:?}");
+        }
     }
 }

@@ -132,9 +132,11 @@ impl MartWriter {
     /// A file read back in the same run and then removed (a part of a split step): not waited
     /// for on disk, as nothing outlives the run. (On this machine's disk the 135 waits of a
     /// 14-district city's split steps cost no measurable time; on a slow disk each is one.)
+    /// Its row groups end at every change of county (`ByCounty::scratch`).
     pub fn scratch(path: &Path, schema: Arc<Schema>) -> MartWriter {
         let mut writer = MartWriter::new(path, schema);
         writer.durable = false;
+        writer.groups = ByCounty::scratch();
         writer
     }
 
