@@ -77,36 +77,43 @@ pub async fn materialise_split(
 
 /// The parts a split step's checks run in, given the `rows` it wrote: none (whole) if the
 /// budget holds them (`fits_whole`); else its counties and the rows of none; or as few buckets
-/// of its key as hold a budget's rows each: a check groups its rows once, where a step's SQL
-/// may hold them several times over (its buckets hold a sixteenth of the budget), and each
-/// bucket reads all of the mart. Checked in its 19 buckets, the 14-district city's
+/// of its key as the budget holds each of (`held`): a check groups its rows once, where a
+/// step's SQL may hold them many times over (its buckets hold a sixteenth of the budget), and
+/// each bucket reads all of the mart. Checked in its 19 buckets, the 14-district city's
 /// `unique(person_key)` took 0.24 s, against 0.01 s whole.
 fn for_checks(ctx: &SessionContext, rows: usize, parts: Vec<Part>) -> Vec<Part> {
-    use datafusion::execution::memory_pool::MemoryLimit;
-    let MemoryLimit::Finite(budget) = ctx.runtime_env().memory_pool.memory_limit() else { return Vec::new() };
-    if fits_whole(ctx, rows) {
-        return Vec::new();
-    }
+    let Some((bytes, budget)) = held(ctx, rows).filter(|(bytes, budget)| bytes > budget) else { return Vec::new() };
     match parts.first() {
         Some(Part::Bucket { key, .. }) => {
-            let count = rows.saturating_mul(ROW_BYTES).div_ceil(budget.max(1)).clamp(1, MOST_BUCKETS);
+            let count = bytes.div_ceil(budget.max(1)).clamp(1, MOST_BUCKETS);
             (0..count).map(|index| Part::Bucket { key: key.clone(), index, count }).collect()
         }
         _ => covering(parts),
     }
 }
 
-/// Whether `rows` of a step fit its session's memory budget held at once (`ROW_BYTES` a row):
-/// then its parts are sorted together and its checks run whole. A part at a time reads every
-/// part once a part (its county's groups, or all of a bucket's), and under 96 MiB, where the
-/// 14-district city's key steps fit twice over, that made them twice as slow.
+/// Whether `rows` of a step fit its session's memory budget held at once: then its parts are
+/// sorted together and its checks run whole. A part at a time reads every part once a part
+/// (its county's groups, or all of a bucket's), and under 96 MiB, where the 14-district city's
+/// key steps fit twice over, that made them twice as slow.
 fn fits_whole(ctx: &SessionContext, rows: usize) -> bool {
-    use datafusion::execution::memory_pool::MemoryLimit;
-    match ctx.runtime_env().memory_pool.memory_limit() {
-        MemoryLimit::Finite(budget) => rows.saturating_mul(ROW_BYTES) <= budget,
-        _ => true,
-    }
+    held(ctx, rows).is_none_or(|(bytes, budget)| bytes <= budget)
 }
+
+/// What `rows` of a step take held by a sort or a grouping, at [`ROW_BYTES`] a row
+/// [`HELD_COPIES`] times, and the session's budget, if it has one.
+fn held(ctx: &SessionContext, rows: usize) -> Option<(usize, usize)> {
+    use datafusion::execution::memory_pool::MemoryLimit;
+    let MemoryLimit::Finite(budget) = ctx.runtime_env().memory_pool.memory_limit() else { return None };
+    Some((rows.saturating_mul(ROW_BYTES).saturating_mul(HELD_COPIES), budget))
+}
+
+/// How many times over a sort or a grouping of a step's rows holds them: the batches it
+/// gathers, their sorted copy, and those it reads and writes beside. At one copy, the
+/// 14-district city's `stg_work_orders` (10,786 rows) was sorted at once under 8 MiB, spilled,
+/// and its merge held the heap's peak of the pipeline (10.5 MiB; 8.6 with it sorted a county at
+/// a time).
+const HELD_COPIES: usize = 4;
 
 /// `parts` with the rows of no county among them if they are of counties: a county's run may
 /// give rows of no county (a figure with no code) though every row it read had one.
@@ -434,7 +441,7 @@ mod tests {
         let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime);
         let key = |index, count| Part::Bucket { key: "person_key".into(), index, count };
         let buckets: Vec<Part> = (0..19).map(|i| key(i, 19)).collect();
-        let fit = (8 << 20) / ROW_BYTES;
+        let fit = (8 << 20) / ROW_BYTES / HELD_COPIES;
         assert_eq!(for_checks(&ctx, fit, buckets.clone()), Vec::new());
         assert_eq!(for_checks(&ctx, fit + 1, buckets.clone()), vec![key(0, 2), key(1, 2)]);
         assert_eq!(for_checks(&ctx, 5 * fit, buckets), (0..5).map(|i| key(i, 5)).collect::<Vec<_>>());

@@ -15,10 +15,15 @@ use super::parquet_io::CHUNK;
 /// every county of a 14-district city, and reading them held 7.6 MiB of raw pages and 6.4 of
 /// decoded batches at the pipeline's peak under 8 MiB (heaptrack).
 ///
-/// A group is cut where the county changes once it has `MIN_GROUP_ROWS`: small counties share
-/// one, and rows that do not come county by county (a part of an earlier layout, sorted by
-/// date first, losing a corrected sheet's rows) are not cut into thousands of tiny groups.
-/// The cuts depend on the rows alone, so the bytes do too.
+/// A group is cut where the county changes once it has `MIN_GROUP_ROWS`: a handful of rows
+/// (of no code, of a code that is no county's) join a county's group, and rows that do not
+/// come county by county (a part of an earlier layout, sorted by date first, losing a
+/// corrected sheet's rows) are not cut into thousands of tiny groups. The cuts depend on the
+/// rows alone, so the bytes do too. Groups of at least 8,192 rows, as before, put two or three
+/// counties of a city's special-population register in one group (6,500 rows each), and
+/// reading a county's rows decoded its neighbours' too: the heap's peak of the 4- and
+/// 14-district cities' pipelines under 8 MiB (pages and dictionaries of 26 columns), where one
+/// district's was a third lower.
 ///
 /// A mart's groups (`ByCounty::bounded`) also end when the writer holds `MOST_GROUP_BYTES`:
 /// a group is encoded in memory until it is flushed, and the memory budget does not see it.
@@ -39,10 +44,11 @@ pub(super) struct ByCounty {
 /// The county keys of a file's first and last rows (`None` for a row with no code).
 pub type Span = (Option<String>, Option<String>);
 
-/// The fewest rows a group holds before a change of county ends it (see `ByCounty`).
-const MIN_GROUP_ROWS: usize = CHUNK;
-// (the unit test's small counties, of 3,000 and 2,000 rows, share a group; its large ones do not)
-const _: () = assert!(MIN_GROUP_ROWS > 5_000 && MIN_GROUP_ROWS <= 20_000);
+/// The fewest rows a group holds before a change of county ends it (see `ByCounty`): a
+/// parquet write batch.
+const MIN_GROUP_ROWS: usize = parquet::file::properties::DEFAULT_WRITE_BATCH_SIZE;
+// (the unit test's counties of 2,000 rows and more have a group each; its 3 rows of no code not)
+const _: () = assert!(MIN_GROUP_ROWS > 3 && MIN_GROUP_ROWS <= 2_000 && CHUNK % MIN_GROUP_ROWS == 0);
 
 /// The most a mart's group holds in the writer (its `memory_size`), checked every
 /// `BYTES_CHECKED_ROWS` rows of the group: so the cuts, like the rows', depend on the rows
@@ -171,9 +177,9 @@ mod tests {
             at += len;
         }
         writer.close().unwrap();
-        // The rows of no code join the first county's group (3 rows are too few for one); the
-        // three small counties share one, as their first two have fewer than MIN_GROUP_ROWS.
-        assert_eq!(groups(&path), [20_003, 20_000]);
+        // The rows of no code join the first county's group (3 rows are too few for one); each
+        // county has its own.
+        assert_eq!(groups(&path), [20_003, 3_000, 2_000, 15_000]);
     }
 
     /// A mart's groups also end where the writer holds `MOST_GROUP_BYTES`, every
@@ -195,12 +201,12 @@ mod tests {
             assert!(whole == cut, "the same rows in other batches gave other row groups");
             let groups = groups(&path);
             assert_eq!(groups.iter().sum::<i64>(), 40_003);
-            // Each group ends at a check of its bytes, or where a county ends (rows 20,003 and
-            // 25,003 from the first), or is the last.
+            // Each group ends at a check of its bytes, or where a county ends (rows 20,003,
+            // 23,003 and 25,003 from the first), or is the last.
             let mut end = 0;
             for g in &groups[..groups.len() - 1] {
                 end += g;
-                assert!(g % BYTES_CHECKED_ROWS as i64 == 0 || [20_003, 25_003].contains(&end), "{groups:?}");
+                assert!(g % BYTES_CHECKED_ROWS as i64 == 0 || [20_003, 23_003, 25_003].contains(&end), "{groups:?}");
             }
             counts.push(groups.len());
         }

@@ -145,7 +145,7 @@ impl MartWriter {
         self.held_rows += batch.num_rows();
         self.held.push_back(batch);
         if self.writer.is_none() && self.held_rows >= COMPRESS_FROM_ROWS {
-            self.writer = Some(self.open(compression_for(self.held_rows, MART_ZSTD_LEVEL))?);
+            self.writer = Some(self.open()?);
         }
         while self.writer.is_some() && self.held_rows >= CHUNK {
             let chunk = self.take(CHUNK)?;
@@ -176,7 +176,7 @@ impl MartWriter {
     pub fn finish(mut self) -> Result<usize, WarehouseError> {
         if self.writer.is_none() {
             // Fewer rows than COMPRESS_FROM_ROWS in all (an empty mart too): one call, as `write`.
-            self.writer = Some(self.open(compression_for(self.held_rows, MART_ZSTD_LEVEL))?);
+            self.writer = Some(self.open()?);
         }
         let rest = self.take(self.held_rows)?;
         self.put(&rest)?;
@@ -185,7 +185,14 @@ impl MartWriter {
         Ok(self.rows)
     }
 
-    fn open(&self, compression: Compression) -> Result<ArrowWriter<File>, WarehouseError> {
+    fn open(&self) -> Result<ArrowWriter<File>, WarehouseError> {
+        // A scratch file is not compressed: each column chunk read of a zstd file makes a
+        // compression context and a decompression context (parquet's codec holds both), and a
+        // split step reads its parts a county at a time.
+        let compression = match self.durable {
+            true => compression_for(self.held_rows, MART_ZSTD_LEVEL),
+            false => Compression::UNCOMPRESSED,
+        };
         open_temporary(&self.path, &self.tmp, &self.schema, properties(&self.schema, compression, None))
     }
 
