@@ -269,9 +269,9 @@ for each to have a sixteenth of the budget at 512 bytes a row (none under 96 MiB
 18,796 registrations of returnees 2 under 96 MiB, 5 under 32 and 19 under 8; 2 under 8 for 1 district). The runs above do so (the default); \
 the column \"steps whole\" runs no step by county (`[engine] split_by_county = false`); all give the same mart bytes. \
 Least budgets, by hand on these workspaces (`wangge run daily --no-reports`): 1 district 3 MiB, 4 districts 4, 14 \
-districts 5 (not on every attempt: `stg_registry`'s external sort, as with stop 42's binary; fails at 4); before the key buckets, 6, 6 and 16 (the city failed at 12 in \
+districts 6 (at 5 `stg_registry`'s external sort fails on some attempts, with stop 42's binary too; at 4 always); before the key buckets, 6, 6 and 16 (the city failed at 12 in \
 `stg_returnees_latest`, holding its joins of the city's registrations). Under 8 MiB, heaptrack (a glibc build) put \
-the heap's peak at 6.9, 10.5 and 12.2 MiB for 1, 4 and 14 districts. Batches \
+the heap's peak at 6.9, 8.8 and 10.5 MiB for 1, 4 and 14 districts. Batches \
 of rows follow the budget (8,192 rows from 32 MiB up, 2,048 at 8): at 8,192 under 8 MiB the peaks were 9.2 and \
 29.9 MiB for 1 and 14 districts, and the city took 8.2-8.6 s against 7.6. What splitting costs: each part reads \
 its tables' files again and keeps its own rows (decoding leads the profile: zstd, UTF-8 checks), about 0.3 s more \
@@ -286,10 +286,16 @@ that (stop 42) the peaks were 6.5, 10.7 and 17.3 MiB on these workspaces, the ci
 once) and `followups_exceptions`' ranking of the city's 4,533 follow-up listings (a partition each). Now a \
 `unique` check whose columns tell a row's county runs county by county, a key-split step's buckets are sorted a \
 county at a time, a mart's row group ends once the writer holds 1 MiB, and `followups_exceptions` joins to the \
-listing `stg_followups_people` found latest: 6.9, 10.5 and 12.2 MiB (heaptrack, 2026-12-05). The peak of 4 and of \
-14 districts is now the same: reading a row group in `stg_special_visits` (Parquet's pages, one of up to 1 MiB per \
-column, 2.8 MiB; decoded dictionaries 2.4; zstd contexts 1.5), per column, not per district. Outside the heap, the \
-allocator's pages around it make the data column.\n\n\
+listing `stg_followups_people` found latest: 6.9, 10.5 and 12.2 MiB (heaptrack, 2026-12-05). Then the peak of 4 \
+and of 14 districts was reading a row group in `stg_special_visits`: the warehouse's groups ended at a county change \
+only from 8,192 rows, so two counties of the register (6,500 rows each) shared one and a county's read decoded both. \
+From 1,024 rows: 6.9, 8.8 and 10.5 MiB (heaptrack, 2026-12-05), still reading `stg_special_visits`' tables at the \
+peak (Parquet's pages and dictionaries, zstd contexts), per column and county, with the 14 counties' footers (0.3 \
+MiB) the part that grows with the city. Doing a key step's sort and checks a county or a bucket at a time costs a \
+read of every part per part, so they are done so only when the budget does not hold the step's rows four times over \
+at 512 bytes a row (under 96 MiB the city's never); a split step's parts are written uncompressed (Parquet makes a \
+zstd compression and a decompression context for each column chunk it reads: 12% of the city's run under 96 MiB). \
+Outside the heap, the allocator's pages around it make the data column.\n\n\
 The budget and the process (measured 2026-12-05, steps whole). `[engine] memory_mib` is the budget DataFusion's operators \
 reserve from (`src/sql/memory.rs`): sorts and groups spill once it is three quarters used and they hold half of it, \
 and what cannot spill (a hash join's build side, a merge's buffers) takes the rest. Every city above also runs \
