@@ -103,9 +103,16 @@ fn fits_whole(ctx: &SessionContext, rows: usize) -> bool {
 /// What `rows` of a step take held by a sort or a grouping, at [`ROW_BYTES`] a row
 /// [`HELD_COPIES`] times, and the session's budget, if it has one.
 fn held(ctx: &SessionContext, rows: usize) -> Option<(usize, usize)> {
+    Some((rows.saturating_mul(ROW_BYTES).saturating_mul(HELD_COPIES), budget(ctx)?))
+}
+
+/// The session's memory budget, if it has one.
+fn budget(ctx: &SessionContext) -> Option<usize> {
     use datafusion::execution::memory_pool::MemoryLimit;
-    let MemoryLimit::Finite(budget) = ctx.runtime_env().memory_pool.memory_limit() else { return None };
-    Some((rows.saturating_mul(ROW_BYTES).saturating_mul(HELD_COPIES), budget))
+    match ctx.runtime_env().memory_pool.memory_limit() {
+        MemoryLimit::Finite(budget) => Some(budget),
+        _ => None,
+    }
 }
 
 /// How many times over a sort or a grouping of a step's rows holds them: the batches it
@@ -296,8 +303,7 @@ async fn parts(ctx: &SessionContext, df: &DataFrame, name: &str) -> Result<Vec<P
 /// 8 MiB; summed over scans, a step joining a table to itself ran in four times the buckets it
 /// needs (each reading its tables again).
 async fn buckets(ctx: &SessionContext, df: &DataFrame, name: &str, key: &str) -> Result<Vec<Part>, SqlError> {
-    use datafusion::execution::memory_pool::MemoryLimit;
-    let MemoryLimit::Finite(budget) = ctx.runtime_env().memory_pool.memory_limit() else { return Ok(Vec::new()) };
+    let Some(budget) = budget(ctx) else { return Ok(Vec::new()) };
     let context = format!("step `{name}`: counting its rows");
     let plan = df.clone().into_optimized_plan().map_err(SqlError::engine(&context))?;
     let mut most: std::collections::BTreeMap<String, usize> = Default::default();
