@@ -379,7 +379,13 @@ pub(super) async fn write_into(
         context: context.clone(),
         error: datafusion::error::DataFusionError::ArrowError(Box::new(e), None),
     };
-    let mut stream = df.execute_stream().await.map_err(SqlError::engine(&context))?;
+    // The physical plan at trace level (`WANGGE_LOG=wangge::sql::run=trace`): what a step's
+    // memory and time go to.
+    let task = std::sync::Arc::new(df.task_ctx());
+    let plan = df.create_physical_plan().await.map_err(SqlError::engine(&context))?;
+    tracing::trace!(step = name, "plan:\n{}", datafusion::physical_plan::displayable(plan.as_ref()).indent(true));
+    let mut stream =
+        datafusion::physical_plan::execute_stream(plan.clone(), task).map_err(SqlError::engine(&context))?;
     while let Some(batch) = stream.next().await {
         let batch = batch.map_err(SqlError::engine(&context))?;
         let columns = batch
@@ -391,7 +397,17 @@ pub(super) async fn write_into(
             .map_err(arrow_error)?;
         file.write(RecordBatch::try_new(schema.clone(), columns).map_err(arrow_error)?)?;
     }
+    let (files, bytes) = spilled(plan.as_ref());
+    if files > 0 {
+        tracing::debug!(step = name, files, bytes, "spilled");
+    }
     Ok(())
+}
+
+/// The spill files a run of `plan` wrote, and their bytes, in all its operators.
+fn spilled(plan: &dyn datafusion::physical_plan::ExecutionPlan) -> (usize, usize) {
+    let own = plan.metrics().map_or((0, 0), |m| (m.spill_count().unwrap_or(0), m.spilled_bytes().unwrap_or(0)));
+    plan.children().into_iter().map(|c| spilled(c.as_ref())).fold(own, |a, b| (a.0 + b.0, a.1 + b.1))
 }
 
 /// The first `n` rows of some batches.

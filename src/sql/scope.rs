@@ -275,11 +275,19 @@ impl TableProvider for ScopedTable {
                 }
             }
         }
+        // A county's rows pass `in_range` too; in the filter it reaches the scan (the engine
+        // pushes a filter's predicate into the Parquet scan under it, and a listing table
+        // drops the filters handed to `scan`), so that a county's run skips the row groups of
+        // the others instead of decoding the whole city to filter it.
+        let predicate = match &part {
+            Part::County(code) => match in_range(&schema, code) {
+                Some(range) => predicate.and(range),
+                None => predicate,
+            },
+            _ => predicate,
+        };
         let mut pushed = filters.to_vec();
         pushed.push(predicate.clone());
-        if let Part::County(code) = &part {
-            pushed.extend(in_range(&schema, code));
-        }
         let input = self.inner.scan(state, Some(&columns), &pushed, None).await?;
         let input_schema = input.schema();
         let physical = state.create_physical_expr(predicate, &DFSchema::try_from(input_schema.as_ref().clone())?)?;
@@ -398,6 +406,44 @@ pub(super) mod tests {
         let _in = scope.enter(Part::Bucket { key: "person_key".into(), index: 0, count: 4 });
         let err = ctx.sql("SELECT * FROM t").await.unwrap().collect().await.unwrap_err();
         assert!(err.to_string().contains("no column to split it by (person_key)"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_county_s_scan_skips_the_row_groups_of_the_others() {
+        // Two row groups of two rows, one county each.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("grid_code", DataType::Utf8, true),
+            Field::new("n", DataType::Int64, false),
+        ]));
+        let grids = ["13020200100100100", "13020200100100101", "13020300100100100", "13020300100100101"];
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(StringArray::from(grids.to_vec())), Arc::new(Int64Array::from(vec![1, 2, 4, 8]))],
+        )
+        .unwrap();
+        let props = parquet::file::properties::WriterProperties::builder().set_max_row_group_size(2).build();
+        let mut writer =
+            parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, Some(props)).unwrap();
+        writer.write(&batch).unwrap();
+        writer.close().unwrap();
+        let scope = Arc::new(Scope::default());
+        let ctx = SessionContext::new_with_config(SessionConfig::new().with_extension(scope.clone()));
+        ctx.register_parquet("t", path.to_str().unwrap(), Default::default()).await.unwrap();
+        narrowable(&ctx, "t").unwrap();
+        let _in = scope.enter(Part::County("130203".into()));
+        let plan = ctx.sql("SELECT sum(n) FROM t").await.unwrap().create_physical_plan().await.unwrap();
+        let batches = datafusion::physical_plan::collect(plan.clone(), ctx.task_ctx()).await.unwrap();
+        assert_eq!(batches[0].column(0).as_any().downcast_ref::<Int64Array>().unwrap().value(0), 12);
+        // The rows the scan decoded: the county's group only, not both then filtered.
+        fn scanned(plan: &Arc<dyn ExecutionPlan>) -> Option<usize> {
+            match plan.children().as_slice() {
+                [] => plan.metrics()?.output_rows(),
+                children => children.iter().find_map(|c| scanned(c)),
+            }
+        }
+        assert_eq!(scanned(&plan), Some(2));
     }
 
     #[tokio::test]
