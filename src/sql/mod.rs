@@ -11,6 +11,7 @@ pub mod pipeline;
 pub mod query;
 pub mod run;
 pub mod scope;
+mod sorting;
 mod split;
 
 use std::path::{Path, PathBuf};

@@ -273,7 +273,7 @@ pub async fn run(
                         parts = ran_in;
                         rows
                     }
-                    None => materialise(df, &path, &step.name).await?,
+                    None => super::sorting::materialise_whole(ctx, df, &path, &step.name, warehouse_root).await?,
                 };
                 if let Some(plan) = &plan {
                     super::incremental::remember(warehouse_root, &step.name, report_date, plan, &path)?;
@@ -337,20 +337,25 @@ pub(super) async fn write_mart(
 /// are written with.
 pub(super) fn sorted(df: DataFrame, name: &str) -> Result<(DataFrame, arrow::datatypes::SchemaRef), SqlError> {
     let context = format!("step `{name}`");
+    let (df, schema) = as_written(df, name)?;
+    let columns: Vec<String> = schema.fields().iter().map(|f| f.name().clone()).collect();
+    // County by county first, so that the mart's row groups hold a county at a time
+    // (`parquet_io::MartWriter`), then by every column.
+    let county = super::scope::county_key(&schema).map(|key| key.sort(true, true));
+    let df = df
+        .sort(county.into_iter().chain(columns.iter().map(|c| col(format!("\"{c}\"")).sort(true, true))).collect())
+        .map_err(SqlError::engine(&context))?;
+    Ok((df, schema))
+}
+
+/// A step's rows as a mart holds them, in the order they come: without the partition column,
+/// and the schema they are written with.
+pub(super) fn as_written(df: DataFrame, name: &str) -> Result<(DataFrame, arrow::datatypes::SchemaRef), SqlError> {
     let columns: Vec<String> =
         df.schema().fields().iter().map(|f| f.name().clone()).filter(|n| n != PARTITION).collect();
     let df = df
         .select(columns.iter().map(|c| col(format!("\"{c}\""))).collect::<Vec<_>>())
-        .and_then(|df| {
-            // County by county first, so that the mart's row groups hold a county at a time
-            // (`parquet_io::MartWriter`), then by every column.
-            let schema = std::sync::Arc::new(df.schema().as_arrow().clone());
-            let county = super::scope::county_key(&schema).map(|key| key.sort(true, true));
-            df.sort(
-                county.into_iter().chain(columns.iter().map(|c| col(format!("\"{c}\"")).sort(true, true))).collect(),
-            )
-        })
-        .map_err(SqlError::engine(&context))?;
+        .map_err(SqlError::engine(&format!("step `{name}`")))?;
     // Text as `Utf8` whichever engine made it: DataFusion's local session casts to VARCHAR as
     // `Utf8View`, a Ballista session as `Utf8`, and the same rows must give the same bytes.
     let fields: Vec<arrow::datatypes::Field> = df

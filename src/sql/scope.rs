@@ -322,8 +322,22 @@ pub(super) mod tests {
 
     /// A session with a scope and a table `t` (`town_code`, `grid_code`, `n`) of `rows`, narrowable.
     pub(in crate::sql) fn session_with(rows: &[(Option<&str>, Option<&str>, i64)]) -> (SessionContext, Arc<Scope>) {
-        let scope = Arc::new(Scope::default());
-        let ctx = SessionContext::new_with_config(SessionConfig::new().with_extension(scope.clone()));
+        city_session(rows, false, None)
+    }
+
+    /// The same, in a city (`Scope::by_county`) or not, under a memory budget of `budget` bytes or none.
+    pub(in crate::sql) fn city_session(
+        rows: &[(Option<&str>, Option<&str>, i64)],
+        by_county: bool,
+        budget: Option<usize>,
+    ) -> (SessionContext, Arc<Scope>) {
+        let scope = Arc::new(Scope::new(by_county));
+        let mut runtime = datafusion::execution::runtime_env::RuntimeEnvBuilder::new();
+        if let Some(budget) = budget {
+            runtime = runtime.with_memory_limit(budget, 1.0);
+        }
+        let config = SessionConfig::new().with_extension(scope.clone());
+        let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc().unwrap());
         let schema = Arc::new(Schema::new(vec![
             Field::new("town_code", DataType::Utf8, true),
             Field::new("grid_code", DataType::Utf8, true),

@@ -20,20 +20,18 @@ use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
 
 use super::SqlError;
 use super::pipeline::Split;
-use super::run::{Written, materialise, sorted, write_into, write_mart};
+use super::run::{Written, materialise, write_mart};
 use super::scope::{MOST_BUCKETS, Part, Scope, ScopedTable, is_county};
+use super::sorting::{county_after_county, in_scratch};
 use crate::warehouse::parquet_io::{self, Span};
 
 /// More counties than this, and the step runs whole: a code column of garbage must not turn
 /// one step into a million runs (a province has a few hundred counties).
-const MOST_PARTS: usize = 1024;
+pub(super) const MOST_PARTS: usize = 1024;
 
 /// The memory a row of a step's tables is taken to need when held (a hash table's entry, its
 /// text, the batch it came in): generous, so that a bucket fits with room to spare.
 const ROW_BYTES: usize = 512;
-
-/// The folder inside the warehouse where a split step's parts are written while it runs.
-pub const PARTS: &str = "_parts";
 
 /// Writes `df`, the SQL of step `name`, to its mart at `path`, in the parts `split` says when
 /// the session can narrow its scans and the tables hold more than one part, whole otherwise.
@@ -59,19 +57,9 @@ pub async fn materialise_split(
     if parts.iter().filter(|p| !matches!(p, Part::Rest(_))).count() <= 1 {
         return materialise(df, path, name).await.map(whole);
     }
-    let folder = warehouse_root.join(PARTS).join(name);
-    let io = |source| SqlError::Io { path: folder.clone(), source };
-    match std::fs::remove_dir_all(&folder) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(e)),
-        _ => {}
-    }
-    std::fs::create_dir_all(&folder).map_err(io)?;
-    let written = run_parts(ctx, &scope, df, &parts, &folder, path, name).await;
-    // Removed whether or not the step ran: nothing of a part outlives its step.
-    let removed = std::fs::remove_dir_all(&folder).map_err(io);
-    let _ = std::fs::remove_dir(warehouse_root.join(PARTS)); // if no other step's parts are there
-    let rows = written?;
-    removed?;
+    let rows =
+        in_scratch(warehouse_root, name, async |folder| run_parts(ctx, &scope, df, &parts, folder, path, name).await)
+            .await?;
     Ok((rows, for_checks(ctx, rows, parts)))
 }
 
@@ -96,7 +84,7 @@ fn for_checks(ctx: &SessionContext, rows: usize, parts: Vec<Part>) -> Vec<Part> 
 /// sorted together and its checks run whole. A part at a time reads every part once a part
 /// (its county's groups, or all of a bucket's), and under 96 MiB, where the 14-district city's
 /// key steps fit twice over, that made them twice as slow.
-fn fits_whole(ctx: &SessionContext, rows: usize) -> bool {
+pub(super) fn fits_whole(ctx: &SessionContext, rows: usize) -> bool {
     held(ctx, rows).is_none_or(|(bytes, budget)| bytes <= budget)
 }
 
@@ -107,7 +95,7 @@ fn held(ctx: &SessionContext, rows: usize) -> Option<(usize, usize)> {
 }
 
 /// The session's memory budget, if it has one.
-fn budget(ctx: &SessionContext) -> Option<usize> {
+pub(super) fn budget(ctx: &SessionContext) -> Option<usize> {
     use datafusion::execution::memory_pool::MemoryLimit;
     match ctx.runtime_env().memory_pool.memory_limit() {
         MemoryLimit::Finite(budget) => Some(budget),
@@ -184,48 +172,6 @@ async fn run_parts(
             materialise(all, path, name).await
         }
     }
-}
-
-/// Writes the rows of `all` (a step's parts) to the mart at `path` sorted a county at a time
-/// (the rows of none first): their count, or `None` if the rows have no code column or more
-/// than [`MOST_PARTS`] county keys (then the rows are to be sorted at once).
-///
-/// The buckets of a key hold rows of every county, and sorting the city's rows at once held
-/// the heap's peak of a 14-district city's pipeline under 8 MiB (`stg_returnees_latest`: its
-/// spilled runs read back, 4 MiB, merged, 2.3 MiB, and written). A county's run reads that
-/// county's row groups of every part (a part's groups hold a county each, `Written::Part`) and
-/// sorts its rows: its memory is a county's, whatever the city's size, and the parts are
-/// decoded once in all. Each county's sorted rows go straight on in the mart, as the rows of
-/// one sort would.
-async fn county_after_county(
-    ctx: &SessionContext,
-    scope: &std::sync::Arc<Scope>,
-    all: DataFrame,
-    path: &Path,
-    name: &str,
-    context: &str,
-) -> Result<Option<usize>, SqlError> {
-    let parts = std::sync::Arc::new(ScopedTable::new(all.into_view(), scope.clone()));
-    let Some(key) = parts.key() else { return Ok(None) };
-    let found = county_keys(ctx, &parts, key, context).await?;
-    let keyless = found.iter().any(Option::is_none);
-    let mut keys: Vec<String> = found.into_iter().flatten().collect();
-    if keys.len() > MOST_PARTS {
-        return Ok(None);
-    }
-    keys.sort();
-    // The rows with no key sort first; read only if there are some, as a scan cannot skip to them.
-    let rest = keyless.then(|| Part::Rest(keys.clone()));
-    let (_, schema) = sorted(ctx.read_table(parts.clone()).map_err(SqlError::engine(context))?, name)?;
-    let mut mart = parquet_io::MartWriter::new(path, schema.clone());
-    let counties = keys.len();
-    for part in rest.into_iter().chain(keys.into_iter().map(Part::County)) {
-        let _narrowed = scope.enter(part);
-        let (df, _) = sorted(ctx.read_table(parts.clone()).map_err(SqlError::engine(context))?, name)?;
-        write_into(df, &schema, &mut mart, name).await?;
-    }
-    tracing::debug!(step = name, counties, "parts sorted county after county");
-    Ok(Some(mart.finish()?))
 }
 
 /// The sorted parts with rows, in the order of their counties, if each part's counties all
@@ -369,7 +315,7 @@ pub async fn unsplittable(ctx: &SessionContext, plan: &LogicalPlan, split: &Spli
 }
 
 /// The distinct county keys of a table's rows (`None` for rows with no code).
-async fn county_keys(
+pub(super) async fn county_keys(
     ctx: &SessionContext,
     table: &ScopedTable,
     key: &datafusion::logical_expr::Expr,
@@ -415,29 +361,6 @@ mod tests {
     use super::*;
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
     use datafusion::prelude::SessionConfig;
-
-    /// A city's rows in no order, sorted a county at a time (the rows of no code first, codes
-    /// that are no county's among them), give the bytes of one sort of them.
-    #[tokio::test]
-    async fn rows_sorted_a_county_at_a_time_give_the_bytes_of_one_sort() {
-        let counties = [Some("130203"), Some("130202"), None, Some("130273"), Some("未知")];
-        let owned: Vec<(Option<String>, Option<String>, i64)> = (0..20_000i64)
-            .map(|i| {
-                let county = counties[(i * 7 % 5) as usize];
-                let town = county.filter(|_| i % 3 != 0).map(|c| format!("{c}{:03}", i % 4));
-                let grid = county.filter(|_| i % 3 != 1).map(|c| format!("{c}{:03}001001{:02}", i % 4, i % 17));
-                (town, grid, i * 7919 % 1000)
-            })
-            .collect();
-        let rows: Vec<_> = owned.iter().map(|(t, g, n)| (t.as_deref(), g.as_deref(), *n)).collect();
-        let (ctx, scope) = crate::sql::scope::tests::session_with(&rows);
-        let dir = tempfile::tempdir().unwrap();
-        let (once, apart) = (dir.path().join("once.parquet"), dir.path().join("apart.parquet"));
-        let df = ctx.table("t").await.unwrap();
-        assert_eq!(materialise(df.clone(), &once, "t").await.unwrap(), 20_000);
-        assert_eq!(county_after_county(&ctx, &scope, df, &apart, "t", "test").await.unwrap(), Some(20_000));
-        assert!(std::fs::read(&once).unwrap() == std::fs::read(&apart).unwrap(), "the bytes differ");
-    }
 
     /// A step's checks run whole when the budget holds its rows, and in as few buckets of its
     /// key as hold a budget's rows each when it does not.

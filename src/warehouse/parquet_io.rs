@@ -140,6 +140,15 @@ impl MartWriter {
         writer
     }
 
+    /// A scratch file of rows in no order (a step's rows before they are sorted: `sql::sorting`):
+    /// its groups are a mart's, as ending one at every change of county would cut rows in no
+    /// order into groups of a few rows.
+    pub fn unsorted_scratch(path: &Path, schema: Arc<Schema>) -> MartWriter {
+        let mut writer = MartWriter::new(path, schema);
+        writer.durable = false;
+        writer
+    }
+
     pub fn write(&mut self, batch: RecordBatch) -> Result<(), WarehouseError> {
         self.rows += batch.num_rows();
         self.held_rows += batch.num_rows();
