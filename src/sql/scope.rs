@@ -437,7 +437,7 @@ pub(super) mod tests {
             vec![Arc::new(StringArray::from(grids.to_vec())), Arc::new(Int64Array::from(vec![1, 2, 4, 8]))],
         )
         .unwrap();
-        let props = parquet::file::properties::WriterProperties::builder().set_max_row_group_size(2).build();
+        let props = parquet::file::properties::WriterProperties::builder().set_max_row_group_row_count(Some(2)).build();
         let mut writer =
             parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema, Some(props)).unwrap();
         writer.write(&batch).unwrap();
