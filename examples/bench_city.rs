@@ -27,7 +27,7 @@ const END: &str = "2022-05-10";
 /// the register, which cannot spill; split, it runs at 16).
 const TIGHT: u64 = 32;
 /// A small budget every city also runs under, its steps split, to compare the cities' memory
-/// where it is limited (the 14-district city runs at 6 MiB, one district at 3).
+/// where it is limited (the 14-district city runs at 5 MiB, one district at 3).
 const LEAST: u64 = 8;
 
 /// Best of `n` runs: the least time, and the peak of that run.
@@ -268,8 +268,8 @@ or an order (`split = {{ key = \"person_key\" }}`) run in buckets of their key, 
 for each to have a sixteenth of the budget at 512 bytes a row (none under 96 MiB for 1 district; for 14 districts' \
 18,796 registrations of returnees 2 under 96 MiB, 5 under 32 and 19 under 8; 2 under 8 for 1 district). The runs above do so (the default); \
 the column \"steps whole\" runs no step by county (`[engine] split_by_county = false`); all give the same mart bytes. \
-Least budgets, by hand on these workspaces (`wangge run daily --no-reports`): 1 district 3 MiB, 4 districts 4, 14 \
-districts 6 (at 5 `stg_registry`'s external sort fails on some attempts, with stop 42's binary too; at 4 always); before the key buckets, 6, 6 and 16 (the city failed at 12 in \
+Least budgets, by hand on these workspaces (`wangge run daily --no-reports`): 1 district 3 MiB (one attempt of three failed there, in `headline`'s sort), 4 districts 4, 14 \
+districts 5 (three runs of three; at 4 `stg_registry`'s grouping of the city's grids fails, a step that runs whole; 6 before the sorts of whole steps below); before the key buckets, 6, 6 and 16 (the city failed at 12 in \
 `stg_returnees_latest`, holding its joins of the city's registrations). Under 8 MiB, heaptrack (a glibc build) put \
 the heap's peak at 6.9, 8.8 and 10.5 MiB for 1, 4 and 14 districts. Batches \
 of rows follow the budget (8,192 rows from 32 MiB up, 2,048 at 8): at 8,192 under 8 MiB the peaks were 9.2 and \
@@ -295,6 +295,18 @@ MiB) the part that grows with the city. Doing a key step's sort and checks a cou
 read of every part per part, so they are done so only when the budget does not hold the step's rows four times over \
 at 512 bytes a row (under 96 MiB the city's never); a split step's parts are written uncompressed (Parquet makes a \
 zstd compression and a decompression context for each column chunk it reads: 12% of the city's run under 96 MiB). \
+Then a county's run turned out not to skip the other counties' row groups after all: the range filter on the code \
+columns was handed to the listing table's scan, which drops it (DataFusion 55 pushes only a filter's predicate into \
+the Parquet scan), so each county's run decoded the whole city's groups and filtered them. In the scope's filter now \
+(`src/sql/scope.rs`), it took the 14-district city from 10.2 to 7.2 s under 96 MiB and from 12.2 to 10.7 under 8. \
+Then a step that runs whole in a city writes its rows unsorted to scratch and sorts them a county at a time when the \
+budget does not hold them (`src/sql/sorting.rs`: `stg_registry`'s 9,771 grids sorted at once held the peak), and \
+`trend` runs a county at a time (its count of the city's follow-ups by person and day spilled): 7.1, 7.5 and 9.9 \
+MiB (heaptrack, 2026-12-05). Per step (a counting allocator, not kept), the largest peaks under 8 MiB for 1, 4 and \
+14 districts: `stg_registry` 2.1, 3.3 and 8.6 MiB (it runs whole: the registry in force is the latest district-wide \
+snapshot of the whole warehouse, not of each county, so it cannot be split as it is); `stg_special_visits` 5.8, \
+6.3 and 7.8, `headline` 5.4, 5.5 and 7.5 and `daily_grid` 6.0, 6.5 and 6.9 (split by county: they grow with the \
+largest county, 18,160 visits against 16,012, and the Parquet writer's and reader's buffers of their largest part). \
 Outside the heap, the allocator's pages around it make the data column.\n\n\
 The budget and the process (measured 2026-12-05, steps whole). `[engine] memory_mib` is the budget DataFusion's operators \
 reserve from (`src/sql/memory.rs`): sorts and groups spill once it is three quarters used and they hold half of it, \
