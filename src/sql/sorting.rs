@@ -72,22 +72,38 @@ pub async fn materialise_whole(
         let mut scratch = parquet_io::MartWriter::unsorted_scratch(&file, schema.clone());
         write_into(df, &schema, &mut scratch, name).await?;
         let rows = scratch.finish()?;
-        let context = format!("step `{name}`: its rows in `{}`", file.display());
-        let absolute = std::path::absolute(&file).map_err(|source| SqlError::Io { path: file.clone(), source })?;
-        // (read with the session's Parquet options, as every table is)
-        let all = ctx
-            .read_parquet(absolute.display().to_string(), Default::default())
-            .await
-            .map_err(SqlError::engine(&context))?;
-        if !fits_whole(ctx, rows) {
-            if let Some(rows) = county_after_county(ctx, &scope, all.clone(), path, name, &context).await? {
-                return Ok(rows);
-            }
-        }
-        tracing::debug!(step = name, rows, "sorted at once");
-        materialise(all, path, name).await
+        sorted_from(ctx, &scope, &file, path, name, rows).await
     })
     .await
+}
+
+/// Writes the `rows` of `scratch` (a step's scratch file, or its folder of parts) to the mart
+/// at `path`, sorted: at once if the budget holds them (`fits_whole`), else a county at a time.
+pub(super) async fn sorted_from(
+    ctx: &SessionContext,
+    scope: &std::sync::Arc<Scope>,
+    scratch: &Path,
+    path: &Path,
+    name: &str,
+    rows: usize,
+) -> Result<usize, SqlError> {
+    let context = format!("step `{name}`: its rows in `{}`", scratch.display());
+    let absolute =
+        std::path::absolute(scratch).map_err(|source| SqlError::Io { path: scratch.to_path_buf(), source })?;
+    // (a folder is read as one by its final `/`; with the session's Parquet options, as every
+    // table is)
+    let location = match scratch.is_dir() {
+        true => format!("{}/", absolute.display()),
+        false => absolute.display().to_string(),
+    };
+    let all = ctx.read_parquet(location, Default::default()).await.map_err(SqlError::engine(&context))?;
+    if !fits_whole(ctx, rows) {
+        if let Some(rows) = county_after_county(ctx, scope, all.clone(), path, name, &context).await? {
+            return Ok(rows);
+        }
+    }
+    tracing::debug!(step = name, rows, "parts sorted at once");
+    materialise(all, path, name).await
 }
 
 /// Writes the rows of `all` (a step's parts) to the mart at `path` sorted a county at a time

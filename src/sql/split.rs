@@ -16,13 +16,13 @@ use std::path::{Path, PathBuf};
 use arrow::array::{Array, StringArray};
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::logical_expr::LogicalPlan;
-use datafusion::prelude::{DataFrame, ParquetReadOptions, SessionContext};
+use datafusion::prelude::{DataFrame, SessionContext};
 
 use super::SqlError;
 use super::pipeline::Split;
 use super::run::{Written, materialise, write_mart};
 use super::scope::{MOST_BUCKETS, Part, Scope, ScopedTable, is_county};
-use super::sorting::{county_after_county, in_scratch};
+use super::sorting::{in_scratch, sorted_from};
 use crate::warehouse::parquet_io::{self, Span};
 
 /// More counties than this, and the step runs whole: a code column of garbage must not turn
@@ -154,24 +154,7 @@ async fn run_parts(
         tracing::debug!(step = name, parts = files.len(), "parts written one after another");
         return concatenated(&files, path);
     }
-    let context = format!("step `{name}`: its parts in `{}`", folder.display());
-    let absolute = std::path::absolute(folder).map_err(|source| SqlError::Io { path: folder.to_path_buf(), source })?;
-    // (read with the session's Parquet options, as every table is)
-    let all = ctx
-        .read_parquet(format!("{}/", absolute.display()), ParquetReadOptions::default())
-        .await
-        .map_err(SqlError::engine(&context))?;
-    let county_at_a_time = match fits_whole(ctx, rows) {
-        true => None,
-        false => county_after_county(ctx, scope, all.clone(), path, name, &context).await?,
-    };
-    match county_at_a_time {
-        Some(rows) => Ok(rows),
-        None => {
-            tracing::debug!(step = name, rows, "parts sorted at once");
-            materialise(all, path, name).await
-        }
-    }
+    sorted_from(ctx, scope, folder, path, name, rows).await
 }
 
 /// The sorted parts with rows, in the order of their counties, if each part's counties all

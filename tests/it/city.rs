@@ -143,7 +143,7 @@ fn a_city_s_steps_run_one_county_at_a_time_give_the_marts_of_the_steps_run_whole
         let setting = format!("split_by_county = {split}");
         let budget = if split { "memory_mib = 8" } else { "memory_mib = 1024" };
         let config = config.replace("split_by_county = true", &setting).replace("memory_mib = 1024", budget);
-        let marts = fresh_marts(&city, &config, "wangge::sql::split=debug");
+        let marts = fresh_marts(&city, &config, "wangge::sql::split=debug,wangge::sql::sorting=debug");
         assert!(!city.join("warehouse/_parts").read_dir().is_ok_and(|mut d| d.next().is_some()), "parts left");
         marts
     };
