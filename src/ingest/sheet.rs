@@ -346,10 +346,12 @@ fn fields_key(form: &FormConfig, record: &Record, names: &[String]) -> Option<(S
 }
 
 /// The registry the batch's other sheets are read with: the batch's registry sheets applied to
-/// the district's, date by date. A date's sheets that cover every town the district had replace
-/// its registry (`RegistryScope::District`); ones that do not (a community sending its own grid
-/// plan) update only the communities they list and say so (`Community`), so that one
-/// community's file never makes every other community's grids unknown.
+/// the district's, date by date (`normalize::in_force`). A sheet whose counties the date's
+/// sheets cover (every town the registry had in them) replaces those counties' grids
+/// (`RegistryScope::District`): one district of a city sending its registry replaces that
+/// district's alone. One that does not (a community sending its own grid plan) updates only the
+/// communities it lists and says so (`Community`), so that one community's file never makes
+/// every other community's grids unknown.
 pub(super) fn apply_registries(
     previous: Registry,
     form: &FormConfig,
@@ -364,48 +366,52 @@ pub(super) fn apply_registries(
     }
     let mut registry = previous;
     for keys in by_date.values() {
+        let mut own: Vec<((usize, usize), Registry)> = Vec::new();
         let mut incoming = Registry::default();
         for key in keys {
             if let Some(sheet) = results.get_mut(key) {
                 super::hierarchy::resolve(form, sheet);
-                add_to_registry(&mut incoming, form, sheet);
+                let mut sheet_registry = Registry::default();
+                add_to_registry(&mut sheet_registry, form, sheet);
+                incoming.merge(sheet_registry.clone());
+                own.push((*key, sheet_registry));
             }
         }
         if incoming.is_empty() {
             continue;
         }
-        let has = incoming.towns();
-        let missing = registry.towns().into_iter().filter(|t| !has.contains(t)).count();
-        let scope = if missing == 0 { RegistryScope::District } else { RegistryScope::Community };
-        let note = (scope == RegistryScope::Community).then(|| {
-            let names: Vec<&str> = incoming.communities.values().map(|c| c.name.as_str()).collect();
-            format!(
-                "网格台账只含{}个社区（{}{}），未覆盖全区（缺少{}个镇街）：只更新这些社区的网格，其余社区沿用原台账",
-                names.len(),
-                names.iter().take(10).copied().collect::<Vec<_>>().join("、"),
-                if names.len() > 10 { "等" } else { "" },
-                missing,
-            )
-        });
-        for key in keys {
-            let Some(result) = results.get_mut(key) else { continue };
+        let (mut whole, mut partial) = (Registry::default(), Registry::default());
+        for (key, sheet_registry) in own {
+            let Some(result) = results.get_mut(&key) else { continue };
+            let missing = incoming.towns_missing(&registry, &sheet_registry.parts());
+            let scope = if missing == 0 { RegistryScope::District } else { RegistryScope::Community };
             result.registry_scope = Some(scope);
-            if let Some(message) = &note {
+            if scope == RegistryScope::Community {
+                let names: Vec<&str> = sheet_registry.communities.values().map(|c| c.name.as_str()).collect();
                 result.warnings.push(Warning {
                     row: result.header_rows.first().copied().unwrap_or(1),
                     column: 0,
                     field: String::new(),
                     code: "partial_registry",
-                    message: message.clone(),
+                    message: format!(
+                        "网格台账只含{}个社区（{}{}），未覆盖全区（缺少{}个镇街）：只更新这些社区的网格，其余社区沿用原台账",
+                        names.len(),
+                        names.iter().take(10).copied().collect::<Vec<_>>().join("、"),
+                        if names.len() > 10 { "等" } else { "" },
+                        missing,
+                    ),
                     raw: String::new(),
                 });
                 *result.counts.warnings.entry("partial_registry").or_default() += 1;
             }
+            match scope {
+                RegistryScope::District => whole.merge(sheet_registry),
+                RegistryScope::Community => partial.merge(sheet_registry),
+            }
         }
-        match scope {
-            RegistryScope::District => registry = incoming,
-            RegistryScope::Community => registry.overlay(incoming),
-        }
+        // In this order, as `Warehouse::registry` reads a date's snapshots back.
+        registry.replace_parts(whole);
+        registry.overlay(partial);
     }
     registry
 }

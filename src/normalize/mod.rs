@@ -7,6 +7,7 @@ pub mod citizen_id;
 pub mod date;
 pub mod grid;
 pub mod header;
+pub mod in_force;
 pub mod phone;
 pub mod text;
 pub mod value;

@@ -1,6 +1,6 @@
 //! Checks declared next to a pipeline's tables, each compiled to a query that returns the
 //! failing rows: `not_null`, `unique`, `accepted_values`, `relationships`, `expressions`,
-//! `freshness`, and the completeness of submissions (see `pipeline::completeness_sql`).
+//! `freshness`, and the completeness of submissions (see `completeness::completeness_sql`).
 
 use std::collections::{BTreeMap, HashMap};
 

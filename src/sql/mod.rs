@@ -3,6 +3,7 @@
 //! report date comes in as a typed parameter.
 
 pub mod checks;
+pub mod completeness;
 pub mod engine;
 pub mod incremental;
 mod local_files;

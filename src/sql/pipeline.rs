@@ -258,7 +258,7 @@ pub fn load(dir: &Path, forms: &[(String, String)]) -> Result<Pipeline, Vec<Conf
         steps.push(Step {
             name: COMPLETENESS.into(),
             file: None,
-            sql: completeness_sql(&named),
+            sql: super::completeness::completeness_sql(&named),
             materialize: Materialize::Parquet,
             checks: vec![Check {
                 step: COMPLETENESS.into(),
@@ -444,43 +444,6 @@ pub fn sql_error(path: &Path, sql: &str, message: &str) -> ConfigError {
         (None, Some(offset)) => ConfigError::at(path, sql, offset, message),
         (None, None) => ConfigError::whole_file(path, message),
     }
-}
-
-/// The generated completeness step: every community of the registry (its latest snapshot on
-/// or before the report date) and form, with 已报 (rows submitted), 零报告 (a sheet with no
-/// rows, or only a 无 row) or 应报未报 (nothing); `form_label` is the form's Chinese name, for
-/// reports.
-pub fn completeness_sql(forms: &[(String, String)]) -> String {
-    let forms = forms
-        .iter()
-        .map(|(id, label)| format!("({}, {})", checks::literal(id), checks::literal(label)))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        "WITH registry AS (
-    SELECT DISTINCT substr(community_code, 1, 9) AS town_code, town, community_code, community
-    FROM grids
-    WHERE report_date = (SELECT max(report_date) FROM grids WHERE report_date <= $report_date)
-),
-expected AS (
-    SELECT r.town_code, r.town, r.community_code, r.community, f.form, f.form_label
-    FROM registry r CROSS JOIN (VALUES {forms}) AS f(form, form_label)
-),
-submitted AS (
-    SELECT community_code, form, count(*) AS sheets, sum(accepted) AS accepted, sum(rejected) AS rejected
-    FROM ingest_files
-    WHERE status = 'read' AND report_date = $report_date
-    GROUP BY community_code, form
-)
-SELECT $report_date AS report_date, e.town_code, e.town, e.community_code, e.community, e.form, e.form_label,
-    CASE WHEN s.sheets IS NULL THEN '应报未报'
-         WHEN s.accepted + s.rejected = 0 THEN '零报告'
-         ELSE '已报' END AS status,
-    coalesce(s.accepted, 0) AS accepted,
-    coalesce(s.rejected, 0) AS rejected
-FROM expected e
-LEFT JOIN submitted s ON s.community_code = e.community_code AND s.form = e.form"
-    )
 }
 
 /// Registers a mart folder as a table, its schema taken from its files; `None` if it has none.

@@ -8,8 +8,9 @@ use super::{Warehouse, WarehouseError, dated};
 use crate::normalize::grid::{Registry, RegistryRow};
 
 impl Warehouse {
-    /// The grid registry in force: the latest snapshot that covered the district, with the later
-    /// community-only updates laid over it (the same rule as `stg_registry.sql`).
+    /// The grid registry in force: for each county (`normalize::in_force`), the latest snapshot
+    /// that covered it, with the later community-only updates laid over it (the same rule as
+    /// `stg_registry.sql`).
     pub fn registry(&self) -> Result<Registry, WarehouseError> {
         // report date → (district-wide rows, community-only rows), each as a registry.
         let mut snapshots: BTreeMap<String, (Registry, Registry)> = BTreeMap::new();
@@ -48,15 +49,10 @@ impl Warehouse {
                 }
             }
         }
-        let base = snapshots.iter().rev().find(|(_, (whole, _))| !whole.is_empty()).map(|(d, _)| d.clone());
+        // Date by date, as the ingest applied them (`normalize::in_force`).
         let mut registry = Registry::default();
-        for (date, (whole, partial)) in snapshots {
-            if base.as_ref().is_some_and(|b| date < *b) {
-                continue;
-            }
-            if Some(&date) == base.as_ref() {
-                registry = whole;
-            }
+        for (whole, partial) in snapshots.into_values() {
+            registry.replace_parts(whole);
             registry.overlay(partial);
         }
         Ok(registry)

@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 
 use crate::common::{query_csv, scratch, text, tree, truth, wangge, wangge_expect};
 use crate::daily::eml_summaries;
+use crate::registry::{registry_rows, write_registry};
 use crate::reports::{data_rows, files};
 use crate::warehouse::{ingest, sample_copy};
 
@@ -166,6 +167,71 @@ fn a_city_s_steps_run_one_county_at_a_time_give_the_marts_of_the_steps_run_whole
         assert!(rows.is_some_and(|n| n > 1_000), "{step} sorted a county at a time:\n{log}");
     }
     assert_same_marts(&parts, &whole, "when split by county");
+}
+
+/// A district of a city sends its 网格台账 again on a later day, alone: it replaces that
+/// district's grids (a community it no longer lists is gone) and is no partial registry, while
+/// the other district's grids, sent days before, stay in force; the communities expected to
+/// report are the registry's; and the registry worked out a county at a time is the whole
+/// city's, byte for byte.
+#[test]
+fn a_district_sending_its_registry_alone_replaces_its_own_grids_and_no_other_district_s() {
+    let dir = scratch();
+    let city = dir.path().join("city");
+    wangge_expect(&["demo-data", city.to_str().unwrap(), "--districts", "2", "--days", "2"], 0);
+    let registries = city.join("inbox/台账");
+    let sent = |district: &str| {
+        let found = std::fs::read_dir(&registries)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.file_name().unwrap().to_string_lossy().starts_with(&format!("{district}网格台账")));
+        found.unwrap_or_else(|| panic!("no registry of {district}"))
+    };
+    let (header, rows) = registry_rows(&sent("路南区"));
+    let (_, others) = registry_rows(&sent("高新区"));
+    let dropped = rows.last().unwrap()[3].clone();
+    let kept: Vec<Vec<String>> = rows.into_iter().filter(|r| r[3] != dropped).collect();
+    // Ingested on a later day than the first registries, against the registry read back.
+    let aside = dir.path().join("aside.xlsx");
+    write_registry(&aside, "路南区网格划分台账（截至2022年5月10日）", &header, &kept);
+    let day = city.join("inbox/2022-05-10");
+    std::fs::rename(&day, dir.path().join("day")).unwrap();
+    wangge_expect(&["--workspace", city.to_str().unwrap(), "ingest", "--date", "2022-05-09", "--brief"], 0);
+    std::fs::rename(dir.path().join("day"), &day).unwrap();
+    std::fs::rename(&aside, registries.join("路南区网格台账（2022.5.10）.xlsx")).unwrap();
+    ingest(&city);
+    let scopes = query_csv(
+        &city,
+        "SELECT report_date, registry_scope, count(DISTINCT substr(grid_code, 1, 6)) AS counties FROM grids \
+         GROUP BY 1, 2 ORDER BY 1, 2",
+    );
+    let dates: Vec<&str> = scopes.lines().skip(1).collect();
+    assert!(dates.len() == 2 && dates[1] == "2022-05-10,district,1", "no partial registry:\n{scopes}");
+
+    let config = std::fs::read_to_string(city.join("wangge.toml")).unwrap();
+    let (whole, _) = fresh_marts(&city, &config.replace("split_by_county = true", "split_by_county = false"), "");
+    let (parts, log) = fresh_marts(&city, &config, "wangge::sql::split=debug");
+    assert!(log.contains("step=\"stg_registry\" part=county 130202"), "stg_registry ran whole:\n{log}");
+    assert_same_marts(&parts, &whole, "with the registry worked out a county at a time");
+
+    // In force: 路南区's new registry and 高新区's of days before, and nothing else.
+    let want: std::collections::BTreeSet<String> = kept.iter().chain(&others).map(|r| r[5].clone()).collect();
+    let grids = query_csv(&city, "SELECT grid_code FROM stg_registry WHERE report_date = DATE '2022-05-10'");
+    let got: std::collections::BTreeSet<String> = grids.lines().skip(1).map(str::to_string).collect();
+    assert!(!got.iter().any(|g| g.starts_with(&dropped)), "the dropped community's grids are in force");
+    assert_eq!(got, want);
+    let on_the_day = "WHERE report_date = DATE '2022-05-10'";
+    let expected = query_csv(
+        &city,
+        &format!(
+            "SELECT (SELECT count(DISTINCT community_code) FROM completeness {on_the_day}) AS expected, \
+             (SELECT count(DISTINCT community_code) FROM stg_registry {on_the_day}) AS in_force, \
+             (SELECT count(*) FROM completeness {on_the_day} AND community_code = '{dropped}') AS dropped"
+        ),
+    );
+    let n: Vec<u64> = expected.lines().nth(1).unwrap().split(',').map(|v| v.parse().unwrap()).collect();
+    assert!(n.len() == 3 && n[0] == n[1] && n[0] > 40 && n[2] == 0, "communities expected to report:\n{expected}");
 }
 
 #[test]

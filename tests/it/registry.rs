@@ -20,12 +20,11 @@ const PARTIAL: &str = "台账/荣馨园社区网格台账（2022.5.9）.xlsx";
 const DROPPED: &str = "13027300100100300";
 const ADDED: &str = "13027300100103500";
 
-/// Writes 荣馨园社区's own registry: the district's rows of that community without its grid 3,
-/// with a new grid 35 of two sub-grids; the same columns as the district's registry.
-fn write_partial_registry(ws: &Path) -> BTreeSet<String> {
-    let mut book = open_workbook_auto(ws.join("inbox").join(DISTRICT_REGISTRY)).unwrap();
-    let mut rows: Vec<Vec<String>> = Vec::new();
-    let mut header = Vec::new();
+/// A registry workbook in the sample's layout (`序号, 镇(办事处), 村(社区), 社区编码, 网格名称,
+/// 网格编码, 微网格名称, 微网格编码, …`), every sheet's: its header and its data rows, as text.
+pub fn registry_rows(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut book = open_workbook_auto(path).unwrap();
+    let (mut header, mut rows) = (Vec::new(), Vec::new());
     for name in book.sheet_names() {
         let range = book.worksheet_range(&name).unwrap();
         for row in range.rows() {
@@ -40,12 +39,34 @@ fn write_partial_registry(ws: &Path) -> BTreeSet<String> {
                 .collect();
             if cells.get(1).map(String::as_str) == Some("镇(办事处)") {
                 header = cells;
-            } else if cells.get(3).map(String::as_str) == Some(COMMUNITY) && cells[5] != DROPPED {
+            } else if cells.get(3).is_some_and(|c| c.len() == 12) {
                 rows.push(cells);
             }
         }
     }
-    assert!(rows.len() > 10 && header.len() == 14, "荣馨园社区 in the district's registry: {} rows", rows.len());
+    assert!(header.len() == 14 && !rows.is_empty(), "{}: {} rows", path.display(), rows.len());
+    (header, rows)
+}
+
+/// Writes a registry of one sheet: a title row, the header and the rows.
+pub fn write_registry(path: &Path, title: &str, header: &[String], rows: &[Vec<String>]) {
+    let mut book = Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.write_string(0, 0, title).unwrap();
+    for (r, row) in std::iter::once(header).chain(rows.iter().map(Vec::as_slice)).enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            sheet.write_string(r as u32 + 1, c as u16, v).unwrap();
+        }
+    }
+    book.save(path).unwrap();
+}
+
+/// Writes 荣馨园社区's own registry: the district's rows of that community without its grid 3,
+/// with a new grid 35 of two sub-grids; the same columns as the district's registry.
+fn write_partial_registry(ws: &Path) -> BTreeSet<String> {
+    let (header, rows) = registry_rows(&ws.join("inbox").join(DISTRICT_REGISTRY));
+    let mut rows: Vec<Vec<String>> = rows.into_iter().filter(|r| r[3] == COMMUNITY && r[5] != DROPPED).collect();
+    assert!(rows.len() > 10, "荣馨园社区 in the district's registry: {} rows", rows.len());
     let template = rows[0].clone();
     for sub in ["01", "02"] {
         let mut row = template.clone();
@@ -53,18 +74,7 @@ fn write_partial_registry(ws: &Path) -> BTreeSet<String> {
         (row[6], row[7]) = (format!("第35网格{sub}号微网格"), format!("{}{sub}", &ADDED[..15]));
         rows.push(row);
     }
-    let mut book = Workbook::new();
-    let sheet = book.add_worksheet();
-    sheet.write_string(0, 0, "荣馨园社区网格划分台账（调整后）").unwrap();
-    for (c, h) in header.iter().enumerate() {
-        sheet.write_string(1, c as u16, h).unwrap();
-    }
-    for (r, row) in rows.iter().enumerate() {
-        for (c, v) in row.iter().enumerate() {
-            sheet.write_string(r as u32 + 2, c as u16, v).unwrap();
-        }
-    }
-    book.save(ws.join("inbox").join(PARTIAL)).unwrap();
+    write_registry(&ws.join("inbox").join(PARTIAL), "荣馨园社区网格划分台账（调整后）", &header, &rows);
     rows.iter().map(|r| r[5].clone()).collect()
 }
 
@@ -114,6 +124,11 @@ fn a_registry_from_one_community_updates_that_community_alone() {
         assert_eq!(grid_codes(&mine), want, "{}", ws.display());
         assert_eq!(grids(ws, COMMUNITY, false), other_grids, "other communities' grids");
         assert!(other_communities(ws) == baseline, "another community's figures changed");
+        // Every community of the registry in force is still expected to report, not only the
+        // one whose registry came last.
+        let sql =
+            format!("SELECT count(DISTINCT community_code) AS n FROM completeness WHERE report_date = DATE '{DATE}'");
+        assert_eq!(query_csv(ws, &sql).trim(), "n\n40", "{}", ws.display());
         marts.push(mine);
     }
     assert_eq!(marts[0], marts[1], "the same registry whichever way it arrived");
