@@ -180,7 +180,7 @@ fn one_after_another(written: Vec<(PathBuf, usize, Option<Span>)>) -> Option<Vec
 fn concatenated(files: &[PathBuf], path: &Path) -> Result<usize, SqlError> {
     let mut mart = None;
     for file in files {
-        for batch in parquet_io::reader(file, parquet_io::CHUNK)? {
+        for batch in parquet_io::reader(file, parquet_io::MART_CHUNK)? {
             let batch = batch.map_err(|e| crate::warehouse::WarehouseError::Arrow { path: file.clone(), source: e })?;
             mart.get_or_insert_with(|| parquet_io::MartWriter::new(path, batch.schema())).write(batch)?;
         }

@@ -48,14 +48,19 @@ pub type Span = (Option<String>, Option<String>);
 /// parquet write batch.
 const MIN_GROUP_ROWS: usize = parquet::file::properties::DEFAULT_WRITE_BATCH_SIZE;
 // (the unit test's counties of 2,000 rows and more have a group each; its 3 rows of no code not)
-const _: () = assert!(MIN_GROUP_ROWS > 3 && MIN_GROUP_ROWS <= 2_000 && CHUNK % MIN_GROUP_ROWS == 0);
+const _: () = assert!(
+    MIN_GROUP_ROWS > 3
+        && MIN_GROUP_ROWS <= 2_000
+        && CHUNK % MIN_GROUP_ROWS == 0
+        && super::parquet_io::MART_CHUNK % MIN_GROUP_ROWS == 0
+);
 
 /// The most a mart's group holds in the writer (its `memory_size`), checked every
 /// `BYTES_CHECKED_ROWS` rows of the group: so the cuts, like the rows', depend on the rows
-/// alone (a mart's rows reach the writer in calls of `CHUNK`, its pages laid out by them).
+/// alone (a mart's rows reach the writer in calls of `MART_CHUNK`, its pages laid out by them).
 const MOST_GROUP_BYTES: usize = 1 << 20;
 const BYTES_CHECKED_ROWS: usize = parquet::file::properties::DEFAULT_WRITE_BATCH_SIZE;
-const _: () = assert!(CHUNK % BYTES_CHECKED_ROWS == 0);
+const _: () = assert!(CHUNK % BYTES_CHECKED_ROWS == 0 && super::parquet_io::MART_CHUNK % BYTES_CHECKED_ROWS == 0);
 
 impl ByCounty {
     /// Groups that also end at `MOST_GROUP_BYTES` (a mart's).
