@@ -269,7 +269,7 @@ for each to have a sixteenth of the budget at 512 bytes a row (none under 96 MiB
 18,796 registrations of returnees 2 under 96 MiB, 5 under 32 and 19 under 8; 2 under 8 for 1 district). The runs above do so (the default); \
 the column \"steps whole\" runs no step by county (`[engine] split_by_county = false`); all give the same mart bytes. \
 Least budgets, by hand on these workspaces (`wangge run daily --no-reports`): 1 district 3 MiB (one attempt of three failed there, in `headline`'s sort), 4 districts 4, 14 \
-districts 5 (three runs of three; at 4 `stg_registry`'s grouping of the city's grids fails, a step that runs whole; 6 before the sorts of whole steps below); before the key buckets, 6, 6 and 16 (the city failed at 12 in \
+districts 5 (three runs of three; at 4 `stg_special_visits`' joins fail, three runs of three, and before `stg_registry` ran a county at a time, its grouping of the city's grids; 6 before the sorts of whole steps below); before the key buckets, 6, 6 and 16 (the city failed at 12 in \
 `stg_returnees_latest`, holding its joins of the city's registrations). Under 8 MiB, heaptrack (a glibc build) put \
 the heap's peak at 6.9, 8.8 and 10.5 MiB for 1, 4 and 14 districts. Batches \
 of rows follow the budget (8,192 rows from 32 MiB up, 2,048 at 8): at 8,192 under 8 MiB the peaks were 9.2 and \
@@ -304,9 +304,15 @@ budget does not hold them (`src/sql/sorting.rs`: `stg_registry`'s 9,771 grids so
 `trend` runs a county at a time (its count of the city's follow-ups by person and day spilled): 7.1, 7.5 and 9.9 \
 MiB (heaptrack, 2026-12-05). Per step (a counting allocator, not kept), the largest peaks under 8 MiB for 1, 4 and \
 14 districts: `stg_registry` 2.1, 3.3 and 8.6 MiB (it runs whole: the registry in force is the latest district-wide \
-snapshot of the whole warehouse, not of each county, so it cannot be split as it is); `stg_special_visits` 5.8, \
+snapshot of the whole warehouse, not of each county, so it could not be split); `stg_special_visits` 5.8, \
 6.3 and 7.8, `headline` 5.4, 5.5 and 7.5 and `daily_grid` 6.0, 6.5 and 6.9 (split by county: they grow with the \
 largest county, 18,160 visits against 16,012, and the Parquet writer's and reader's buffers of their largest part). \
+Then the registry in force became each county's own (`src/normalize/in_force.rs`: a district of a city sending its \
+网格台账 alone replaces its own grids) and `stg_registry` runs a county at a time; the heap's peak of the city moved \
+to the concatenation of a split step's parts into its mart (8.3 MiB: 4.2 of a chunk of 8,192 rows held as read and \
+as concatenated, 2.8 of the writer), and a mart's writer now gets calls of 1,024 rows: 7.29-7.33, 7.49-8.07 and \
+8.45-9.83 MiB (heaptrack, four runs each and five of 14 districts, 2026-12-05), the city's peak now in a county's hash joins (`daily_grid`, \
+`stg_special_visits`), which the budget does not bound. \
 Outside the heap, the allocator's pages around it make the data column.\n\n\
 The budget and the process (measured 2026-12-05, steps whole). `[engine] memory_mib` is the budget DataFusion's operators \
 reserve from (`src/sql/memory.rs`): sorts and groups spill once it is three quarters used and they hold half of it, \
