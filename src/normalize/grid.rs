@@ -221,11 +221,6 @@ impl Registry {
         Some(codes)
     }
 
-    /// The towns (9-digit codes) the registry covers.
-    pub fn towns(&self) -> std::collections::BTreeSet<&str> {
-        self.communities.values().map(|c| c.town_code.as_str()).collect()
-    }
-
     /// Applies a partial registry: each community it lists gets exactly the grids and sub-grids
     /// it gives (a grid it drops is gone); every other community keeps its own.
     pub fn overlay(&mut self, update: Registry) {
