@@ -14,6 +14,7 @@ use super::{
 };
 use crate::config::forms::{Dedup, DedupRule, FormConfig};
 use crate::normalize::grid::{Registry, RegistryRow};
+use crate::normalize::in_force::towns_missing;
 
 /// The file a sheet is in, as far as its validation needs it.
 pub(super) struct Origin<'a> {
@@ -381,9 +382,10 @@ pub(super) fn apply_registries(
             continue;
         }
         let (mut whole, mut partial) = (Registry::default(), Registry::default());
+        let (has, before) = (incoming.towns_by_part(), registry.towns_by_part());
         for (key, sheet_registry) in own {
             let Some(result) = results.get_mut(&key) else { continue };
-            let missing = incoming.towns_missing(&registry, &sheet_registry.parts());
+            let missing = towns_missing(&has, &before, &sheet_registry.parts());
             let scope = if missing == 0 { RegistryScope::District } else { RegistryScope::Community };
             result.registry_scope = Some(scope);
             if scope == RegistryScope::Community {

@@ -24,6 +24,19 @@ pub fn part(grid_code: &str) -> &str {
     }
 }
 
+/// A registry's towns by part (`Registry::towns_by_part`).
+pub type Towns<'a> = BTreeMap<&'a str, BTreeSet<&'a str>>;
+
+/// How many towns a registry had (`previous`) in `parts` that a day's snapshot (`has`) does not
+/// cover: none when the snapshot can replace those parts whole.
+pub fn towns_missing(has: &Towns<'_>, previous: &Towns<'_>, parts: &BTreeSet<&str>) -> usize {
+    previous
+        .iter()
+        .filter(|(p, _)| parts.contains(*p))
+        .map(|(p, towns)| towns.iter().filter(|t| !has.get(p).is_some_and(|h| h.contains(*t))).count())
+        .sum()
+}
+
 impl Registry {
     /// The parts (see `part`) its grids lie in.
     pub fn parts(&self) -> BTreeSet<&str> {
@@ -31,26 +44,14 @@ impl Registry {
     }
 
     /// The towns (9-character codes) of each part.
-    fn towns_by_part(&self) -> BTreeMap<&str, BTreeSet<&str>> {
-        let mut towns: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    pub fn towns_by_part(&self) -> Towns<'_> {
+        let mut towns: Towns<'_> = BTreeMap::new();
         for (grid, (community, _)) in &self.grids {
             let town =
                 self.communities.get(community).map_or(community.get(..9).unwrap_or(community), |c| &c.town_code);
             towns.entry(part(grid)).or_default().insert(town);
         }
         towns
-    }
-
-    /// How many towns `previous` had in `parts` that this registry (a day's snapshot) does not
-    /// cover: none when it can replace those parts whole.
-    pub fn towns_missing(&self, previous: &Registry, parts: &BTreeSet<&str>) -> usize {
-        let has = self.towns_by_part();
-        previous
-            .towns_by_part()
-            .into_iter()
-            .filter(|(p, _)| parts.contains(p))
-            .map(|(p, towns)| towns.iter().filter(|t| !has.get(p).is_some_and(|h| h.contains(*t))).count())
-            .sum()
     }
 
     /// Applies a snapshot that covered its parts: every part it lists gets exactly its grids
@@ -109,7 +110,7 @@ mod tests {
 
         // 130202 sends its registry again without 二村: it covers its county's town.
         let next = registry(&[("甲镇", "一村", "13020200100100100"), ("甲镇", "一村", "13020200100100200")]);
-        assert_eq!(next.towns_missing(&city, &next.parts()), 0);
+        assert_eq!(towns_missing(&next.towns_by_part(), &city.towns_by_part(), &next.parts()), 0);
         city.replace_parts(next);
         let grids: Vec<&str> = city.grids.keys().map(String::as_str).collect();
         assert_eq!(grids.len(), 4, "{grids:?}");
@@ -120,7 +121,7 @@ mod tests {
         // A snapshot of one town of a county of two towns does not cover it.
         let mut two = registry(&[("甲镇", "一村", "13020400100100100"), ("乙镇", "二村", "13020400200100100")]);
         let one = registry(&[("甲镇", "一村", "13020400100100100")]);
-        assert_eq!(one.towns_missing(&two, &one.parts()), 1);
+        assert_eq!(towns_missing(&one.towns_by_part(), &two.towns_by_part(), &one.parts()), 1);
         two.merge(one);
         assert_eq!(two.grids.len(), 2);
         assert_eq!(part("未知编码123456"), "");

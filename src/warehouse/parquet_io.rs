@@ -92,8 +92,8 @@ pub fn write(path: &Path, schema: Arc<Schema>, batch: &RecordBatch) -> Result<()
 /// whole `MART_CHUNK`s (the parquet writer lays out pages by the calls it gets: a call whose
 /// values of a column are all null or all present is written in larger mini-batches), and the
 /// compression is chosen as `write` chooses it, once `COMPRESS_FROM_ROWS` rows are seen. A
-/// mart under `COMPRESS_FROM_ROWS` rows is one call, as before. Its rows come county by county (`sql::run`
-/// sorts them so), and its row groups hold a county at a time (`ByCounty`).
+/// mart under `COMPRESS_FROM_ROWS` rows is one call, as before. Its rows come county by county
+/// (`sql::run` sorts them so), and its row groups hold a county at a time (`ByCounty`).
 pub struct MartWriter {
     path: PathBuf,
     tmp: PathBuf,
