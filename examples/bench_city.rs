@@ -27,7 +27,7 @@ const END: &str = "2022-05-10";
 /// the register, which cannot spill; split, it runs at 16).
 const TIGHT: u64 = 32;
 /// A small budget every city also runs under, its steps split, to compare the cities' memory
-/// where it is limited (the 14-district city runs at 5 MiB, one district at 3).
+/// where it is limited (cities of 1, 4 and 14 districts run at 4 MiB).
 const LEAST: u64 = 8;
 
 /// Best of `n` runs: the least time, and the peak of that run.
@@ -268,7 +268,7 @@ or an order (`split = {{ key = \"person_key\" }}`) run in buckets of their key, 
 for each to have a sixteenth of the budget at 512 bytes a row (none under 96 MiB for 1 district; for 14 districts' \
 18,796 registrations of returnees 2 under 96 MiB, 5 under 32 and 19 under 8; 2 under 8 for 1 district). The runs above do so (the default); \
 the column \"steps whole\" runs no step by county (`[engine] split_by_county = false`); all give the same mart bytes. \
-Least budgets, by hand on these workspaces (`wangge run daily --no-reports`): 1 district 3 MiB (one attempt of three failed there, in `headline`'s sort), 4 districts 4, 14 \
+Least budgets, by hand on these workspaces (`wangge run daily --no-reports`): 4 MiB for 1, 4 and 14 districts alike since a budget under 32 MiB runs one partition (2026-12-06, two runs each; at 3 the sample district fails in `stg_special_visits`' sort and the 14-district city in `completeness`' join); before that, 1 district 3 MiB (one attempt of three failed there, in `headline`'s sort), 4 districts 4, 14 \
 districts 5 (three runs of three; at 4 `stg_special_visits`' joins fail, three runs of three, and before `stg_registry` ran a county at a time, its grouping of the city's grids; 6 before the sorts of whole steps below); before the key buckets, 6, 6 and 16 (the city failed at 12 in \
 `stg_returnees_latest`, holding its joins of the city's registrations). Under 8 MiB, heaptrack (a glibc build) put \
 the heap's peak at 6.9, 8.8 and 10.5 MiB for 1, 4 and 14 districts. Batches \
@@ -313,6 +313,16 @@ to the concatenation of a split step's parts into its mart (8.3 MiB: 4.2 of a ch
 as concatenated, 2.8 of the writer), and a mart's writer now gets calls of 1,024 rows: 7.29-7.33, 7.49-8.07 and \
 8.45-9.83 MiB (heaptrack, four runs each and five of 14 districts, 2026-12-05), the city's peak now in a county's hash joins (`daily_grid`, \
 `stg_special_visits`), which the budget does not bound. \
+Then a budget under 32 MiB runs one partition per 16 MiB at most (`src/sql/engine.rs`: what the pool does not count, the \
+batches a partition's scans decode and its operators pass on, a hash join's build side while it is concatenated, is held \
+once per partition, and whether a county's two joins overlapped decided the city's peak): under 8 MiB 7.88, 7.51 and 8.48 MiB \
+for 1, 4 and 14 districts, the same in every run (with two partitions 7.3, 7.5-8.1 and 8.5-9.8), and under 16 MiB 10.37, \
+10.56 and 10.71 (with two, 7.76, 8.71 and 9.48): the heap is the budget's, whatever the number of districts \
+(heaptrack, 2026-12-06). It costs the 14-district city under 8 MiB 12% (16.2-16.9 s against 14.3-15.2 by hand, \
+same marts). \
+The data column still grows, 27, 31 and 35 MiB under 8: mimalloc's pages around a heap that does not (a glibc build \
+with one arena, `MALLOC_ARENA_MAX=1`: 15.9 and 17.4 MiB of anonymous memory for 1 and 14 districts; mimalloc's purge \
+delay, page retention and reclaim options and a cap of 4 blocking threads changed nothing; 2026-12-06). \
 Outside the heap, the allocator's pages around it make the data column.\n\n\
 The budget and the process (measured 2026-12-05, steps whole). `[engine] memory_mib` is the budget DataFusion's operators \
 reserve from (`src/sql/memory.rs`): sorts and groups spill once it is three quarters used and they hold half of it, \
