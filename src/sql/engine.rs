@@ -208,10 +208,11 @@ fn session_parts(
 /// Parallel partitions: the CPU count (or as set), but one per [`PARTITION_BUDGET`] of the
 /// memory budget at most. What the pool does not count is held once per partition: the batches
 /// each partition's scans decode and its operators pass on, a hash join's build side while it
-/// is concatenated, a writer's buffers. Under a small budget that is much of the process, and
-/// it grew with the largest county, whose two partitions' joins overlapped or not from run to
-/// run: the 14-district city's heap under 8 MiB peaked at 8.5 to 9.8 MiB over five runs of two
-/// partitions (one district: 7.3), and at 8.5 in every run of one.
+/// is concatenated (a mart's writer is one per step whatever the partitions). Under a small
+/// budget that is much of the process, and it grew with the largest county, whose two
+/// partitions' joins overlapped or not from run to run: the 14-district city's heap under 8 MiB
+/// peaked at 8.5 to 9.8 MiB over five runs of two partitions (one district: 7.3), and at 8.5 in
+/// every run of one.
 fn partitions(settings: &EngineSettings) -> usize {
     let most = (settings.memory_limit / PARTITION_BUDGET).max(1);
     settings.target_partitions.clamp(1, most)
